@@ -1,0 +1,58 @@
+"""FullyConnected: an affine map of feature vectors."""
+import numpy as np
+
+from framework.base import TrainableLayer, as_floating
+from framework.initializers import UniformRandom
+
+
+class FullyConnected(TrainableLayer):
+    """y = x Wᵀ + b for a batch of feature vectors.
+
+    Shapes: input ``(b, input_size)``, output ``(b, output_size)``;
+    ``weights`` ``(output_size, input_size)`` (output units on axis 0, as in
+    PyTorch, so a regularizer can group each unit's incoming weights),
+    ``bias`` ``(output_size,)``.
+
+    Backward, for the error E = ∂L/∂y of shape ``(b, output_size)``:
+
+        ∂L/∂W = Eᵀ x        ∂L/∂b = Σ_b E        ∂L/∂x = E W
+
+    Cache: ``input_tensor``.
+    """
+
+    def __init__(self, input_size, output_size, dtype=np.float64, rng=None):
+        super().__init__(dtype)
+        self.input_size = _positive_int("input_size", input_size)
+        self.output_size = _positive_int("output_size", output_size)
+        # Usable at once: weights and bias from UniformRandom [0, 1), as in the exercise framework.
+        uniform = UniformRandom(rng)
+        self._weights = uniform.initialize((self.output_size, self.input_size), 0, 0).astype(self.dtype)
+        self._bias = uniform.initialize((self.output_size,), 0, 0).astype(self.dtype)
+        self.input_tensor = None
+
+    def _fans(self):
+        return self.input_size, self.output_size
+
+    def forward(self, input_tensor):
+        input_tensor = as_floating(self.name, input_tensor, self.dtype)
+        if input_tensor.ndim != 2 or input_tensor.shape[1] != self.input_size:
+            raise ValueError(f"{self.name}: expected input of shape (batch, {self.input_size}), "
+                             f"got {input_tensor.shape}")
+        self.input_tensor = input_tensor
+        return input_tensor @ self._weights.T + self._bias
+
+    def backward(self, error_tensor):
+        input_tensor = self._cached("input_tensor")
+        self._check_error_shape(error_tensor, (input_tensor.shape[0], self.output_size))
+        error_tensor = np.asarray(error_tensor, dtype=self.dtype)
+        self.gradient_weights = error_tensor.T @ input_tensor
+        self.gradient_bias = error_tensor.sum(axis=0)
+        previous_error = error_tensor @ self._weights  # uses the weights of the forward pass
+        self._update_parameters()
+        return previous_error
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or int(value) != value or value < 1:
+        raise ValueError(f"FullyConnected: {name} must be a positive integer, got {value!r}")
+    return int(value)

@@ -1,0 +1,65 @@
+"""Plain, momentum and Adam gradient descent."""
+import numpy as np
+
+from optimizers.optimizer import Optimizer, check_hyperparameter
+
+
+class Sgd(Optimizer):
+    """Stochastic gradient descent: step = η · g."""
+
+    def _step(self, gradient_tensor):
+        return self.learning_rate * gradient_tensor
+
+
+class SgdWithMomentum(Optimizer):
+    """Gradient descent with momentum.
+
+        v(k) = μ · v(k−1) − η · g(k),   v(0) = 0
+        w(k+1) = w(k) + v(k)
+
+    State: ``velocity`` (None until the first update).
+    """
+
+    def __init__(self, learning_rate, momentum_rate=0.9):
+        super().__init__(learning_rate)
+        self.momentum_rate = check_hyperparameter("SgdWithMomentum", "momentum_rate", momentum_rate,
+                                                  low_open=False, high_open=True)
+        self.velocity = None
+
+    def _step(self, gradient_tensor):
+        if self.velocity is None:
+            self.velocity = np.zeros_like(gradient_tensor)
+        self.velocity = self.momentum_rate * self.velocity - self.learning_rate * gradient_tensor
+        return -self.velocity
+
+
+class Adam(Optimizer):
+    """Adam with bias correction (Kingma & Ba, 2015).
+
+        k ← k + 1                        (``step`` counts updates; the first one has k = 1)
+        v(k) = μ · v(k−1) + (1 − μ) · g          first moment, ``first_moment``
+        r(k) = ρ · r(k−1) + (1 − ρ) · g ⊙ g      second moment, ``second_moment``
+        v̂ = v(k) / (1 − μ^k),   r̂ = r(k) / (1 − ρ^k)
+        step = η · v̂ / (sqrt(r̂) + ε),   ε = 1e-8 outside the square root
+    """
+
+    epsilon = 1e-8
+
+    def __init__(self, learning_rate, mu=0.9, rho=0.999):
+        super().__init__(learning_rate)
+        self.mu = check_hyperparameter("Adam", "mu", mu, low_open=False, high_open=True)
+        self.rho = check_hyperparameter("Adam", "rho", rho, low_open=False, high_open=True)
+        self.first_moment = None
+        self.second_moment = None
+        self.step = 0
+
+    def _step(self, gradient_tensor):
+        if self.first_moment is None:
+            self.first_moment = np.zeros_like(gradient_tensor)
+            self.second_moment = np.zeros_like(gradient_tensor)
+        self.step += 1
+        self.first_moment = self.mu * self.first_moment + (1 - self.mu) * gradient_tensor
+        self.second_moment = self.rho * self.second_moment + (1 - self.rho) * gradient_tensor * gradient_tensor
+        first_corrected = self.first_moment / (1 - self.mu ** self.step)
+        second_corrected = self.second_moment / (1 - self.rho ** self.step)
+        return self.learning_rate * first_corrected / (np.sqrt(second_corrected) + self.epsilon)

@@ -1,0 +1,37 @@
+"""L2 (weight decay) and L1 regularization, as the seed slides define them."""
+import numpy as np
+
+from regularizers.regularizer import Regularizer
+
+
+class L2Regularizer(Regularizer):
+    """L2 regularization (weight decay).
+
+        norm(w)               = α · Σ w²
+        calculate_gradient(w) = α · w
+
+    This is the *weight-decay convention* of the seed slides: the shrinkage
+    w(k+1) = (1 − ηα) w(k) − η ∂L/∂w(k) uses α·w, which is half the derivative
+    2α·w of the stated penalty. (Equivalently, the update minimizes
+    L + (α/2)·‖w‖²; the reported loss uses the slides' α·‖w‖².)
+    """
+
+    def calculate_gradient(self, weights):
+        return self.alpha * weights
+
+    def norm(self, weights):
+        return self.alpha * float(np.sum(np.square(weights)))
+
+
+class L1Regularizer(Regularizer):
+    """L1 regularization.
+
+        norm(w)               = α · Σ |w|
+        calculate_gradient(w) = α · sign(w)      (sign(0) = 0, the subgradient at the kink)
+    """
+
+    def calculate_gradient(self, weights):
+        return self.alpha * np.sign(weights)
+
+    def norm(self, weights):
+        return self.alpha * float(np.sum(np.abs(weights)))
