@@ -17,7 +17,7 @@ class L2Regularizer(Regularizer):
     """
 
     def calculate_gradient(self, weights):
-        return self.alpha * weights
+        return self.alpha * np.asarray(weights)
 
     def norm(self, weights):
         return self.alpha * float(np.sum(np.square(weights)))

@@ -37,6 +37,8 @@ class NormLoss(Regularizer):
 
     def calculate_gradient(self, weights):
         weights = np.asarray(weights)
+        if not np.issubdtype(weights.dtype, np.floating):
+            weights = weights.astype(np.float64)  # an integer kernel must not truncate the factor
         norms = unit_norms(weights)
         # (1 − 1/‖w‖) with 0 where ‖w‖ = 0: np.divide with `where` never evaluates 1/0.
         inverse = np.divide(1, norms, out=np.zeros_like(norms), where=norms > 0)
