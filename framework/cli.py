@@ -1,0 +1,216 @@
+"""The ``normnet`` command line (also ``python -m framework``).
+
+    normnet train [options]            train the modified LeNet on MNIST
+    normnet eval CHECKPOINT            test accuracy and confusion matrix of a saved network
+    normnet data fetch                 find or download MNIST, verify it, print where it is
+    normnet compare [options]          Norm Loss against L1/L2: a grid of runs, results and figures
+"""
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _number(low, low_open, high=math.inf, high_open=True):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if (not math.isfinite(value) or (value <= low if low_open else value < low)
+                or (value >= high if high_open else value > high)):
+            interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+            raise argparse.ArgumentTypeError(f"expected a number in {interval}, got {text}")
+        return value
+    return parse
+
+
+def _add_train_parser(subparsers):
+    from framework.training import TrainConfig
+
+    defaults = TrainConfig()
+    parser = subparsers.add_parser("train", help="train the modified LeNet on MNIST",
+                                   description="Train the modified LeNet on MNIST. After every epoch: "
+                                               "test accuracy, metrics.csv, curves.png and a checkpoint "
+                                               "in --output-dir. The last line printed is the test accuracy.")
+    parser.add_argument("--epochs", type=_positive_int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size)
+    parser.add_argument("--learning-rate", "--lr", type=_number(0, True), default=defaults.learning_rate)
+    parser.add_argument("--optimizer", choices=["adam", "sgd", "momentum"], default=defaults.optimizer)
+    parser.add_argument("--regularizer", choices=["none", "l1", "l2", "normloss"], default=defaults.regularizer)
+    parser.add_argument("--alpha", type=_number(0, False), default=defaults.alpha,
+                        help="regularization factor (default %(default)g)")
+    parser.add_argument("--dropout", type=_number(0, True, 1, False), default=defaults.dropout,
+                        help="keep probability of dropout after the hidden fully connected layers "
+                             "(default: no dropout)")
+    parser.add_argument("--batch-norm", action="store_true", help="batch normalization after each convolution")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default=defaults.dtype)
+    parser.add_argument("--initializer", choices=["he", "xavier", "uniform", "small"], default=defaults.initializer)
+    parser.add_argument("--model", choices=["lenet", "allconv"], default=defaults.model)
+    parser.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default=defaults.dataset)
+    parser.add_argument("--validation-size", type=_non_negative_int, default=defaults.validation_size,
+                        help="images carved from the end of the training set to evaluate on after each epoch")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="folder holding the four IDX files (default: $NORMNET_DATA, the cache, or a download)")
+    parser.add_argument("--output-dir", type=Path, default=Path("runs/lenet"))
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --output-dir")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_train)
+
+
+def _train(arguments):
+    from framework.training import TrainConfig, train
+
+    config = TrainConfig(epochs=arguments.epochs, batch_size=arguments.batch_size,
+                         learning_rate=arguments.learning_rate, optimizer=arguments.optimizer,
+                         regularizer=arguments.regularizer, alpha=arguments.alpha, dropout=arguments.dropout,
+                         batch_norm=arguments.batch_norm, dtype=arguments.dtype, seed=arguments.seed,
+                         model=arguments.model, dataset=arguments.dataset, initializer=arguments.initializer,
+                         validation_size=arguments.validation_size)
+    print(f"training {config.model} on {config.dataset}: {config.epochs} epochs, batch {config.batch_size}, "
+          f"{config.optimizer} lr {config.learning_rate:g}, {config.regularizer} alpha {config.alpha:g}, "
+          f"{config.dtype}; output in {arguments.output_dir}", flush=True)
+    try:
+        _, _, test_accuracy = train(config, arguments.output_dir, data_dir=arguments.data_dir,
+                                    resume=arguments.resume, progress=None if not arguments.no_progress else False)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished epochs are saved in {arguments.output_dir}; "
+              f"continue with the same command and --resume", file=sys.stderr)
+        return 130
+    except FloatingPointError as error:
+        print(f"training stopped: {error}", file=sys.stderr)
+        return 1
+    print(f"test accuracy: {test_accuracy:.4f}")
+    return 0
+
+
+def _add_eval_parser(subparsers):
+    parser = subparsers.add_parser("eval", help="evaluate a saved network on the test set",
+                                   description="Print test accuracy and the confusion matrix of a checkpoint.")
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
+    parser.add_argument("--misclassified", type=Path, default=None, metavar="PNG",
+                        help="save a picture of misclassified test images")
+    parser.set_defaults(handler=_eval)
+
+
+def confusion_matrix(labels, predictions, classes=10):
+    """Counts[i, j] = number of images of class i predicted as class j."""
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (labels, predictions), 1)
+    return matrix
+
+
+def _eval(arguments):
+    from data import load_dataset
+    from framework.persistence import read_checkpoint
+
+    network, _ = read_checkpoint(arguments.checkpoint)
+    dtype = next((layer.dtype for layer in network.layers if layer.trainable), np.float64)
+    dataset = load_dataset(arguments.dataset, data_dir=arguments.data_dir, dtype=dtype)
+    predictions = network.predict(dataset.test_images)
+    matrix = confusion_matrix(dataset.test_labels, predictions)
+    print("confusion matrix (rows: true class, columns: predicted class)")
+    print("      " + " ".join(f"{column:5d}" for column in range(10)))
+    for row_index, row in enumerate(matrix):
+        print(f"{row_index:5d} " + " ".join(f"{count:5d}" for count in row))
+    if arguments.misclassified is not None:
+        save_misclassified(arguments.misclassified, dataset.test_images, dataset.test_labels, predictions)
+        print(f"misclassified images saved to {arguments.misclassified}")
+    print(f"test accuracy: {np.mean(predictions == dataset.test_labels):.4f}")
+    return 0
+
+
+def save_misclassified(path, images, labels, predictions, count=36):
+    """A grid of up to ``count`` misclassified images titled 'true → predicted'."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    wrong = np.flatnonzero(predictions != labels)[:count]
+    columns = 6
+    rows = max(1, math.ceil(len(wrong) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.6, rows * 1.8), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, index in zip(axes.flat, wrong):
+        axis.imshow(images[index].reshape(28, 28), cmap="gray_r")
+        axis.set_title(f"{labels[index]} → {predictions[index]}", fontsize=10)
+    figure.suptitle("misclassified test images (true → predicted)")
+    figure.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _add_data_parser(subparsers):
+    parser = subparsers.add_parser("data", help="dataset management")
+    data_commands = parser.add_subparsers(dest="data_command", required=True)
+    fetch = data_commands.add_parser("fetch", help="find or download a dataset, verify it, print its folder")
+    fetch.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
+    fetch.add_argument("--data-dir", type=Path, default=None)
+    fetch.set_defaults(handler=_fetch)
+
+
+def _fetch(arguments):
+    from data import fetch
+
+    folder = fetch(arguments.dataset, data_dir=arguments.data_dir)
+    print(f"{arguments.dataset}: verified files in {folder}")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="normnet", description="normnet: a NumPy deep-learning framework "
+                                     "for teaching and for research on weight regularization.")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _add_train_parser(subparsers)
+    _add_eval_parser(subparsers)
+    _add_data_parser(subparsers)
+    try:
+        from framework.compare import add_parser as add_compare_parser
+    except ImportError:
+        add_compare_parser = None
+    if add_compare_parser is not None:
+        add_compare_parser(subparsers)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    try:
+        return arguments.handler(arguments)
+    except (ValueError, OSError) as error:
+        # Bad values, corrupt or foreign files, failed downloads: one clear line, no traceback.
+        print(f"normnet {arguments.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Model builders: the modified LeNet of the exercise slides, and the small all-convolutional
+network with batch normalization used by the Norm Loss experiments."""
+import numpy as np
+
+from framework.initializers import Constant, He, UniformRandom, Xavier
+from framework.losses import CrossEntropyLoss
+from framework.neural_network import NeuralNetwork
+
+OPTIMIZERS = ("adam", "sgd", "momentum")
+REGULARIZERS = ("none", "l1", "l2", "normloss")
+INITIALIZERS = ("he", "xavier", "uniform", "small")
+
+
+def make_optimizer(name="adam", learning_rate=5e-4, regularizer="l2", alpha=4e-4, momentum=0.9):
+    """An optimizer by name ("adam", "sgd", "momentum") with a regularizer by name
+    ("none", "l1", "l2", "normloss") attached."""
+    from optimizers import Adam, Sgd, SgdWithMomentum
+
+    name = _choice("optimizer", name, OPTIMIZERS)
+    if name == "adam":
+        optimizer = Adam(learning_rate)
+    elif name == "momentum":
+        optimizer = SgdWithMomentum(learning_rate, momentum)
+    else:
+        optimizer = Sgd(learning_rate)
+    regularizer_object = make_regularizer(regularizer, alpha)
+    if regularizer_object is not None:
+        optimizer.add_regularizer(regularizer_object)
+    return optimizer
+
+
+def make_regularizer(name, alpha):
+    """L1Regularizer, L2Regularizer or NormLoss by name; None for "none"."""
+    from regularizers import L1Regularizer, L2Regularizer, NormLoss
+
+    name = _choice("regularizer", name, REGULARIZERS)
+    classes = {"l1": L1Regularizer, "l2": L2Regularizer, "normloss": NormLoss}
+    return None if name == "none" else classes[name](alpha)
+
+
+def make_initializer(name, rng=None):
+    """He, Xavier, UniformRandom, or "small": N(0, 0.01²), whose units start well below norm 1."""
+    name = _choice("initializer", name, INITIALIZERS)
+    if name == "he":
+        return He(rng)
+    if name == "xavier":
+        return Xavier(rng)
+    if name == "uniform":
+        return UniformRandom(rng)
+    return SmallNormal(rng)
+
+
+class SmallNormal:
+    """N(0, σ²) with a fixed small σ (default 0.01): every unit starts with a norm below 1."""
+
+    def __init__(self, rng=None, scale=0.01):
+        self.rng = rng
+        self.scale = scale
+
+    def initialize(self, weights_shape, fan_in, fan_out):
+        source = np.random if self.rng is None else self.rng
+        return source.normal(0.0, self.scale, size=weights_shape)
+
+
+def build_lenet(optimizer="adam", learning_rate=5e-4, regularizer="l2", alpha=4e-4, dropout=None,
+                batch_norm=False, dtype=np.float64, initializer="he", momentum=0.9, rng=None):
+    """The modified LeNet of the exercise slides, for 28x28 single-channel images.
+
+    Conv 5x5 same 1→6, ReLU, max-pool 2x2/2, Conv 5x5 same 6→16, ReLU, max-pool 2x2/2,
+    Flatten (16·7·7 = 784), FullyConnected 120, ReLU, 84, ReLU, 10, SoftMax;
+    CrossEntropyLoss averaged over the batch (so learning rates do not depend on the
+    batch size, and the reported loss is per image). (Modified from LeCun et al. 1998: "same" padding keeps C3's maps
+    larger, ReLU replaces tanh, SoftMax replaces the RBF units.)
+
+    Parameters
+    ----------
+    optimizer : {"adam", "sgd", "momentum"} or Optimizer
+        By default Adam with learning rate 5e-4.
+    regularizer : {"none", "l1", "l2", "normloss"}
+        Applied to every Conv and FullyConnected kernel with factor ``alpha``
+        (default L2, 4e-4). Ignored when ``optimizer`` is an Optimizer object.
+    dropout : float or None
+        Keep probability of a Dropout layer after each hidden FullyConnected's ReLU.
+    batch_norm : bool
+        Insert BatchNormalization after each convolution (before its ReLU).
+    dtype : float32 or float64
+    initializer : {"he", "xavier", "uniform", "small"}
+        Kernel initializer; biases start at 0.
+    rng : numpy.random.Generator, optional
+        Source of initial weights and dropout masks; NumPy's global state if None.
+    """
+    from layers import BatchNormalization, Conv, Dropout, Flatten, FullyConnected, Pooling, ReLU, SoftMax
+
+    dtype = np.dtype(dtype)
+    if not hasattr(optimizer, "calculate_update"):
+        optimizer = make_optimizer(optimizer, learning_rate, regularizer, alpha, momentum)
+    network = NeuralNetwork(optimizer, make_initializer(initializer, rng), Constant(0.0))
+    network.loss_layer = CrossEntropyLoss(reduction="mean")
+
+    def convolution_block(in_channels, out_channels):
+        network.append_layer(Conv((1, 1), (in_channels, 5, 5), out_channels, dtype=dtype))
+        if batch_norm:
+            network.append_layer(BatchNormalization(out_channels, dtype=dtype))
+        network.append_layer(ReLU())
+        network.append_layer(Pooling((2, 2), (2, 2)))
+
+    def hidden_block(in_features, out_features):
+        network.append_layer(FullyConnected(in_features, out_features, dtype=dtype))
+        network.append_layer(ReLU())
+        if dropout is not None:
+            network.append_layer(Dropout(dropout, rng=_independent_stream(rng)))
+
+    convolution_block(1, 6)
+    # The first layer's input gradient would flow into the data; nobody needs it.
+    network.layers[0].compute_input_gradient = False
+    convolution_block(6, 16)
+    network.append_layer(Flatten())
+    hidden_block(16 * 7 * 7, 120)
+    hidden_block(120, 84)
+    network.append_layer(FullyConnected(84, 10, dtype=dtype))
+    network.append_layer(SoftMax())
+    return network
+
+
+def build_allconv(optimizer="adam", learning_rate=1e-3, regularizer="l2", alpha=4e-4, dtype=np.float64,
+                  initializer="he", momentum=0.9, width=16, rng=None):
+    """A small all-convolutional network with batch normalization after each convolution.
+
+    Conv 3x3 1→w, BN, ReLU, Conv 3x3 stride 2 w→w (28→14), BN, ReLU,
+    Conv 3x3 w→2w, BN, ReLU, Conv 3x3 stride 2 2w→2w (14→7), BN, ReLU,
+    Conv 1x1 2w→10 (the classifier), global average pooling, SoftMax.
+
+    Every trained kernel but the last is a convolution followed by batch normalization:
+    the setting the Norm Loss paper targets, where a kernel's scale does not change
+    the function and weight decay mainly changes the effective learning rate.
+    """
+    from layers import BatchNormalization, Conv, ReLU, SoftMax
+    from layers.global_average_pooling import GlobalAveragePooling
+
+    dtype = np.dtype(dtype)
+    if not hasattr(optimizer, "calculate_update"):
+        optimizer = make_optimizer(optimizer, learning_rate, regularizer, alpha, momentum)
+    network = NeuralNetwork(optimizer, make_initializer(initializer, rng), Constant(0.0))
+    network.loss_layer = CrossEntropyLoss(reduction="mean")
+    plan = [(1, width, 1), (width, width, 2), (width, 2 * width, 1), (2 * width, 2 * width, 2)]
+    for in_channels, out_channels, stride in plan:
+        network.append_layer(Conv((stride, stride), (in_channels, 3, 3), out_channels, dtype=dtype))
+        network.append_layer(BatchNormalization(out_channels, dtype=dtype))
+        network.append_layer(ReLU())
+    network.layers[0].compute_input_gradient = False
+    network.append_layer(Conv((1, 1), (2 * width, 1, 1), 10, dtype=dtype))
+    network.append_layer(GlobalAveragePooling())
+    network.append_layer(SoftMax())
+    return network
+
+
+def _independent_stream(rng):
+    """A generator of its own for a layer (so its state can be saved and restored alone)."""
+    return None if rng is None else np.random.default_rng(rng.integers(2**63))
+
+
+def _choice(what, value, allowed):
+    value = str(value).lower()
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(allowed)}")
+    return value

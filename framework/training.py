@@ -1,0 +1,255 @@
+"""The training loop behind ``normnet train``: epochs, evaluation, metrics, checkpoints, resume.
+
+One run lives in one output folder:
+
+    config.json      the settings of the run
+    checkpoint.npz   network, optimizer state, data order and history after the last finished epoch
+    metrics.csv      one row per finished epoch
+    curves.png       loss and accuracy per epoch
+
+A checkpoint is written atomically after every epoch, so an interrupted run
+(Ctrl-C, a kill) loses at most the epoch in progress, and ``resume=True``
+continues from the last checkpoint with exactly the batches, dropout masks and
+optimizer state an uninterrupted run of the same seed would have used.
+"""
+import csv
+import dataclasses
+import io
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from framework.persistence import atomic_write, read_checkpoint, save
+from regularizers import unit_norms
+
+CHECKPOINT = "checkpoint.npz"
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Settings of one training run (the options of ``normnet train``)."""
+
+    epochs: int = 3
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    regularizer: str = "l2"
+    alpha: float = 4e-4
+    dropout: float | None = None
+    batch_norm: bool = False
+    dtype: str = "float32"
+    seed: int = 0
+    model: str = "lenet"
+    dataset: str = "mnist"
+    initializer: str = "he"
+    validation_size: int = 0
+
+    def __post_init__(self):
+        _require(isinstance(self.epochs, int) and self.epochs >= 1, "epochs", "an integer >= 1", self.epochs)
+        _require(isinstance(self.batch_size, int) and self.batch_size >= 1, "batch_size", "an integer >= 1",
+                 self.batch_size)
+        _require(math.isfinite(self.learning_rate) and self.learning_rate > 0, "learning_rate",
+                 "a positive number", self.learning_rate)
+        _require(math.isfinite(self.alpha) and self.alpha >= 0, "alpha", "a number >= 0", self.alpha)
+        _require(self.dropout is None or 0 < self.dropout <= 1, "dropout",
+                 "a keep probability in (0, 1]", self.dropout)
+        _require(self.dtype in ("float32", "float64"), "dtype", "float32 or float64", self.dtype)
+        _require(self.model in ("lenet", "allconv"), "model", "lenet or allconv", self.model)
+        _require(isinstance(self.validation_size, int) and 0 <= self.validation_size < 60000,
+                 "validation_size", "an integer in [0, 60000)", self.validation_size)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def _require(condition, name, expected, got):
+    if not condition:
+        raise ValueError(f"{name} must be {expected}, got {got!r}")
+
+
+def build_model(config):
+    """The network a config describes, seeded by ``config.seed``."""
+    from framework.models import build_allconv, build_lenet
+
+    rng = np.random.default_rng([config.seed, 0])
+    common = dict(optimizer=config.optimizer, learning_rate=config.learning_rate,
+                  regularizer=config.regularizer, alpha=config.alpha, dtype=np.dtype(config.dtype),
+                  initializer=config.initializer, rng=rng)
+    if config.model == "allconv":
+        return build_allconv(**common)
+    return build_lenet(dropout=config.dropout, batch_norm=config.batch_norm, **common)
+
+
+def load_data(config, data_dir=None):
+    """(data layer, evaluation images, evaluation labels, test images, test labels) for a config."""
+    from data import DataLayer, load_dataset
+
+    dataset = load_dataset(config.dataset, data_dir=data_dir, dtype=np.dtype(config.dtype),
+                           validation_size=config.validation_size)
+    data_layer = DataLayer(dataset.train_images, dataset.train_labels, config.batch_size,
+                           rng=np.random.default_rng([config.seed, 1]),
+                           test_images=dataset.test_images, test_labels=dataset.test_labels)
+    if config.validation_size:
+        evaluation = dataset.validation_images, dataset.validation_labels
+    else:
+        evaluation = dataset.test_images, dataset.test_labels
+    return data_layer, evaluation, (dataset.test_images, dataset.test_labels)
+
+
+def evaluate(network, images, labels, batch_size=1000):
+    """Mean cross-entropy and accuracy of ``network`` on integer ``labels``, in test phase."""
+    total_loss = 0.0
+    correct = 0
+    for start in range(0, len(images), batch_size):
+        probabilities = network.test(images[start:start + batch_size])
+        batch_labels = labels[start:start + batch_size]
+        picked = probabilities[np.arange(len(batch_labels)), batch_labels].astype(np.float64)
+        total_loss -= np.sum(np.log(picked + np.finfo(np.float64).eps))
+        correct += int(np.sum(probabilities.argmax(axis=1) == batch_labels))
+    return total_loss / len(images), correct / len(images)
+
+
+def weight_norm_statistics(network):
+    """Mean and standard deviation of the per-unit norms ‖w_o‖ over every regularizable kernel."""
+    norms = [unit_norms(layer.weights) for layer in network.layers
+             if layer.trainable and layer.regularize_weights]
+    if not norms:
+        return float("nan"), float("nan")
+    norms = np.concatenate(norms).astype(np.float64)
+    return float(norms.mean()), float(norms.std())
+
+
+def _progress_bar(total, description, enabled):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=description, unit="batch", leave=False, disable=not enabled,
+                dynamic_ncols=True)
+
+
+def train(config, output_dir, data_dir=None, resume=False, progress=None, log=print):
+    """Run (or resume) a training run; return the list of per-epoch metric rows.
+
+    ``progress``: show a progress bar (default: when stderr is a terminal).
+    Raises FloatingPointError (after keeping the last good checkpoint) when the
+    loss stops being finite, and lets KeyboardInterrupt through (the last
+    finished epoch is already on disk).
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = output_dir / CHECKPOINT
+    progress = sys.stderr.isatty() if progress is None else progress
+
+    data_layer, (evaluation_images, evaluation_labels), (test_images, test_labels) = load_data(config, data_dir)
+    if resume and checkpoint.exists():
+        network, extra = read_checkpoint(checkpoint)
+        _check_resumable(extra.get("config", {}), config, checkpoint)
+        data_layer.load_state_dict(extra["data_state"])
+        history = extra["history"]
+        log(f"resuming from {checkpoint} after epoch {len(history)}")
+    else:
+        if resume:
+            log(f"no checkpoint in {output_dir}; starting a new run")
+        network = build_model(config)
+        history = []
+    network.data_layer = data_layer
+    atomic_write(output_dir / "config.json", lambda handle: handle.write(json.dumps(config.to_dict(), indent=2).encode()))
+
+    steps = data_layer.iterations_per_epoch
+    for epoch in range(len(history) + 1, config.epochs + 1):
+        bar = _progress_bar(steps, f"epoch {epoch}/{config.epochs}", progress)
+        first_loss_index = len(network.loss)
+        started = time.perf_counter()
+        try:
+            for step in range(steps):
+                network.train(1)
+                if step % 20 == 0 or step == steps - 1:
+                    elapsed = time.perf_counter() - started
+                    bar.set_postfix(loss=f"{np.mean(network.loss[-20:]):.4f}",
+                                    img_s=f"{(step + 1) * config.batch_size / max(elapsed, 1e-9):.0f}")
+                bar.update(1)
+        except FloatingPointError as error:
+            raise FloatingPointError(f"{error} (epoch {epoch}); the last good checkpoint "
+                                     f"{'is ' + str(checkpoint) if checkpoint.exists() else 'does not exist yet'}"
+                                     ) from None
+        finally:
+            bar.close()
+        seconds = time.perf_counter() - started
+        evaluation_loss, evaluation_accuracy = evaluate(network, evaluation_images, evaluation_labels)
+        norm_mean, norm_std = weight_norm_statistics(network)
+        row = {"epoch": epoch,
+               "train_loss": float(np.mean(network.loss[first_loss_index:])),
+               "eval_loss": evaluation_loss,
+               "eval_accuracy": evaluation_accuracy,
+               "seconds": seconds,
+               "seconds_per_step": seconds / steps,
+               "images_per_second": steps * config.batch_size / seconds,
+               "weight_norm_mean": norm_mean,
+               "weight_norm_std": norm_std}
+        history.append(row)
+        # Keep the loss history bounded: the checkpoint stores only what the metrics need.
+        network.loss = network.loss[-steps:]
+        save(checkpoint, network, extra={"config": config.to_dict(), "history": history,
+                                         "data_state": data_layer.state_dict()})
+        write_metrics(output_dir / "metrics.csv", history)
+        plot_curves(output_dir / "curves.png", history, "validation" if config.validation_size else "test")
+        log(f"epoch {epoch}/{config.epochs}: train loss {row['train_loss']:.4f}, "
+            f"{'validation' if config.validation_size else 'test'} loss {evaluation_loss:.4f}, "
+            f"accuracy {evaluation_accuracy:.4f} ({seconds:.1f} s, {row['images_per_second']:.0f} img/s)")
+
+    if config.validation_size:
+        _, test_accuracy = evaluate(network, test_images, test_labels)
+    else:
+        test_accuracy = history[-1]["eval_accuracy"]
+    return network, history, test_accuracy
+
+
+def _check_resumable(saved, config, checkpoint):
+    """The checkpoint must come from the same settings (more epochs are allowed)."""
+    current = config.to_dict()
+    differences = [f"{key}: checkpoint {saved.get(key)!r}, now {current[key]!r}"
+                   for key in current if key != "epochs" and saved.get(key) != current[key]]
+    if differences:
+        raise ValueError(f"cannot resume from {checkpoint}: it was trained with other settings "
+                         f"({'; '.join(differences)}); use another --output-dir or the same settings")
+
+
+def write_metrics(path, history):
+    """Write the per-epoch rows as CSV, atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(history[0]))
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write(path, lambda handle: handle.write(buffer.getvalue().encode()))
+
+
+def plot_curves(path, history, evaluation_name="test"):
+    """Loss and accuracy per epoch, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [row["epoch"] for row in history]
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    loss_axis.plot(epochs, [row["train_loss"] for row in history], "o-", label="training (mean over epoch)")
+    loss_axis.plot(epochs, [row["eval_loss"] for row in history], "s-", label=evaluation_name)
+    loss_axis.set_xlabel("epoch")
+    loss_axis.set_ylabel("cross-entropy loss per image")
+    loss_axis.set_title("Loss")
+    loss_axis.legend()
+    accuracy_axis.plot(epochs, [100 * row["eval_accuracy"] for row in history], "s-", color="tab:green")
+    accuracy_axis.set_xlabel("epoch")
+    accuracy_axis.set_ylabel(f"{evaluation_name} accuracy (%)")
+    accuracy_axis.set_title("Accuracy")
+    for axis in (loss_axis, accuracy_axis):
+        axis.grid(alpha=0.3)
+        axis.xaxis.get_major_locator().set_params(integer=True)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    atomic_write(path, lambda handle: handle.write(buffer.getvalue()))
