@@ -1,0 +1,233 @@
+"""Conv: "same"-padded, strided cross-correlation of 1-D signals and 2-D images."""
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from framework.base import TrainableLayer, as_floating
+from framework.initializers import UniformRandom
+
+
+class Conv(TrainableLayer):
+    """A bank of ``num_kernels`` kernels slid over the input ("same" padding, then strides).
+
+    For a 2-D input x of shape ``(b, c, y, x)``, kernels W of shape ``(K, c, m, n)``
+    and bias b of shape ``(K,)``, the layer computes the cross-correlation (as every
+    framework does: the kernel is not flipped)
+
+        z[β, k, i, j] = b[k] + Σ_{γ, p, q} W[k, γ, p, q] · x̃[β, γ, i + p, j + q]
+        y[β, k, u, v] = z[β, k, s_y·u, s_x·v]
+
+    where x̃ is x zero-padded so that z has the input's spatial shape ("same"), and
+    ``stride_shape = (s_y, s_x)`` subsamples z. The output has shape
+    ``(b, K, ceil(y / s_y), ceil(x / s_x))``. 1-D is the same with one spatial axis:
+    input ``(b, c, x)``, kernels ``(K, c, m)``, output ``(b, K, ceil(x / s))``.
+
+    Padding convention (PyTorch's ``padding="same"``): an axis with kernel size m gets
+    ``(m - 1) // 2`` zeros before and ``m // 2`` after, so for an even m the extra zero
+    goes *after* the data. (``scipy.signal.correlate(mode="same")`` and
+    ``scipy.ndimage.correlate`` put it before; for odd m all three agree.)
+
+    Backward, for the error E = ∂L/∂y, with E spread back onto z's grid (zeros where
+    the stride skipped positions):
+
+        ∂L/∂W[k, γ, p, q] = Σ_{β, i, j} E[β, k, i, j] · x̃[β, γ, i + p, j + q]
+        ∂L/∂b[k]          = Σ_{β, i, j} E[β, k, i, j]
+        ∂L/∂x̃[β, γ, i + p, j + q] += Σ_k W[k, γ, p, q] · E[β, k, i, j]   (then crop the padding)
+
+    How it is computed (im2col): every kernel offset (p, q) contributes one block of
+    rows to a "columns" matrix of shape ``(c·m·n, out_y·out_x·b)`` holding the input
+    patch under each output position; the forward pass is then one matrix product
+    ``W.reshape(K, c·m·n) @ columns``, ∂L/∂W is ``E @ columnsᵀ`` and ∂L/∂x is
+    ``Wᵀ @ E`` (in column space) added back onto the padded image offset by offset
+    (col2im). ``layers/conv_reference.py`` holds a plain loop-over-offsets version;
+    the tests check this one against it.
+
+    Memory layout (a speed trick, invisible in the shapes): internally the batch axis
+    is the *last*, fastest-varying one, ``(c, y, x, b)``. The copies that build the
+    columns then move long contiguous runs, and the product's result
+    ``(K, out_y·out_x·b)`` already is the output; ``forward`` returns it as a
+    transposed view of shape ``(b, K, out_y, out_x)`` rather than paying for a copy.
+    NumPy's element-wise operations, ``zeros_like`` and strided slicing keep that
+    layout, so the following ReLU and Pooling produce the same layout and the error
+    arriving in ``backward`` reshapes to ``(K, out_y·out_x·b)`` for free. An error of
+    any other layout is still correct; it just costs one copy.
+
+    Attributes
+    ----------
+    compute_input_gradient : bool
+        Default True. The first layer of a network has nobody to pass ∂L/∂x to:
+        set False there and ``backward`` skips that (costly) part and returns None.
+
+    Cache: ``input_shape``, ``columns`` (the im2col matrix of the last forward pass).
+    The zero-padded input and the columns live in buffers reused from call to call
+    while the input shape stays the same (allocating and zero-filling them every
+    batch costs as much as filling them).
+    """
+
+    def __init__(self, stride_shape, convolution_shape, num_kernels, dtype=np.float64, rng=None):
+        super().__init__(dtype)
+        self.convolution_shape = _convolution_shape(convolution_shape)
+        self.spatial_dimensions = len(self.convolution_shape) - 1
+        self.stride_shape = _stride_shape(stride_shape, self.spatial_dimensions)
+        self.num_kernels = _positive_int("num_kernels", num_kernels)
+        self.compute_input_gradient = True
+        # Usable at once: weights and bias from UniformRandom [0, 1), as in the exercise framework.
+        uniform = UniformRandom(rng)
+        self._weights = uniform.initialize((self.num_kernels,) + self.convolution_shape, 0, 0).astype(self.dtype)
+        self._bias = uniform.initialize((self.num_kernels,), 0, 0).astype(self.dtype)
+        self.input_shape = None
+        self.columns = None
+        # Reused buffers (see the class docstring): zero-padded input (c, y + m - 1, x + n - 1, b),
+        # the columns, and the column-space gradient of backward.
+        self._padded = self._columns_buffer = self._column_gradient = None
+
+    def _fans(self):
+        channels, *kernel = self.convolution_shape
+        area = int(np.prod(kernel))
+        return channels * area, self.num_kernels * area
+
+    # A 1-D layer runs as a 2-D one whose images are one pixel high: kernel (1, m), stride (1, s).
+    @property
+    def _kernel_2d(self):
+        return (1,) * (2 - self.spatial_dimensions) + self.convolution_shape[1:]
+
+    @property
+    def _stride_2d(self):
+        return (1,) * (2 - self.spatial_dimensions) + self.stride_shape
+
+    def forward(self, input_tensor):
+        input_tensor = as_floating(self.name, input_tensor, self.dtype)
+        self._check_input(input_tensor)
+        images = input_tensor if self.spatial_dimensions == 2 else input_tensor[:, :, np.newaxis, :]
+        batch, channels, height, width = images.shape
+        (m, n), (stride_y, stride_x) = self._kernel_2d, self._stride_2d
+        out_y, out_x = -(-height // stride_y), -(-width // stride_x)  # ceil division
+
+        padded = self._padded_input(images)
+        # All (m, n) windows of the padded image, keeping only those the stride selects:
+        # a view of shape (c, out_y, out_x, b, m, n); one copy turns it into the columns.
+        windows = sliding_window_view(padded, (m, n), axis=(1, 2))[:, ::stride_y, ::stride_x]
+        columns = self._buffer("_columns_buffer", (channels, m, n, out_y, out_x, batch))
+        np.copyto(columns, windows.transpose(0, 4, 5, 1, 2, 3))
+        columns = columns.reshape(channels * m * n, out_y * out_x * batch)
+
+        output = self._weights.reshape(self.num_kernels, -1) @ columns  # (K, out_y·out_x·b)
+        output += self._bias[:, np.newaxis]
+
+        self.input_shape = input_tensor.shape
+        self.columns = columns
+        # (K, out_y, out_x, b) in memory, (b, K, out_y, out_x) to the caller: see the class docstring.
+        output = output.reshape(self.num_kernels, out_y, out_x, batch).transpose(3, 0, 1, 2)
+        return output if self.spatial_dimensions == 2 else output[:, :, 0, :]
+
+    def backward(self, error_tensor):
+        columns = self._cached("columns")
+        input_shape = self.input_shape
+        out_shape = tuple(-(-size // stride) for size, stride in zip(input_shape[2:], self.stride_shape))
+        self._check_error_shape(error_tensor, (input_shape[0], self.num_kernels) + out_shape)
+        error_tensor = np.asarray(error_tensor, dtype=self.dtype)
+        errors = error_tensor if self.spatial_dimensions == 2 else error_tensor[:, :, np.newaxis, :]
+        # (b, K, out_y, out_x) -> (K, out_y·out_x·b): a free reshape when the error has the
+        # batch-last layout that forward produced, one copy otherwise.
+        error_rows = errors.transpose(1, 2, 3, 0).reshape(self.num_kernels, -1)
+
+        kernel_matrix = self._weights.reshape(self.num_kernels, -1)  # the weights of the forward pass
+        self.gradient_weights = (error_rows @ columns.T).reshape(self._weights.shape)
+        self.gradient_bias = error_rows.sum(axis=1)
+        input_gradient = None
+        if self.compute_input_gradient:
+            input_gradient = self._input_gradient(kernel_matrix, error_rows, errors.shape[2:])
+        self._update_parameters()
+        return input_gradient
+
+    def _input_gradient(self, kernel_matrix, error_rows, out_shape):
+        """Wᵀ E in column space, then col2im: add each offset's block onto the padded image, crop."""
+        batch, channels, *_ = self.input_shape
+        (m, n), (stride_y, stride_x) = self._kernel_2d, self._stride_2d
+        out_y, out_x = out_shape
+        # Column-space gradient into a reused buffer (it is as large as the columns).
+        column_gradient = self._buffer("_column_gradient", (channels * m * n, out_y * out_x * batch))
+        np.matmul(kernel_matrix.T, error_rows, out=column_gradient)
+        column_gradient = column_gradient.reshape(channels, m, n, out_y, out_x, batch)
+
+        padded_gradient = np.zeros(self._padded.shape, dtype=self.dtype)
+        for p in range(m):
+            for q in range(n):
+                padded_gradient[:, p:p + stride_y * out_y:stride_y, q:q + stride_x * out_x:stride_x, :] \
+                    += column_gradient[:, p, q]
+
+        height, width = self._padded.shape[1] - (m - 1), self._padded.shape[2] - (n - 1)
+        top, left = (m - 1) // 2, (n - 1) // 2
+        input_gradient = padded_gradient[:, top:top + height, left:left + width, :].transpose(3, 0, 1, 2)
+        return input_gradient if self.spatial_dimensions == 2 else input_gradient[:, :, 0, :]
+
+    # -- bookkeeping ------------------------------------------------------------
+
+    def _padded_input(self, images):
+        """Copy ``images`` (b, c, y, x) into the interior of the reused zero-padded buffer (c, ·, ·, b).
+
+        Only the interior is ever written, so the zero border survives from call to
+        call and ``np.pad`` (a fresh allocation every batch) is not needed.
+        """
+        batch, channels, height, width = images.shape
+        m, n = self._kernel_2d
+        padded = self._buffer("_padded", (channels, height + m - 1, width + n - 1, batch), zero=True)
+        top, left = (m - 1) // 2, (n - 1) // 2
+        padded[:, top:top + height, left:left + width, :] = images.transpose(1, 2, 3, 0)
+        return padded
+
+    def _buffer(self, attribute, shape, zero=False):
+        """The array stored under ``attribute`` if it has this shape and dtype, else a new one."""
+        buffer = getattr(self, attribute, None)
+        if buffer is None or buffer.shape != shape or buffer.dtype != self.dtype:
+            buffer = np.zeros(shape, dtype=self.dtype) if zero else np.empty(shape, dtype=self.dtype)
+            setattr(self, attribute, buffer)
+        return buffer
+
+    def _check_input(self, input_tensor):
+        channels = self.convolution_shape[0]
+        if self.spatial_dimensions == 2:
+            expected = f"(batch, {channels}, y, x)"
+        else:
+            expected = f"(batch, {channels}, x)"
+        if input_tensor.ndim != 2 + self.spatial_dimensions:
+            raise ValueError(f"{self.name}: a {self.spatial_dimensions}-D kernel "
+                             f"{self.convolution_shape} expects input of shape {expected}, "
+                             f"got shape {input_tensor.shape} ({input_tensor.ndim} axes)")
+        if input_tensor.shape[1] != channels:
+            raise ValueError(f"{self.name}: expected input with {channels} channel(s), shape {expected}, "
+                             f"got {input_tensor.shape[1]} channel(s) in shape {input_tensor.shape}")
+        if 0 in input_tensor.shape:
+            raise ValueError(f"{self.name}: expected a non-empty input of shape {expected}, "
+                             f"got shape {input_tensor.shape}")
+
+
+def _positive_int(name, value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"Conv: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _convolution_shape(convolution_shape):
+    try:
+        shape = tuple(convolution_shape)
+    except TypeError:
+        shape = None
+    if shape is None or len(shape) not in (2, 3):
+        raise ValueError(f"Conv: convolution_shape must be (channels, m) for 1-D or (channels, m, n) "
+                         f"for 2-D, got {convolution_shape!r}")
+    return tuple(_positive_int("every entry of convolution_shape", size) for size in shape)
+
+
+def _stride_shape(stride_shape, spatial_dimensions):
+    """A stride per spatial axis; an int or a one-element sequence applies to every axis."""
+    strides = (stride_shape,) if isinstance(stride_shape, (int, np.integer)) else stride_shape
+    try:
+        strides = tuple(strides)
+    except TypeError:
+        strides = ()
+    if len(strides) not in (1, spatial_dimensions):
+        raise ValueError(f"Conv: stride_shape must be an int, a one-element sequence or "
+                         f"{spatial_dimensions} entries (one per spatial axis of the kernel), "
+                         f"got {stride_shape!r}")
+    strides = tuple(_positive_int("every entry of stride_shape", stride) for stride in strides)
+    return strides * spatial_dimensions if len(strides) == 1 else strides

@@ -1,0 +1,116 @@
+"""Pooling: max pooling over windows of 2-D images (or 1-D signals), no padding."""
+import itertools
+
+import numpy as np
+
+from framework.base import BaseLayer
+
+
+class Pooling(BaseLayer):
+    """The maximum of every ``pooling_shape`` window, windows placed every ``stride_shape``.
+
+    For a 2-D input x of shape ``(b, c, y, x)``, window (p_y, p_x), stride (s_y, s_x):
+
+        y[β, γ, u, v] = max_{0 ≤ p < p_y, 0 ≤ q < p_x} x[β, γ, s_y·u + p, s_x·v + q]
+
+    "valid": only windows lying wholly inside the input, so the output has shape
+    ``(b, c, (y − p_y) // s_y + 1, (x − p_x) // s_x + 1)``. Windows may overlap
+    (stride < window) or leave gaps (stride > window). A 1-D window ``(p,)`` works the
+    same on signals ``(b, c, x)``.
+
+    Backward: the maximum passes its error on unchanged and every other entry of the
+    window gets nothing, so ∂L/∂x[position] = Σ of E over the windows whose maximum
+    sits at that position (with overlapping windows one position can win several).
+    A window with tied maxima sends its error to the first of them in row-major order
+    (as PyTorch does), never to several.
+
+    How it is computed: a window has only p_y·p_x entries, so the layer loops over
+    the window offsets (p, q); for each, the strided slice
+    ``x[..., p::s_y, q::s_x]`` (cut to the output's size) holds that entry of *every*
+    window at once. The maximum is ``np.maximum`` of these views (a view costs nothing;
+    a ``reshape`` + ``max(axis=...)`` formulation copies and was ~30× slower here).
+    Backward compares each view with the output to find the winners again.
+
+    The layer accepts input of any memory layout and its outputs and gradients keep
+    that layout (``np.maximum`` and ``zeros_like`` follow the input's memory order),
+    which keeps the batch-last layout ``Conv`` produces cheap downstream.
+
+    Cache: ``input_tensor``, ``output``.
+    """
+
+    def __init__(self, stride_shape, pooling_shape):
+        super().__init__()
+        if isinstance(pooling_shape, (int, np.integer)):
+            raise ValueError(f"Pooling: pooling_shape must be a sequence, (p_y, p_x) for images or (p,) "
+                             f"for signals, got {pooling_shape!r}")
+        self.pooling_shape = _shape("pooling_shape", pooling_shape, (1, 2))
+        # An int or a one-element stride applies to every spatial axis.
+        self.stride_shape = _shape("stride_shape", stride_shape, sorted({1, len(self.pooling_shape)}))
+        if len(self.stride_shape) != len(self.pooling_shape):
+            self.stride_shape = self.stride_shape * len(self.pooling_shape)
+        self.input_tensor = None
+        self.output = None
+
+    def forward(self, input_tensor):
+        input_tensor = np.asarray(input_tensor)
+        output_shape = self._output_shape(input_tensor.shape)
+        self.input_tensor = input_tensor
+        windows = self._window_entries(input_tensor, output_shape)
+        output = next(windows).copy(order="K")
+        for entry in windows:
+            np.maximum(output, entry, out=output)
+        self.output = output
+        return output
+
+    def backward(self, error_tensor):
+        input_tensor, output = self._cached("input_tensor"), self._cached("output")
+        self._check_error_shape(error_tensor, output.shape)
+        error_tensor = np.asarray(error_tensor)
+        input_gradient = np.zeros_like(input_tensor)
+        unclaimed = np.ones(output.shape, dtype=bool)  # windows whose maximum is not yet found
+        for entry, gradient_entry in zip(self._window_entries(input_tensor, output.shape),
+                                         self._window_entries(input_gradient, output.shape)):
+            winner = entry == output
+            winner &= unclaimed      # the first maximum of each window wins, ties get nothing
+            unclaimed ^= winner
+            gradient_entry += np.where(winner, error_tensor, 0)  # adds up over overlapping windows
+        return input_gradient
+
+    def _window_entries(self, tensor, output_shape):
+        """For each window offset, the strided view of ``tensor`` holding that entry of every window."""
+        spatial = len(self.pooling_shape)
+        for offset in itertools.product(*(range(size) for size in self.pooling_shape)):
+            slices = tuple(slice(start, start + stride * (count - 1) + 1, stride)
+                           for start, stride, count in zip(offset, self.stride_shape, output_shape[-spatial:]))
+            yield tensor[(Ellipsis,) + slices]
+
+    def _output_shape(self, input_shape):
+        spatial = len(self.pooling_shape)
+        layout = "(batch, channels, y, x)" if spatial == 2 else "(batch, channels, x)"
+        if len(input_shape) != 2 + spatial:
+            raise ValueError(f"{self.name}: a {spatial}-D pooling window {self.pooling_shape} expects input "
+                             f"of shape {layout}, got shape {input_shape} ({len(input_shape)} axes)")
+        if any(size < window for size, window in zip(input_shape[2:], self.pooling_shape)):
+            raise ValueError(f"{self.name}: pooling window {self.pooling_shape} is larger than the input's "
+                             f"spatial shape {input_shape[2:]} (input shape {input_shape})")
+        if input_shape[0] == 0 or input_shape[1] == 0:
+            raise ValueError(f"{self.name}: expected a non-empty input of shape {layout}, got shape {input_shape}")
+        counts = tuple((size - window) // stride + 1 for size, window, stride
+                       in zip(input_shape[2:], self.pooling_shape, self.stride_shape))
+        return tuple(input_shape[:2]) + counts
+
+
+def _shape(name, value, allowed_lengths):
+    """A tuple of positive ints; an int counts as one entry."""
+    entries = (value,) if isinstance(value, (int, np.integer)) else value
+    try:
+        entries = tuple(entries)
+    except TypeError:
+        entries = ()
+    valid = len(entries) in allowed_lengths and all(
+        isinstance(entry, (int, np.integer)) and not isinstance(entry, (bool, np.bool_)) and entry >= 1
+        for entry in entries)
+    if not valid:
+        lengths = " or ".join(str(length) for length in allowed_lengths)
+        raise ValueError(f"Pooling: {name} must be an int or a sequence of {lengths} positive ints, got {value!r}")
+    return tuple(int(entry) for entry in entries)
