@@ -23,7 +23,7 @@ class SgdWithMomentum(Optimizer):
     def __init__(self, learning_rate, momentum_rate=0.9):
         super().__init__(learning_rate)
         self.momentum_rate = check_hyperparameter("SgdWithMomentum", "momentum_rate", momentum_rate,
-                                                  low_open=False, high_open=True)
+                                                  high=1.0, low_open=False, high_open=True)
         self.velocity = None
 
     def _step(self, gradient_tensor):
@@ -47,8 +47,8 @@ class Adam(Optimizer):
 
     def __init__(self, learning_rate, mu=0.9, rho=0.999):
         super().__init__(learning_rate)
-        self.mu = check_hyperparameter("Adam", "mu", mu, low_open=False, high_open=True)
-        self.rho = check_hyperparameter("Adam", "rho", rho, low_open=False, high_open=True)
+        self.mu = check_hyperparameter("Adam", "mu", mu, high=1.0, low_open=False, high_open=True)
+        self.rho = check_hyperparameter("Adam", "rho", rho, high=1.0, low_open=False, high_open=True)
         self.first_moment = None
         self.second_moment = None
         self.step = 0
