@@ -43,7 +43,7 @@ def _layer_table():
         "Conv": (Conv, ("stride_shape", "convolution_shape", "num_kernels", "dtype"), ()),
         "Pooling": (Pooling, ("stride_shape", "pooling_shape"), ()),
         "Dropout": (Dropout, ("probability", "inverted"), ()),
-        "BatchNormalization": (BatchNormalization, ("channels", "dtype"), BATCH_NORM_STATE),
+        "BatchNormalization": (BatchNormalization, ("channels", "dtype", "epsilon"), BATCH_NORM_STATE),
         "ReLU": (ReLU, (), ()),
         "SoftMax": (SoftMax, (), ()),
         "TanH": (TanH, (), ()),
