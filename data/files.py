@@ -1,0 +1,56 @@
+"""Small file helpers: read a (possibly gzip-compressed) payload, hash it, write atomically."""
+import gzip
+import hashlib
+import os
+import tempfile
+import zlib
+from pathlib import Path
+
+from data.errors import IdxFormatError
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def sha256_hex(payload):
+    """Hex sha256 of ``payload`` (bytes)."""
+    return hashlib.sha256(payload).hexdigest()
+
+
+def decompress_if_gzip(content, source):
+    """``content`` itself, or its decompressed payload when it starts with the gzip magic.
+
+    Decided by content, not by the file name, so a raw file named ``.gz`` (or the
+    reverse) still reads. ``source`` names the file in error messages.
+    """
+    if not content.startswith(GZIP_MAGIC):
+        return content
+    try:
+        return gzip.decompress(content)
+    except (EOFError, OSError, zlib.error) as error:
+        raise IdxFormatError(f"{source}: truncated or corrupt gzip stream ({error})") from None
+
+
+def read_payload(path):
+    """The decompressed bytes of the file at ``path`` (raw or gzip)."""
+    path = Path(path)
+    return decompress_if_gzip(path.read_bytes(), path)
+
+
+def atomic_write_bytes(path, content):
+    """Write ``content`` to ``path`` so that readers see either the old file or the whole new one.
+
+    The bytes go to a temporary file in the same folder (same file system), are
+    flushed to disk, and then ``os.replace`` renames it over ``path`` in one step.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
