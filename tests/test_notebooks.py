@@ -30,6 +30,8 @@ def test_notebook_runs_without_errors(path, monkeypatch):
     if not os.environ.get("NORMNET_DATA") and shared_mnist.is_dir():
         monkeypatch.setenv("NORMNET_DATA", str(shared_mnist))
     monkeypatch.setenv("MPLBACKEND", "Agg")  # the notebooks select the inline backend themselves
+    # Run against the code of this checkout, whatever version of normnet is installed.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")])))
     files_before = _notebook_folder_files()
 
     notebook = nbformat.read(path, as_version=4)
