@@ -1,0 +1,218 @@
+"""Train-step and inference speed of the modified LeNet: normnet against PyTorch on the CPU.
+
+    python benchmarks/bench_lenet.py [--iterations 100] [--repetitions 5] [--batch-size 64]
+
+Both frameworks train the same architecture (float32, Adam, batch 64, L2 as decoupled
+weight decay) on the same real MNIST batches, alternating in one process: repetition r runs
+`--iterations` steps of normnet, then of PyTorch, so slow drifts of the machine hit both
+alike. Reported: median ms per iteration, images per second, the ratio normnet/PyTorch
+(< 1 means normnet is faster), inference throughput on the 10k test images, and the peak
+memory of a training loop in a separate process per framework (growth of the resident set
+over the process's state after loading data and building the model).
+
+PyTorch is optional: without it, only normnet's numbers are printed.
+Timings are never asserted anywhere; this is a measurement, not a test.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPOSITORY)
+
+from data import load_dataset  # noqa: E402
+from framework.models import build_lenet  # noqa: E402
+
+LEARNING_RATE = 1e-3
+ALPHA = 4e-4
+
+
+def batches(images, labels, batch_size, count, seed=0):
+    """``count`` random batches (the same ones for both frameworks), one-hot labels."""
+    rng = np.random.default_rng(seed)
+    indices = rng.integers(0, len(images), size=(count, batch_size))
+    one_hot = np.eye(10, dtype=np.float32)
+    return [(images[index], one_hot[labels[index]], labels[index]) for index in indices]
+
+
+class Replay:
+    """A data layer that replays prepared batches in order."""
+
+    def __init__(self, prepared):
+        self.prepared = prepared
+        self.position = 0
+
+    def next(self):
+        images, one_hot, _ = self.prepared[self.position % len(self.prepared)]
+        self.position += 1
+        return images, one_hot
+
+
+# -- normnet --------------------------------------------------------------------------------
+
+def normnet_model(prepared):
+    network = build_lenet(optimizer="adam", learning_rate=LEARNING_RATE, regularizer="l2", alpha=ALPHA,
+                          dtype=np.float32, rng=np.random.default_rng(0))
+    network.data_layer = Replay(prepared)
+    return network
+
+
+def normnet_train(network, iterations):
+    start = time.perf_counter()
+    network.train(iterations)
+    return time.perf_counter() - start
+
+
+def normnet_infer(network, images, chunk=1000):
+    start = time.perf_counter()
+    network.predict(images, batch_size=chunk)
+    return time.perf_counter() - start
+
+
+# -- PyTorch --------------------------------------------------------------------------------
+
+def torch_model(prepared):
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(16 * 7 * 7, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+    # normnet's L2 shrinkage w ← w − η·α·w with Adam is AdamW's decoupled decay with weight_decay=α.
+    kernels = [p for name, p in model.named_parameters() if name.endswith("weight")]
+    biases = [p for name, p in model.named_parameters() if name.endswith("bias")]
+    optimizer = torch.optim.AdamW([{"params": kernels, "weight_decay": ALPHA},
+                                   {"params": biases, "weight_decay": 0.0}], lr=LEARNING_RATE)
+    tensors = [(torch.from_numpy(images), torch.from_numpy(labels)) for images, _, labels in prepared]
+    return {"model": model, "optimizer": optimizer, "batches": tensors, "position": 0}
+
+
+def torch_train(state, iterations):
+    import torch
+    import torch.nn.functional as functional
+
+    model, optimizer, tensors = state["model"], state["optimizer"], state["batches"]
+    model.train()
+    start = time.perf_counter()
+    for _ in range(iterations):
+        images, labels = tensors[state["position"] % len(tensors)]
+        state["position"] += 1
+        optimizer.zero_grad(set_to_none=True)
+        loss = functional.cross_entropy(model(images), labels)
+        loss.backward()
+        optimizer.step()
+    return time.perf_counter() - start
+
+
+def torch_infer(state, images, chunk=1000):
+    import torch
+
+    model = state["model"]
+    model.eval()
+    start = time.perf_counter()
+    with torch.no_grad():
+        for begin in range(0, len(images), chunk):
+            model(torch.from_numpy(images[begin:begin + chunk])).argmax(dim=1)
+    return time.perf_counter() - start
+
+
+# -- memory (one child process per framework) -------------------------------------------------
+
+def _resident_kib(field):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def memory_child(framework, iterations, batch_size):
+    dataset = load_dataset("mnist", dtype=np.float32)
+    prepared = batches(dataset.train_images, dataset.train_labels, batch_size, 20)
+    if framework == "normnet":
+        model = normnet_model(prepared)
+        train = normnet_train
+    else:
+        model = torch_model(prepared)
+        train = torch_train
+    train(model, 2)  # allocate what a steady state needs, then measure growth from here
+    baseline = _resident_kib("VmRSS")
+    train(model, iterations)
+    peak = _resident_kib("VmHWM")
+    print(json.dumps({"peak_growth_mib": (peak - baseline) / 1024, "peak_rss_mib": peak / 1024}))
+
+
+def measure_memory(framework, iterations, batch_size):
+    output = subprocess.run([sys.executable, __file__, "--memory-child", framework,
+                             "--iterations", str(iterations), "--batch-size", str(batch_size)],
+                            capture_output=True, text=True, check=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+# -- main -----------------------------------------------------------------------------------
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--memory-child", choices=["normnet", "torch"], help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.memory_child:
+        memory_child(arguments.memory_child, arguments.iterations, arguments.batch_size)
+        return
+    try:
+        import torch
+    except ImportError:
+        torch = None
+
+    dataset = load_dataset("mnist", dtype=np.float32)
+    prepared = batches(dataset.train_images, dataset.train_labels, arguments.batch_size, 200)
+    frameworks = {"normnet": (normnet_model(prepared), normnet_train, normnet_infer)}
+    if torch is not None:
+        frameworks["PyTorch"] = (torch_model(prepared), torch_train, torch_infer)
+
+    for model, train, infer in frameworks.values():  # warm up caches, BLAS threads, allocators
+        train(model, 5)
+        infer(model, dataset.test_images[:2000])
+    train_ms = {name: [] for name in frameworks}
+    infer_s = {name: [] for name in frameworks}
+    for _ in range(arguments.repetitions):
+        for name, (model, train, infer) in frameworks.items():
+            train_ms[name].append(1000 * train(model, arguments.iterations) / arguments.iterations)
+            infer_s[name].append(infer(model, dataset.test_images))
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, NumPy {np.__version__}"
+          + (f", PyTorch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else ""))
+    print(f"modified LeNet, float32, Adam, batch {arguments.batch_size}, {arguments.iterations} iterations "
+          f"x {arguments.repetitions} alternating repetitions (median)")
+    print(f"{'':10s} {'train ms/iter':>14s} {'images/s':>10s} {'inference 10k (s)':>18s} {'peak memory (MiB)':>18s}")
+    medians = {}
+    for name in frameworks:
+        memory = measure_memory("torch" if name == "PyTorch" else "normnet", 50, arguments.batch_size)
+        medians[name] = (statistics.median(train_ms[name]), statistics.median(infer_s[name]),
+                         memory["peak_growth_mib"])
+        ms, seconds, mib = medians[name]
+        print(f"{name:10s} {ms:14.2f} {1000 * arguments.batch_size / ms:10.0f} {seconds:18.3f} {mib:18.1f}")
+    if "PyTorch" in medians:
+        ratios = [ours / theirs for ours, theirs in zip(train_ms["normnet"], train_ms["PyTorch"])]
+        print(f"ratio normnet/PyTorch: training {medians['normnet'][0] / medians['PyTorch'][0]:.2f} "
+              f"(per repetition: {', '.join(f'{r:.2f}' for r in ratios)}), "
+              f"inference {medians['normnet'][1] / medians['PyTorch'][1]:.2f}, "
+              f"peak memory {medians['normnet'][2] / max(medians['PyTorch'][2], 1e-9):.2f}")
+    else:
+        print("PyTorch is not installed: pip install torch==2.13.0 to compare")
+
+
+if __name__ == "__main__":
+    main()
