@@ -19,6 +19,7 @@ way the error names the file and both checksums. Files enter the cache atomicall
 """
 import functools
 import gzip
+import http.client
 import logging
 import os
 import urllib.error
@@ -170,10 +171,12 @@ def _from_mirrors(info, folder, roles, failures):
             except urllib.error.HTTPError as error:
                 failures.append(f"{url}: HTTP {error.code}")
                 continue
-            except (OSError, ValueError) as error:   # unreachable, timed out, not gzip
-                failures.append(f"{url}: {error}")
-                if not isinstance(error, IdxFormatError):
-                    reachable.remove(mirror)
+            except IdxFormatError as error:           # served something that is not gzip/IDX
+                failures.append(str(error))
+                continue
+            except (OSError, ValueError, http.client.HTTPException) as error:   # unreachable, timed out
+                failures.append(f"{url}: {error!r}")
+                reachable.remove(mirror)
                 continue
             actual = sha256_hex(payload)
             if actual != idx_file.sha256:
