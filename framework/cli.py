@@ -72,6 +72,8 @@ def _add_train_parser(subparsers):
     parser.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default=defaults.dataset)
     parser.add_argument("--validation-size", type=_non_negative_int, default=defaults.validation_size,
                         help="images carved from the end of the training set to evaluate on after each epoch")
+    parser.add_argument("--train-size", type=_positive_int, default=defaults.train_size,
+                        help="train on the first N training images only (default: all)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="folder holding the four IDX files (default: $NORMNET_DATA, the cache, or a download)")
@@ -89,7 +91,7 @@ def _train(arguments):
                          regularizer=arguments.regularizer, alpha=arguments.alpha, dropout=arguments.dropout,
                          batch_norm=arguments.batch_norm, dtype=arguments.dtype, seed=arguments.seed,
                          model=arguments.model, dataset=arguments.dataset, initializer=arguments.initializer,
-                         validation_size=arguments.validation_size)
+                         validation_size=arguments.validation_size, train_size=arguments.train_size)
     print(f"training {config.model} on {config.dataset}: {config.epochs} epochs, batch {config.batch_size}, "
           f"{config.optimizer} lr {config.learning_rate:g}, {config.regularizer} alpha {config.alpha:g}, "
           f"{config.dtype}; output in {arguments.output_dir}", flush=True)
@@ -202,11 +204,13 @@ def build_parser():
 
 
 def main(argv=None):
+    from data import DataError
+
     parser = build_parser()
     arguments = parser.parse_args(argv)
     try:
         return arguments.handler(arguments)
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, DataError) as error:
         # Bad values, corrupt or foreign files, failed downloads: one clear line, no traceback.
         print(f"normnet {arguments.command}: error: {error}", file=sys.stderr)
         return 2

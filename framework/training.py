@@ -47,6 +47,7 @@ class TrainConfig:
     dataset: str = "mnist"
     initializer: str = "he"
     validation_size: int = 0
+    train_size: int | None = None
 
     def __post_init__(self):
         _require(isinstance(self.epochs, int) and self.epochs >= 1, "epochs", "an integer >= 1", self.epochs)
@@ -61,6 +62,8 @@ class TrainConfig:
         _require(self.model in ("lenet", "allconv"), "model", "lenet or allconv", self.model)
         _require(isinstance(self.validation_size, int) and 0 <= self.validation_size < 60000,
                  "validation_size", "an integer in [0, 60000)", self.validation_size)
+        _require(self.train_size is None or (isinstance(self.train_size, int) and self.train_size >= 1),
+                 "train_size", "None or an integer >= 1", self.train_size)
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -90,7 +93,10 @@ def load_data(config, data_dir=None):
 
     dataset = load_dataset(config.dataset, data_dir=data_dir, dtype=np.dtype(config.dtype),
                            validation_size=config.validation_size)
-    data_layer = DataLayer(dataset.train_images, dataset.train_labels, config.batch_size,
+    # The first train_size images (after carving out the validation split) when asked.
+    train_images = dataset.train_images[:config.train_size]
+    train_labels = dataset.train_labels[:config.train_size]
+    data_layer = DataLayer(train_images, train_labels, config.batch_size,
                            rng=np.random.default_rng([config.seed, 1]),
                            test_images=dataset.test_images, test_labels=dataset.test_labels)
     if config.validation_size:

@@ -1,7 +1,8 @@
 """Shared fixtures: real MNIST for tests that train.
 
 The data folder is ``NORMNET_DATA`` if set (CI sets it), else the verified copy
-in ``../shared/data/mnist`` beside the repository.
+in ``../shared/data/mnist`` beside the repository, else whatever ``data.fetch``
+finds (the cache, a mirror, or the PyPI route).
 """
 import os
 
@@ -11,7 +12,6 @@ import os
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
-import gzip  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -28,21 +28,13 @@ def mnist_folder():
     return None
 
 
-def _read_idx_gz(path):
-    with gzip.open(path, "rb") as handle:
-        payload = handle.read()
-    dimensions = payload[3]
-    shape = np.frombuffer(payload, dtype=">u4", count=dimensions, offset=4)
-    return np.frombuffer(payload, dtype=np.uint8, offset=4 + 4 * dimensions).reshape(shape)
-
-
 @pytest.fixture(scope="session")
 def mnist_small():
     """(train_x, train_y, test_x, test_y): 6000 training and 2000 test images of the
     official *test* file (fast to read), flattened to 784 floats in [0, 1], integer labels."""
-    folder = mnist_folder()
-    if folder is None:
-        pytest.fail("real MNIST not found: set NORMNET_DATA to a folder with the four IDX files")
-    images = _read_idx_gz(folder / "t10k-images-idx3-ubyte.gz").reshape(-1, 784) / 255.0
-    labels = _read_idx_gz(folder / "t10k-labels-idx1-ubyte.gz").astype(np.int64)
+    from data import load_dataset
+
+    dataset = load_dataset("mnist", data_dir=mnist_folder(), dtype=np.float64)
+    images = dataset.test_images.reshape(-1, 784)
+    labels = dataset.test_labels
     return images[:6000], labels[:6000], images[6000:8000], labels[6000:8000]
