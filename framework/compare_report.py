@@ -173,7 +173,9 @@ def summary_markdown(results, timing_rows, norm_rows):
         any_row = results.final(**conditions)[0]
         out += [f"### {title}{note}", "",
                 f"{any_row['train_size']} training images, {conditions['epochs']} epochs, batch "
-                f"{conditions['batch_size']}.", ""]
+                f"{conditions['batch_size']}"
+                + (f"; evaluated on the first {settings.allconv_eval_size} test images"
+                   if model == "allconv" and settings.allconv_eval_size else "") + ".", ""]
         table = []
         for name, alpha in chosen.items():
             final = results.final(regularizer=name, alpha=alpha, **conditions)
