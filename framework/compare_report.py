@@ -411,6 +411,11 @@ def figure_error_vs_alpha(results, path):
             axis.axhline(100 * none, color=COLORS["none"], linestyle="--", label="none")
         axis.set_xscale("log")
         axis.set_yscale("log")
+        from matplotlib.ticker import FormatStrFormatter
+
+        axis.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        axis.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+        axis.tick_params(axis="y", which="minor", labelsize=7)
         axis.set_xlabel("regularization factor α (log scale)")
         axis.set_ylabel("test error (%) after the last epoch (log scale)")
         axis.set_title(f"{title}: test error against α\n(mean ± std over seeds)", fontsize=10)
@@ -485,6 +490,7 @@ def figure_timing(timing_rows, path):
                         fontsize=8)
     ratio_axis.axhline(1.0, color="black", linewidth=0.8)
     ratio_axis.set_xticks(list(positions), [LABELS[n].replace(" (weight decay)", "") for n in names])
+    ratio_axis.set_ylim(0, 1.15 * max(row["ratio_to_none"] for row in timing_rows))
     ratio_axis.set_ylabel("median seconds per step / none's")
     ratio_axis.set_title("Whole training step, relative to no regularizer", fontsize=10)
     share_axis.bar(positions, [1e6 * row["regularizer_seconds_per_step"] for row in timing_rows],
@@ -494,6 +500,7 @@ def figure_timing(timing_rows, path):
                         f"{100 * row['regularizer_share_of_step']:.2f} %\nof a step", ha="center", va="bottom",
                         fontsize=8)
     share_axis.set_xticks(list(positions), [LABELS[n].replace(" (weight decay)", "") for n in names])
+    share_axis.set_ylim(0, 1.25 * max(1e6 * row["regularizer_seconds_per_step"] for row in timing_rows))
     share_axis.set_ylabel("µs per step")
     share_axis.set_title("Regularizer's own work per step\n(calculate_gradient + norm over all kernels)",
                          fontsize=10)
