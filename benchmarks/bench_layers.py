@@ -1,6 +1,6 @@
 """Time Conv and Pooling at the shapes of LeNet (batch 64, float32), beside PyTorch if installed.
 
-    python3 benchmarks/bench_layers.py [--repetitions 200] [--batch 64]
+    python3 benchmarks/bench_layers.py [--repetitions 200] [--batch 64] [--threads N]
 
 For every layer: median forward and backward time per batch over alternating
 repetitions (normnet, then PyTorch, then normnet, ...; timings on a shared
@@ -18,6 +18,8 @@ layer, computes no input gradient (``compute_input_gradient = False``); PyTorch
 likewise gets an input that does not require a gradient there.
 """
 import argparse
+import os
+import sys
 import time
 
 import numpy as np
@@ -112,10 +114,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repetitions", type=int, default=200)
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for both NumPy's BLAS and PyTorch (default: each library's own choice); "
+                             "1 gives steadier numbers when other programs load the machine")
     arguments = parser.parse_args()
+    if arguments.threads is not None and os.environ.get("OPENBLAS_NUM_THREADS") != str(arguments.threads):
+        # BLAS reads its thread count when NumPy is imported: restart with the variables set.
+        for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[variable] = str(arguments.threads)
+        os.execv(sys.executable, [sys.executable] + sys.argv)
     rng = np.random.default_rng(0)
     if torch is not None:
-        print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads; NumPy {np.__version__}")
+        print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads; NumPy {np.__version__}, "
+              f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
     else:
         print(f"NumPy {np.__version__}; PyTorch not installed, timing normnet only")
     print(f"batch {arguments.batch}, float32, median of {arguments.repetitions} alternating repetitions, ms per batch")
