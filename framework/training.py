@@ -241,7 +241,7 @@ def plot_curves(path, history, evaluation_name="test"):
 
     epochs = [row["epoch"] for row in history]
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
-    loss_axis.plot(epochs, [row["train_loss"] for row in history], "o-", label="training (mean over epoch)")
+    loss_axis.plot(epochs, [row["train_loss"] for row in history], "o-", label="training (data + penalty, mean over epoch)")
     loss_axis.plot(epochs, [row["eval_loss"] for row in history], "s-", label=evaluation_name)
     loss_axis.set_xlabel("epoch")
     loss_axis.set_ylabel("cross-entropy loss per image")
