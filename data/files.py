@@ -36,21 +36,27 @@ def read_payload(path):
     return decompress_if_gzip(path.read_bytes(), path)
 
 
-def atomic_write_bytes(path, content):
-    """Write ``content`` to ``path`` so that readers see either the old file or the whole new one.
+def atomic_write(path, write):
+    """Call ``write(stream)`` so that readers of ``path`` see either the old file or the whole new one.
 
-    The bytes go to a temporary file in the same folder (same file system), are
-    flushed to disk, and then ``os.replace`` renames it over ``path`` in one step.
+    ``write`` fills a temporary file in the same folder (same file system), which is
+    flushed to disk and then renamed over ``path`` in one step (``os.replace``). If
+    ``write`` fails, the temporary file is removed and ``path`` is untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
+            write(stream)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path, content):
+    """Write the bytes ``content`` to ``path`` atomically (see :func:`atomic_write`)."""
+    atomic_write(path, lambda stream: stream.write(content))

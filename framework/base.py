@@ -59,6 +59,13 @@ class BaseLayer:
                              f"got {np.shape(error_tensor)}")
 
 
+def positive_int(owner, name, value):
+    """``value`` as an int if it is a positive integer (not a bool); a ValueError naming ``owner`` otherwise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def as_floating(layer_name, tensor, dtype):
     """Return ``tensor`` as an array of the layer's floating ``dtype``.
 

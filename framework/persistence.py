@@ -14,12 +14,12 @@ temporary name and then renamed, so a crash never leaves half a checkpoint.
 """
 import hashlib
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from data.files import atomic_write  # noqa: F401  (re-exported: the one atomic writer of normnet)
 
 FORMAT = "normnet-checkpoint"
 VERSION = 1
@@ -228,23 +228,6 @@ def _digest(metadata, arrays):
         hasher.update(f"{key}|{array.dtype.str}|{array.shape}|".encode())
         hasher.update(array.tobytes())
     return hasher.hexdigest()
-
-
-def atomic_write(path, write):
-    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file_object:
-            write(file_object)
-            file_object.flush()
-            os.fsync(file_object.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def save(path, network, extra=None):

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from framework.base import TrainableLayer, as_floating
+from framework.base import TrainableLayer, as_floating, positive_int
 
 
 class BatchNormalization(TrainableLayer):
@@ -72,9 +72,7 @@ class BatchNormalization(TrainableLayer):
 
     def __init__(self, channels, dtype=np.float64, epsilon=1e-11):
         super().__init__(dtype)
-        if isinstance(channels, bool) or int(channels) != channels or channels < 1:
-            raise ValueError(f"BatchNormalization: channels must be a positive integer, got {channels!r}")
-        self.channels = int(channels)
+        self.channels = positive_int(self.name, "channels", channels)
         epsilon = float(epsilon)
         if not (math.isfinite(epsilon) and epsilon > 0):
             raise ValueError(f"BatchNormalization: epsilon must be a positive number, got {epsilon!r}")

@@ -2,7 +2,7 @@
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from framework.base import TrainableLayer, as_floating
+from framework.base import TrainableLayer, as_floating, positive_int
 from framework.initializers import UniformRandom
 
 
@@ -68,7 +68,7 @@ class Conv(TrainableLayer):
         self.convolution_shape = _convolution_shape(convolution_shape)
         self.spatial_dimensions = len(self.convolution_shape) - 1
         self.stride_shape = _stride_shape(stride_shape, self.spatial_dimensions)
-        self.num_kernels = _positive_int("num_kernels", num_kernels)
+        self.num_kernels = positive_int("Conv", "num_kernels", num_kernels)
         self.compute_input_gradient = True
         # Usable at once: weights and bias from UniformRandom [0, 1), as in the exercise framework.
         uniform = UniformRandom(rng)
@@ -201,12 +201,6 @@ class Conv(TrainableLayer):
                              f"got shape {input_tensor.shape}")
 
 
-def _positive_int(name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"Conv: {name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def _convolution_shape(convolution_shape):
     try:
         shape = tuple(convolution_shape)
@@ -215,7 +209,7 @@ def _convolution_shape(convolution_shape):
     if shape is None or len(shape) not in (2, 3):
         raise ValueError(f"Conv: convolution_shape must be (channels, m) for 1-D or (channels, m, n) "
                          f"for 2-D, got {convolution_shape!r}")
-    return tuple(_positive_int("every entry of convolution_shape", size) for size in shape)
+    return tuple(positive_int("Conv", "every entry of convolution_shape", size) for size in shape)
 
 
 def _stride_shape(stride_shape, spatial_dimensions):
@@ -229,5 +223,5 @@ def _stride_shape(stride_shape, spatial_dimensions):
         raise ValueError(f"Conv: stride_shape must be an int, a one-element sequence or "
                          f"{spatial_dimensions} entries (one per spatial axis of the kernel), "
                          f"got {stride_shape!r}")
-    strides = tuple(_positive_int("every entry of stride_shape", stride) for stride in strides)
+    strides = tuple(positive_int("Conv", "every entry of stride_shape", stride) for stride in strides)
     return strides * spatial_dimensions if len(strides) == 1 else strides

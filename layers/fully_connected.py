@@ -1,7 +1,7 @@
 """FullyConnected: an affine map of feature vectors."""
 import numpy as np
 
-from framework.base import TrainableLayer, as_floating
+from framework.base import TrainableLayer, as_floating, positive_int
 from framework.initializers import UniformRandom
 
 
@@ -22,8 +22,8 @@ class FullyConnected(TrainableLayer):
 
     def __init__(self, input_size, output_size, dtype=np.float64, rng=None):
         super().__init__(dtype)
-        self.input_size = _positive_int("input_size", input_size)
-        self.output_size = _positive_int("output_size", output_size)
+        self.input_size = positive_int(self.name, "input_size", input_size)
+        self.output_size = positive_int(self.name, "output_size", output_size)
         # Usable at once: weights and bias from UniformRandom [0, 1), as in the exercise framework.
         uniform = UniformRandom(rng)
         self._weights = uniform.initialize((self.output_size, self.input_size), 0, 0).astype(self.dtype)
@@ -50,9 +50,3 @@ class FullyConnected(TrainableLayer):
         previous_error = error_tensor @ self._weights  # uses the weights of the forward pass
         self._update_parameters()
         return previous_error
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"FullyConnected: {name} must be a positive integer, got {value!r}")
-    return int(value)

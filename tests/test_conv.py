@@ -17,6 +17,7 @@ from framework.gradient_check import assert_gradients, check_gradients
 from layers import Conv
 from layers.conv_reference import conv_backward_reference, conv_forward_reference, same_padding
 from optimizers import Sgd
+from tests.helpers import RecordingInitializer
 
 TOLERANCE = 1e-7          # float64, h = 1e-6: a correct layer gives ~1e-9
 FLOAT32_TOLERANCE = 1e-2  # float32, h = 3e-3: a correct layer gives ~1e-3
@@ -182,18 +183,6 @@ def test_same_rng_seed_gives_same_weights():
     second = Conv((1, 1), (2, 3, 3), 4, rng=np.random.default_rng(7))
     np.testing.assert_array_equal(first.weights, second.weights)
     np.testing.assert_array_equal(first.bias, second.bias)
-
-
-class RecordingInitializer:
-    """Returns a constant and remembers the arguments it was called with."""
-
-    def __init__(self, value):
-        self.value = value
-        self.calls = []
-
-    def initialize(self, weights_shape, fan_in, fan_out):
-        self.calls.append((tuple(weights_shape), fan_in, fan_out))
-        return np.full(weights_shape, self.value)
 
 
 def test_initialize_passes_fans_2d():

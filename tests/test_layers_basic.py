@@ -16,6 +16,7 @@ from framework.gradient_check import (assert_gradients, check_gradients, check_l
 from framework.losses import CrossEntropyLoss
 from layers import Flatten, FullyConnected, ReLU, Sigmoid, SoftMax, TanH
 from optimizers import Sgd
+from tests.helpers import RecordingInitializer
 
 TOLERANCE = 1e-7  # float64 central differences with h = 1e-6 give ~1e-9 for a correct layer
 
@@ -107,18 +108,6 @@ def test_fully_connected_weights_are_out_by_in_and_usable_at_once(rng):
     assert layer.trainable
     output = layer.forward(rng.standard_normal((3, 6)))
     assert output.shape == (3, 2) and np.all(np.isfinite(output))
-
-
-class RecordingInitializer:
-    """Remembers every call and returns a constant array of the requested shape."""
-
-    def __init__(self, value):
-        self.value = value
-        self.calls = []
-
-    def initialize(self, weights_shape, fan_in, fan_out):
-        self.calls.append((tuple(weights_shape), fan_in, fan_out))
-        return np.full(weights_shape, self.value)
 
 
 def test_fully_connected_initialize_passes_fans_to_the_initializers():

@@ -13,20 +13,9 @@ from framework.losses import CrossEntropyLoss
 from layers import FullyConnected, ReLU, SoftMax
 from optimizers import Adam, Optimizer, Sgd, SgdWithMomentum
 from regularizers import L1Regularizer, L2Regularizer, NormLoss, unit_norms
+from tests.helpers import RecordingInitializer
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-class RecordingInitializer:
-    """Remembers every call and returns a constant array of the requested shape."""
-
-    def __init__(self, value):
-        self.value = value
-        self.calls = []
-
-    def initialize(self, weights_shape, fan_in, fan_out):
-        self.calls.append((tuple(weights_shape), fan_in, fan_out))
-        return np.full(weights_shape, self.value)
 
 
 class FixedBatch:
