@@ -166,6 +166,12 @@ class TrainableLayer(BaseLayer):
         if not self.regularize_weights:
             self._weights_optimizer.regularizer = None
 
+    def set_learning_rate(self, learning_rate):
+        """Set the learning rate of both optimizer copies (for schedules); state is kept."""
+        for optimizer in (self._weights_optimizer, self._bias_optimizer):
+            if optimizer is not None:
+                optimizer.learning_rate = learning_rate
+
     def _update_parameters(self):
         """Apply the optimizers (if set) to weights and bias; called at the end of backward."""
         if self._weights_optimizer is not None:

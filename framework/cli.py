@@ -58,6 +58,8 @@ def _add_train_parser(subparsers):
     parser.add_argument("--epochs", type=_positive_int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size)
     parser.add_argument("--learning-rate", "--lr", type=_number(0, True), default=defaults.learning_rate)
+    parser.add_argument("--lr-decay", type=_number(0, True, 1, False), default=defaults.lr_decay,
+                        help="multiply the learning rate by this factor after every epoch (default %(default)g)")
     parser.add_argument("--optimizer", choices=["adam", "sgd", "momentum"], default=defaults.optimizer)
     parser.add_argument("--regularizer", choices=["none", "l1", "l2", "normloss"], default=defaults.regularizer)
     parser.add_argument("--alpha", type=_number(0, False), default=defaults.alpha,
@@ -87,7 +89,7 @@ def _train(arguments):
     from framework.training import TrainConfig, train
 
     config = TrainConfig(epochs=arguments.epochs, batch_size=arguments.batch_size,
-                         learning_rate=arguments.learning_rate, optimizer=arguments.optimizer,
+                         learning_rate=arguments.learning_rate, lr_decay=arguments.lr_decay, optimizer=arguments.optimizer,
                          regularizer=arguments.regularizer, alpha=arguments.alpha, dropout=arguments.dropout,
                          batch_norm=arguments.batch_norm, dtype=arguments.dtype, seed=arguments.seed,
                          model=arguments.model, dataset=arguments.dataset, initializer=arguments.initializer,

@@ -49,6 +49,13 @@ class NeuralNetwork:
         layer.testing_phase = self._phase == "test"
         self.layers.append(layer)
 
+    def set_learning_rate(self, learning_rate):
+        """Set the learning rate of every trainable layer's optimizers (and of the prototype)."""
+        self.optimizer.learning_rate = learning_rate
+        for layer in self.layers:
+            if layer.trainable:
+                layer.set_learning_rate(learning_rate)
+
     # -- phase --------------------------------------------------------------------
 
     @property

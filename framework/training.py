@@ -36,6 +36,7 @@ class TrainConfig:
     epochs: int = 3
     batch_size: int = 64
     learning_rate: float = 1e-3
+    lr_decay: float = 1.0
     optimizer: str = "adam"
     regularizer: str = "l2"
     alpha: float = 4e-4
@@ -55,6 +56,7 @@ class TrainConfig:
                  self.batch_size)
         _require(math.isfinite(self.learning_rate) and self.learning_rate > 0, "learning_rate",
                  "a positive number", self.learning_rate)
+        _require(0 < self.lr_decay <= 1, "lr_decay", "a factor in (0, 1]", self.lr_decay)
         _require(math.isfinite(self.alpha) and self.alpha >= 0, "alpha", "a number >= 0", self.alpha)
         _require(self.dropout is None or 0 < self.dropout <= 1, "dropout",
                  "a keep probability in (0, 1]", self.dropout)
@@ -166,6 +168,8 @@ def train(config, output_dir, data_dir=None, resume=False, progress=None, log=pr
 
     steps = data_layer.iterations_per_epoch
     for epoch in range(len(history) + 1, config.epochs + 1):
+        # Exponential schedule: a function of the epoch alone, so a resumed run gets the same rate.
+        network.set_learning_rate(config.learning_rate * config.lr_decay ** (epoch - 1))
         bar = _progress_bar(steps, f"epoch {epoch}/{config.epochs}", progress)
         first_loss_index = len(network.loss)
         started = time.perf_counter()

@@ -18,8 +18,10 @@ def quiet(*_):
 
 
 def small_config(**changes):
-    """Ten steps per epoch, with dropout so that resuming must restore the masks' generator too."""
-    settings = dict(epochs=2, batch_size=32, train_size=320, dropout=0.5, seed=7, learning_rate=1e-3)
+    """Ten steps per epoch, with dropout so that resuming must restore the masks' generator
+    too, and a learning-rate schedule that a resumed run must continue, not restart."""
+    settings = dict(epochs=2, batch_size=32, train_size=320, dropout=0.5, seed=7, learning_rate=1e-3,
+                    lr_decay=0.5)
     settings.update(changes)
     return TrainConfig(**settings)
 
@@ -96,6 +98,15 @@ def test_a_crash_mid_epoch_loses_only_that_epoch(tmp_path, monkeypatch):
     assert len(extra["history"]) == 1  # the finished first epoch survived
     resumed, _, _ = train(small_config(), tmp_path / "crashed", data_dir=folder, resume=True, log=quiet)
     assert_same_network(uninterrupted, resumed)
+
+
+def test_learning_rate_decays_per_epoch_on_every_optimizer(tmp_path):
+    network, _, _ = train(small_config(epochs=3), tmp_path, data_dir=mnist_folder(), log=quiet)
+    # 1e-3 · 0.5^(3 − 1) in the third epoch, on weights and bias optimizers alike.
+    for layer in network.layers:
+        if layer.trainable:
+            assert layer.optimizer.learning_rate == pytest.approx(2.5e-4)
+            assert layer._bias_optimizer.learning_rate == pytest.approx(2.5e-4)
 
 
 def test_resume_refuses_other_settings(tmp_path):
