@@ -95,7 +95,7 @@ def _train(arguments):
                          model=arguments.model, dataset=arguments.dataset, initializer=arguments.initializer,
                          validation_size=arguments.validation_size, train_size=arguments.train_size)
     print(f"training {config.model} on {config.dataset}: {config.epochs} epochs, batch {config.batch_size}, "
-          f"{config.optimizer} lr {config.learning_rate:g}, {config.regularizer} alpha {config.alpha:g}, "
+          f"{config.optimizer} lr {config.learning_rate:g} (x{config.lr_decay:g} per epoch), {config.regularizer} alpha {config.alpha:g}, "
           f"{config.dtype}; output in {arguments.output_dir}", flush=True)
     try:
         _, _, test_accuracy = train(config, arguments.output_dir, data_dir=arguments.data_dir,

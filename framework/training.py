@@ -36,7 +36,7 @@ class TrainConfig:
     epochs: int = 3
     batch_size: int = 64
     learning_rate: float = 1e-3
-    lr_decay: float = 1.0
+    lr_decay: float = 0.7
     optimizer: str = "adam"
     regularizer: str = "l2"
     alpha: float = 4e-4
