@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 from layers import Conv, Pooling
+from threads import add_threads_option, restart_with_threads
 
 try:
     import torch
@@ -114,15 +115,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repetitions", type=int, default=200)
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="threads for both NumPy's BLAS and PyTorch (default: each library's own choice); "
-                             "1 gives steadier numbers when other programs load the machine")
+    add_threads_option(parser)
     arguments = parser.parse_args()
-    if arguments.threads is not None and os.environ.get("OPENBLAS_NUM_THREADS") != str(arguments.threads):
-        # BLAS reads its thread count when NumPy is imported: restart with the variables set.
-        for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[variable] = str(arguments.threads)
-        os.execv(sys.executable, [sys.executable] + sys.argv)
+    restart_with_threads(arguments.threads)
     rng = np.random.default_rng(0)
     if torch is not None:
         print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads; NumPy {np.__version__}, "

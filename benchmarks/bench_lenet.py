@@ -1,6 +1,6 @@
 """Train-step and inference speed of the modified LeNet: normnet against PyTorch on the CPU.
 
-    python benchmarks/bench_lenet.py [--iterations 100] [--repetitions 5] [--batch-size 64]
+    python benchmarks/bench_lenet.py [--iterations 100] [--repetitions 5] [--batch-size 64] [--threads N]
 
 Both frameworks train the same architecture (float32, Adam, batch 64, L2 as decoupled
 weight decay) on the same real MNIST batches, alternating in one process: repetition r runs
@@ -8,7 +8,7 @@ weight decay) on the same real MNIST batches, alternating in one process: repeti
 alike. Reported: median ms per iteration, images per second, the ratio normnet/PyTorch
 (< 1 means normnet is faster), inference throughput on the 10k test images, and the peak
 memory of a training loop in a separate process per framework (growth of the resident set
-over the process's state after loading data and building the model).
+from after loading the data and the library to the peak while building and training the model).
 
 PyTorch is optional: without it, only normnet's numbers are printed.
 Timings are never asserted anywhere; this is a measurement, not a test.
@@ -29,9 +29,11 @@ sys.path.insert(0, REPOSITORY)
 
 from data import load_dataset  # noqa: E402
 from framework.models import build_lenet  # noqa: E402
+from threads import add_threads_option, restart_with_threads  # noqa: E402
 
 LEARNING_RATE = 1e-3
 ALPHA = 4e-4
+INFERENCE_CHUNKS = (128, 256, 1000)
 
 
 def batches(images, labels, batch_size, count, seed=0):
@@ -70,7 +72,7 @@ def normnet_train(network, iterations):
     return time.perf_counter() - start
 
 
-def normnet_infer(network, images, chunk=1000):
+def normnet_infer(network, images, chunk):
     start = time.perf_counter()
     network.predict(images, batch_size=chunk)
     return time.perf_counter() - start
@@ -97,7 +99,6 @@ def torch_model(prepared):
 
 
 def torch_train(state, iterations):
-    import torch
     import torch.nn.functional as functional
 
     model, optimizer, tensors = state["model"], state["optimizer"], state["batches"]
@@ -113,7 +114,7 @@ def torch_train(state, iterations):
     return time.perf_counter() - start
 
 
-def torch_infer(state, images, chunk=1000):
+def torch_infer(state, images, chunk):
     import torch
 
     model = state["model"]
@@ -138,14 +139,18 @@ def _resident_kib(field):
 def memory_child(framework, iterations, batch_size):
     dataset = load_dataset("mnist", dtype=np.float32)
     prepared = batches(dataset.train_images, dataset.train_labels, batch_size, 20)
+    if framework == "torch":
+        import torch  # noqa: F401  (the library itself is not what we measure)
+    # From here on: the model, its optimizer state, activations and buffers of training.
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")  # resets VmHWM, the peak resident set, to the current size
+    baseline = _resident_kib("VmRSS")
     if framework == "normnet":
         model = normnet_model(prepared)
         train = normnet_train
     else:
         model = torch_model(prepared)
         train = torch_train
-    train(model, 2)  # allocate what a steady state needs, then measure growth from here
-    baseline = _resident_kib("VmRSS")
     train(model, iterations)
     peak = _resident_kib("VmHWM")
     print(json.dumps({"peak_growth_mib": (peak - baseline) / 1024, "peak_rss_mib": peak / 1024}))
@@ -166,7 +171,9 @@ def main():
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--memory-child", choices=["normnet", "torch"], help=argparse.SUPPRESS)
+    add_threads_option(parser)
     arguments = parser.parse_args()
+    restart_with_threads(arguments.threads)
     if arguments.memory_child:
         memory_child(arguments.memory_child, arguments.iterations, arguments.batch_size)
         return
@@ -183,27 +190,32 @@ def main():
 
     for model, train, infer in frameworks.values():  # warm up caches, BLAS threads, allocators
         train(model, 5)
-        infer(model, dataset.test_images[:2000])
+        infer(model, dataset.test_images[:2000], 256)
     train_ms = {name: [] for name in frameworks}
-    infer_s = {name: [] for name in frameworks}
+    # Inference: each framework at each chunk size; each is reported at its best chunk.
+    infer_s = {(name, chunk): [] for name in frameworks for chunk in INFERENCE_CHUNKS}
     for _ in range(arguments.repetitions):
         for name, (model, train, infer) in frameworks.items():
             train_ms[name].append(1000 * train(model, arguments.iterations) / arguments.iterations)
-            infer_s[name].append(infer(model, dataset.test_images))
+            for chunk in INFERENCE_CHUNKS:
+                infer_s[name, chunk].append(infer(model, dataset.test_images, chunk))
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, NumPy {np.__version__}"
           + (f", PyTorch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else ""))
     print(f"modified LeNet, float32, Adam, batch {arguments.batch_size}, {arguments.iterations} iterations "
           f"x {arguments.repetitions} alternating repetitions (median)")
-    print(f"{'':10s} {'train ms/iter':>14s} {'images/s':>10s} {'inference 10k (s)':>18s} {'peak memory (MiB)':>18s}")
+    print(f"{'':10s} {'train ms/iter':>14s} {'images/s':>10s} {'inference 10k s (chunk)':>18s} "
+          f"{'peak memory (MiB)':>18s}")
     medians = {}
     for name in frameworks:
         memory = measure_memory("torch" if name == "PyTorch" else "normnet", 50, arguments.batch_size)
-        medians[name] = (statistics.median(train_ms[name]), statistics.median(infer_s[name]),
+        best_chunk = min(INFERENCE_CHUNKS, key=lambda chunk: statistics.median(infer_s[name, chunk]))
+        medians[name] = (statistics.median(train_ms[name]), statistics.median(infer_s[name, best_chunk]),
                          memory["peak_growth_mib"])
         ms, seconds, mib = medians[name]
-        print(f"{name:10s} {ms:14.2f} {1000 * arguments.batch_size / ms:10.0f} {seconds:18.3f} {mib:18.1f}")
+        print(f"{name:10s} {ms:14.2f} {1000 * arguments.batch_size / ms:10.0f} "
+              f"{seconds:11.3f} ({best_chunk:4d}) {mib:18.1f}")
     if "PyTorch" in medians:
         ratios = [ours / theirs for ours, theirs in zip(train_ms["normnet"], train_ms["PyTorch"])]
         print(f"ratio normnet/PyTorch: training {medians['normnet'][0] / medians['PyTorch'][0]:.2f} "

@@ -108,7 +108,7 @@ def load_data(config, data_dir=None):
     return data_layer, evaluation, (dataset.test_images, dataset.test_labels)
 
 
-def evaluate(network, images, labels, batch_size=1000):
+def evaluate(network, images, labels, batch_size=128):
     """Mean cross-entropy and accuracy of ``network`` on integer ``labels``, in test phase."""
     total_loss = 0.0
     correct = 0
