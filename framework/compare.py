@@ -321,10 +321,11 @@ def best_alphas(records, settings, dataset=None, model="lenet", batch_size=None,
     """Regularizer → alpha with the lowest mean final validation error (ties: the smaller alpha)."""
     dataset = dataset or settings.main_dataset
     batch_size = batch_size or settings.batch_size
+    epochs = settings.epochs if model == "lenet" else settings.allconv_epochs
     by_alpha = {}
     for spec, row in final_rows(records, lambda spec: spec["dataset"] == dataset and spec["model"] == model
                                 and spec["batch_size"] == batch_size and spec["initializer"] == "he"
-                                and spec["epochs"] == (settings.epochs if model == "lenet" else settings.allconv_epochs)):
+                                and spec["epochs"] == epochs):
         by_alpha.setdefault(spec["regularizer"], {}).setdefault(spec["alpha"], []).append(row["validation_error"])
     chosen = {}
     for name in regularizers:
@@ -474,7 +475,8 @@ def run_compare(output_dir, quick=False, data_dir=None, only=None, progress=True
     existing = {path.stem for path in (output_dir / "runs").glob("*.json")}
     todo = list(dict.fromkeys(spec for name in experiments if name in planned for spec in planned[name]
                               if spec.run_id not in existing))
-    log(f"normnet compare: {'quick' if quick else 'full'} grid into {output_dir}; experiments: {', '.join(experiments)}")
+    log(f"normnet compare: {'quick' if quick else 'full'} grid into {output_dir}; "
+        f"experiments: {', '.join(experiments)}")
     if todo:
         log("measuring speed for the plan:")
         throughput = measure_throughput(sorted({spec.model for spec in todo}), settings.batch_size, log)

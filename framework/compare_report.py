@@ -22,7 +22,8 @@ from framework.persistence import atomic_write
 RESULT_COLUMNS = ("dataset", "model", "regularizer", "alpha", "batch_size", "seed", "initializer", "epochs",
                   "train_size", "learning_rate", "epoch", "train_loss", "validation_error", "test_error",
                   "weight_norm_mean", "weight_norm_std", "seconds_per_step", "diverged", "run_id")
-NORM_COLUMNS = ("dataset", "model", "regularizer", "alpha", "batch_size", "epochs", "initializer", "seed", "step", "weight_norm_mean",
+NORM_COLUMNS = ("dataset", "model", "regularizer", "alpha", "batch_size", "epochs", "initializer", "seed", "step",
+                "weight_norm_mean",
                 "weight_norm_std", "layer_norm_means")
 LABELS = {"none": "none", "l1": "L1", "l2": "L2 (weight decay)", "normloss": "Norm Loss"}
 COLORS = {"none": "tab:gray", "l1": "tab:green", "l2": "tab:blue", "normloss": "tab:red"}
@@ -202,7 +203,6 @@ def summary_markdown(results, timing_rows, norm_rows):
             runs = select(results.rows, regularizer=name, alpha=alpha, **conditions)
             cells = [pct([row["test_error"] for row in runs if row["epoch"] == epoch])
                      for epoch in range(1, conditions["epochs"] + 1)]
-            first = pct([row["train_loss"] for row in runs if row["epoch"] == 1]).replace("±", "±")
             loss_mean, loss_std, _ = mean_std([row["train_loss"] for row in runs if row["epoch"] == 1])
             table.append([LABELS[name], f"{alpha:g}"] + cells +
                          [f"{loss_mean:.3f} ± {loss_std:.3f}", _epochs_to(curves[name], threshold)])
@@ -234,8 +234,6 @@ def summary_markdown(results, timing_rows, norm_rows):
             means = [mean_std([row["test_error"] for row in results.final(regularizer=name, alpha=alpha,
                                                                            **conditions)])[0]
                      for alpha in results.alphas(name, **conditions)]
-            common = [alpha for alpha in results.alphas(name, **conditions)
-                      if all(alpha in results.alphas(other, **conditions) for other in names if other != "l1")]
             spread.append([LABELS[name], f"{min(results.alphas(name, **conditions)):g} … "
                            f"{max(results.alphas(name, **conditions)):g}", len(means),
                            f"{100 * (max(means) - min(means)):.2f}",
