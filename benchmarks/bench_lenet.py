@@ -34,6 +34,7 @@ from threads import add_threads_option, restart_with_threads  # noqa: E402
 LEARNING_RATE = 1e-3
 ALPHA = 4e-4
 INFERENCE_CHUNKS = (128, 256, 1000)
+SETTLE_SECONDS = 0.3
 
 
 def batches(images, labels, batch_size, count, seed=0):
@@ -196,6 +197,9 @@ def main():
     infer_s = {(name, chunk): [] for name in frameworks for chunk in INFERENCE_CHUNKS}
     for _ in range(arguments.repetitions):
         for name, (model, train, infer) in frameworks.items():
+            # OpenMP workers (PyTorch's) spin for a while after their last task; let them go
+            # idle so that they do not take a core from the other framework's turn.
+            time.sleep(SETTLE_SECONDS)
             train_ms[name].append(1000 * train(model, arguments.iterations) / arguments.iterations)
             for chunk in INFERENCE_CHUNKS:
                 infer_s[name, chunk].append(infer(model, dataset.test_images, chunk))
