@@ -13,24 +13,19 @@ from pathlib import Path
 import numpy as np
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _integer(minimum):
+    """An argparse type: an integer >= ``minimum``."""
+    expected = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
 
-
-def _non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+        return value
+    return parse
 
 
 def _number(low, low_open, high=math.inf, high_open=True):
@@ -55,8 +50,8 @@ def _add_train_parser(subparsers):
                                    description="Train the modified LeNet on MNIST. After every epoch: "
                                                "test accuracy, metrics.csv, curves.png and a checkpoint "
                                                "in --output-dir. The last line printed is the test accuracy.")
-    parser.add_argument("--epochs", type=_positive_int, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size)
+    parser.add_argument("--epochs", type=_integer(1), default=defaults.epochs)
+    parser.add_argument("--batch-size", type=_integer(1), default=defaults.batch_size)
     parser.add_argument("--learning-rate", "--lr", type=_number(0, True), default=defaults.learning_rate)
     parser.add_argument("--lr-decay", type=_number(0, True, 1, False), default=defaults.lr_decay,
                         help="multiply the learning rate by this factor after every epoch (default %(default)g)")
@@ -72,9 +67,9 @@ def _add_train_parser(subparsers):
     parser.add_argument("--initializer", choices=["he", "xavier", "uniform", "small"], default=defaults.initializer)
     parser.add_argument("--model", choices=["lenet", "allconv"], default=defaults.model)
     parser.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default=defaults.dataset)
-    parser.add_argument("--validation-size", type=_non_negative_int, default=defaults.validation_size,
+    parser.add_argument("--validation-size", type=_integer(0), default=defaults.validation_size,
                         help="images carved from the end of the training set to evaluate on after each epoch")
-    parser.add_argument("--train-size", type=_positive_int, default=defaults.train_size,
+    parser.add_argument("--train-size", type=_integer(1), default=defaults.train_size,
                         help="train on the first N training images only (default: all)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--data-dir", type=Path, default=None,
