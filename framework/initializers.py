@@ -61,3 +61,18 @@ class He:
     def initialize(self, weights_shape, fan_in, fan_out):
         _check_fans("He", fan_in, fan_out)
         return _normal(self.rng, np.sqrt(2.0 / fan_in), weights_shape)
+
+
+class SmallNormal:
+    """N(0, σ²) with a fixed small σ (default 0.01): every unit starts with a norm well below 1.
+
+    Not a recommended initializer: the Norm Loss experiments use it to show a regularizer
+    that *grows* units towards norm 1, where weight decay can only shrink them further.
+    """
+
+    def __init__(self, rng=None, scale=0.01):
+        self.rng = rng
+        self.scale = float(scale)
+
+    def initialize(self, weights_shape, fan_in, fan_out):
+        return _normal(self.rng, self.scale, weights_shape)

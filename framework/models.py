@@ -2,7 +2,7 @@
 network with batch normalization used by the Norm Loss experiments."""
 import numpy as np
 
-from framework.initializers import Constant, He, UniformRandom, Xavier
+from framework.initializers import Constant, He, SmallNormal, UniformRandom, Xavier
 from framework.losses import CrossEntropyLoss
 from framework.neural_network import NeuralNetwork
 
@@ -48,18 +48,6 @@ def make_initializer(name, rng=None):
     if name == "uniform":
         return UniformRandom(rng)
     return SmallNormal(rng)
-
-
-class SmallNormal:
-    """N(0, σ²) with a fixed small σ (default 0.01): every unit starts with a norm below 1."""
-
-    def __init__(self, rng=None, scale=0.01):
-        self.rng = rng
-        self.scale = scale
-
-    def initialize(self, weights_shape, fan_in, fan_out):
-        source = np.random if self.rng is None else self.rng
-        return source.normal(0.0, self.scale, size=weights_shape)
 
 
 def build_lenet(optimizer="adam", learning_rate=5e-4, regularizer="l2", alpha=4e-4, dropout=None,
@@ -134,8 +122,7 @@ def build_allconv(optimizer="adam", learning_rate=1e-3, regularizer="l2", alpha=
     the setting the Norm Loss paper targets, where a kernel's scale does not change
     the function and weight decay mainly changes the effective learning rate.
     """
-    from layers import BatchNormalization, Conv, ReLU, SoftMax
-    from layers.global_average_pooling import GlobalAveragePooling
+    from layers import BatchNormalization, Conv, GlobalAveragePooling, ReLU, SoftMax
 
     dtype = np.dtype(dtype)
     if not hasattr(optimizer, "calculate_update"):

@@ -34,9 +34,8 @@ class CheckpointError(ValueError):
 
 def _layer_table():
     """type name → (class, constructor arguments, state arrays besides weights/bias)."""
-    from layers import (BatchNormalization, Conv, Dropout, Flatten, FullyConnected, Pooling, ReLU,
-                        Sigmoid, SoftMax, TanH)
-    from layers.global_average_pooling import GlobalAveragePooling
+    from layers import (BatchNormalization, Conv, Dropout, Flatten, FullyConnected, GlobalAveragePooling,
+                        Pooling, ReLU, Sigmoid, SoftMax, TanH)
 
     return {
         "FullyConnected": (FullyConnected, ("input_size", "output_size", "dtype"), ()),

@@ -1,0 +1,48 @@
+"""GlobalAveragePooling: golden values, gradient check, errors, dtype."""
+import numpy as np
+import pytest
+
+from framework.gradient_check import assert_gradients, check_gradients
+from layers import GlobalAveragePooling
+
+
+def test_golden_values():
+    # One image, two channels of 2x2: means (1+2+3+4)/4 = 2.5 and (0+0+0+8)/4 = 2.
+    input_tensor = np.array([[[[1.0, 2.0], [3.0, 4.0]], [[0.0, 0.0], [0.0, 8.0]]]])
+    layer = GlobalAveragePooling()
+    np.testing.assert_array_equal(layer.forward(input_tensor), [[2.5, 2.0]])
+    # Backward spreads each channel's error evenly over its 4 positions: 4/4 = 1 and −2/4 = −0.5.
+    np.testing.assert_array_equal(layer.backward(np.array([[4.0, -2.0]])),
+                                  [[[[1.0, 1.0], [1.0, 1.0]], [[-0.5, -0.5], [-0.5, -0.5]]]])
+
+
+def test_gradient_check_on_uneven_maps():
+    input_tensor = np.random.default_rng(0).standard_normal((3, 4, 5, 7))
+    assert_gradients(GlobalAveragePooling(), input_tensor, tolerance=1e-8)
+
+
+def test_a_wrong_backward_fails_the_check():
+    class Summing(GlobalAveragePooling):
+        def backward(self, error_tensor):  # forgets the 1/(y·x) factor
+            return np.broadcast_to(error_tensor[:, :, None, None], self.input_shape).copy()
+
+    input_tensor = np.random.default_rng(1).standard_normal((2, 3, 4, 4))
+    assert check_gradients(Summing(), input_tensor)["input"] > 0.5
+
+
+def test_float32_stays_float32():
+    layer = GlobalAveragePooling()
+    output = layer.forward(np.ones((2, 3, 4, 4), dtype=np.float32))
+    assert output.dtype == np.float32
+    assert layer.backward(np.ones((2, 3), dtype=np.float32)).dtype == np.float32
+
+
+def test_errors_name_the_layer_and_the_shapes():
+    layer = GlobalAveragePooling()
+    with pytest.raises(ValueError, match=r"GlobalAveragePooling: expected input of shape \(batch, channels, y, x\)"):
+        layer.forward(np.ones((2, 3)))
+    with pytest.raises(RuntimeError, match="before forward"):
+        GlobalAveragePooling().backward(np.ones((2, 3)))
+    layer.forward(np.ones((2, 3, 4, 4)))
+    with pytest.raises(ValueError, match=r"expected error_tensor of shape \(2, 3\)"):
+        layer.backward(np.ones((2, 4)))
