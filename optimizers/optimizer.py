@@ -54,7 +54,7 @@ class Optimizer:
         if weight_tensor.shape != gradient_tensor.shape:
             raise ValueError(f"{type(self).__name__}.calculate_update: expected a gradient of the "
                              f"weights' shape {weight_tensor.shape}, got {gradient_tensor.shape}")
-        step = self._step(gradient_tensor)
+        step = self._step(gradient_tensor)  # a new array, never the optimizer's state
         if self.regularizer is not None:
             step = step + self.learning_rate * self.regularizer.calculate_gradient(weight_tensor)
         updated = weight_tensor - step
