@@ -80,10 +80,7 @@ def build_lenet(optimizer="adam", learning_rate=5e-4, regularizer="l2", alpha=4e
     from layers import BatchNormalization, Conv, Dropout, Flatten, FullyConnected, Pooling, ReLU, SoftMax
 
     dtype = np.dtype(dtype)
-    if not hasattr(optimizer, "calculate_update"):
-        optimizer = make_optimizer(optimizer, learning_rate, regularizer, alpha, momentum)
-    network = NeuralNetwork(optimizer, make_initializer(initializer, rng), Constant(0.0))
-    network.loss_layer = CrossEntropyLoss(reduction="mean")
+    network = _empty_network(optimizer, learning_rate, regularizer, alpha, momentum, initializer, rng)
 
     def convolution_block(in_channels, out_channels):
         network.append_layer(Conv((1, 1), (in_channels, 5, 5), out_channels, dtype=dtype))
@@ -125,10 +122,7 @@ def build_allconv(optimizer="adam", learning_rate=1e-3, regularizer="l2", alpha=
     from layers import BatchNormalization, Conv, GlobalAveragePooling, ReLU, SoftMax
 
     dtype = np.dtype(dtype)
-    if not hasattr(optimizer, "calculate_update"):
-        optimizer = make_optimizer(optimizer, learning_rate, regularizer, alpha, momentum)
-    network = NeuralNetwork(optimizer, make_initializer(initializer, rng), Constant(0.0))
-    network.loss_layer = CrossEntropyLoss(reduction="mean")
+    network = _empty_network(optimizer, learning_rate, regularizer, alpha, momentum, initializer, rng)
     plan = [(1, width, 1), (width, width, 2), (width, 2 * width, 1), (2 * width, 2 * width, 2)]
     for in_channels, out_channels, stride in plan:
         network.append_layer(Conv((stride, stride), (in_channels, 3, 3), out_channels, dtype=dtype))
@@ -138,6 +132,16 @@ def build_allconv(optimizer="adam", learning_rate=1e-3, regularizer="l2", alpha=
     network.append_layer(Conv((1, 1), (2 * width, 1, 1), 10, dtype=dtype))
     network.append_layer(GlobalAveragePooling())
     network.append_layer(SoftMax())
+    return network
+
+
+def _empty_network(optimizer, learning_rate, regularizer, alpha, momentum, initializer, rng):
+    """A NeuralNetwork with the named optimizer (or the given Optimizer), kernels from the named
+    initializer, biases at 0, and cross entropy averaged over the batch."""
+    if not hasattr(optimizer, "calculate_update"):
+        optimizer = make_optimizer(optimizer, learning_rate, regularizer, alpha, momentum)
+    network = NeuralNetwork(optimizer, make_initializer(initializer, rng), Constant(0.0))
+    network.loss_layer = CrossEntropyLoss(reduction="mean")
     return network
 
 
