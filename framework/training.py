@@ -167,6 +167,7 @@ def train(config, output_dir, data_dir=None, resume=False, progress=None, log=pr
     atomic_write(output_dir / "config.json", lambda handle: handle.write(json.dumps(config.to_dict(), indent=2).encode()))
 
     steps = data_layer.iterations_per_epoch
+    evaluation_name = "validation" if config.validation_size else "test"
     for epoch in range(len(history) + 1, config.epochs + 1):
         # Exponential schedule: a function of the epoch alone, so a resumed run gets the same rate.
         network.set_learning_rate(config.learning_rate * config.lr_decay ** (epoch - 1))
@@ -205,9 +206,9 @@ def train(config, output_dir, data_dir=None, resume=False, progress=None, log=pr
         save(checkpoint, network, extra={"config": config.to_dict(), "history": history,
                                          "data_state": data_layer.state_dict()})
         write_metrics(output_dir / "metrics.csv", history)
-        plot_curves(output_dir / "curves.png", history, "validation" if config.validation_size else "test")
+        plot_curves(output_dir / "curves.png", history, evaluation_name)
         log(f"epoch {epoch}/{config.epochs}: train loss {row['train_loss']:.4f}, "
-            f"{'validation' if config.validation_size else 'test'} loss {evaluation_loss:.4f}, "
+            f"{evaluation_name} loss {evaluation_loss:.4f}, "
             f"accuracy {evaluation_accuracy:.4f} ({seconds:.1f} s, {row['images_per_second']:.0f} img/s)")
 
     if config.validation_size:
