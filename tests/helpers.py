@@ -12,3 +12,12 @@ class RecordingInitializer:
     def initialize(self, weights_shape, fan_in, fan_out):
         self.calls.append((tuple(weights_shape), fan_in, fan_out))
         return np.full(weights_shape, self.value)
+
+
+def assert_arguments_untouched(layer, input_tensor, error_tensor):
+    """Run forward and backward; neither may change the arrays it was given (STYLE.md point 3)."""
+    input_copy, error_copy = input_tensor.copy(), error_tensor.copy()
+    layer.forward(input_tensor)
+    layer.backward(error_tensor)
+    np.testing.assert_array_equal(input_tensor, input_copy)
+    np.testing.assert_array_equal(error_tensor, error_copy)

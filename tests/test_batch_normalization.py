@@ -18,6 +18,7 @@ from layers import BatchNormalization
 from layers.batch_normalization import input_gradient
 from optimizers import Adam, Sgd
 from regularizers import L2Regularizer, NormLoss
+from tests.helpers import assert_arguments_untouched
 
 TOLERANCE = 1e-7  # float64 central differences; a correct layer gives ~1e-9
 
@@ -380,11 +381,7 @@ def test_inputs_are_not_mutated(rng):
     layer.optimizer = Sgd(0.1)
     input_tensor = rng.standard_normal((2, 3, 4, 4))
     error_tensor = rng.standard_normal((2, 3, 4, 4))
-    input_copy, error_copy = input_tensor.copy(), error_tensor.copy()
-    layer.forward(input_tensor)
-    layer.backward(error_tensor)
-    np.testing.assert_array_equal(input_tensor, input_copy)
-    np.testing.assert_array_equal(error_tensor, error_copy)
+    assert_arguments_untouched(layer, input_tensor, error_tensor)
 
 
 def test_channel_count_must_match():

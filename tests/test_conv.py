@@ -17,7 +17,7 @@ from framework.gradient_check import assert_gradients, check_gradients
 from layers import Conv
 from layers.conv_reference import conv_backward_reference, conv_forward_reference, same_padding
 from optimizers import Sgd
-from tests.helpers import RecordingInitializer
+from tests.helpers import RecordingInitializer, assert_arguments_untouched
 
 TOLERANCE = 1e-7          # float64, h = 1e-6: a correct layer gives ~1e-9
 FLOAT32_TOLERANCE = 1e-2  # float32, h = 3e-3: a correct layer gives ~1e-3
@@ -444,11 +444,7 @@ def test_forward_and_backward_do_not_mutate_their_arguments(rng):
     layer = make_conv((1, 1), (2, 3, 3), 2, rng)
     input_tensor = rng.standard_normal((2, 2, 5, 5))
     error_tensor = rng.standard_normal((2, 2, 5, 5))
-    input_copy, error_copy = input_tensor.copy(), error_tensor.copy()
-    layer.forward(input_tensor)
-    layer.backward(error_tensor)
-    np.testing.assert_array_equal(input_tensor, input_copy)
-    np.testing.assert_array_equal(error_tensor, error_copy)
+    assert_arguments_untouched(layer, input_tensor, error_tensor)
 
 
 def test_integer_input_is_converted(rng):

@@ -12,6 +12,7 @@ import pytest
 
 from framework.gradient_check import assert_gradients, check_gradients
 from layers import Pooling
+from tests.helpers import assert_arguments_untouched
 
 TOLERANCE = 1e-7
 
@@ -217,11 +218,7 @@ def test_forward_and_backward_do_not_mutate_their_arguments(rng):
     layer = Pooling((1, 1), (2, 2))
     input_tensor = distinct_values(rng, (2, 2, 4, 4))
     error_tensor = rng.standard_normal((2, 2, 3, 3))
-    input_copy, error_copy = input_tensor.copy(), error_tensor.copy()
-    layer.forward(input_tensor)
-    layer.backward(error_tensor)
-    np.testing.assert_array_equal(input_tensor, input_copy)
-    np.testing.assert_array_equal(error_tensor, error_copy)
+    assert_arguments_untouched(layer, input_tensor, error_tensor)
 
 
 def test_returned_output_is_not_overwritten_by_the_next_call(rng):
