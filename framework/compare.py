@@ -186,10 +186,10 @@ def train_config(spec):
 
 def layer_norm_means(network):
     """Mean per-unit norm ‖w_o‖ of each regularizable kernel, input to output."""
+    from framework.training import regularizable_kernels
     from regularizers import unit_norms
 
-    return [float(unit_norms(layer.weights).astype(np.float64).mean()) for layer in network.layers
-            if layer.trainable and layer.regularize_weights]
+    return [float(unit_norms(kernel).astype(np.float64).mean()) for kernel in regularizable_kernels(network)]
 
 
 def execute_run(spec, datasets, log=print):
@@ -358,7 +358,7 @@ def measure_timing(settings, datasets, log=print):
     regularizer's own work per step: ``calculate_gradient`` and ``norm`` of every kernel.
     """
     from framework.models import make_regularizer
-    from framework.training import build_model
+    from framework.training import build_model, regularizable_kernels
 
     dataset = datasets(settings.main_dataset)
     images = dataset.train_images[:settings.batch_size]
@@ -378,7 +378,7 @@ def measure_timing(settings, datasets, log=print):
             started = time.perf_counter()
             networks[name].train(settings.timing_steps)
             step_seconds[name].append((time.perf_counter() - started) / settings.timing_steps)
-    kernels = [layer.weights for layer in networks["none"].layers if layer.trainable and layer.regularize_weights]
+    kernels = regularizable_kernels(networks["none"])
     regularizer_seconds = {"none": 0.0}
     for name in REGULARIZERS[1:]:
         regularizer = make_regularizer(name, settings.timing_alpha)

@@ -121,10 +121,14 @@ def evaluate(network, images, labels, batch_size=128):
     return total_loss / len(images), correct / len(images)
 
 
+def regularizable_kernels(network):
+    """The kernels a regularizer may act on (Conv and FullyConnected weights), input to output."""
+    return [layer.weights for layer in network.layers if layer.trainable and layer.regularize_weights]
+
+
 def weight_norm_statistics(network):
     """Mean and standard deviation of the per-unit norms ‖w_o‖ over every regularizable kernel."""
-    norms = [unit_norms(layer.weights) for layer in network.layers
-             if layer.trainable and layer.regularize_weights]
+    norms = [unit_norms(kernel) for kernel in regularizable_kernels(network)]
     if not norms:
         return float("nan"), float("nan")
     norms = np.concatenate(norms).astype(np.float64)
