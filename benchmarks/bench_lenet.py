@@ -86,9 +86,10 @@ def torch_model(prepared):
     from torch import nn
 
     torch.manual_seed(0)
+    # The same layer order as build_lenet: pooling before ReLU (they commute exactly).
     model = nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(1, 6, 5, padding=2), nn.MaxPool2d(2), nn.ReLU(),
+        nn.Conv2d(6, 16, 5, padding=2), nn.MaxPool2d(2), nn.ReLU(),
         nn.Flatten(), nn.Linear(16 * 7 * 7, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
     # normnet's L2 shrinkage w ← w − η·α·w with Adam is AdamW's decoupled decay with weight_decay=α.
     kernels = [p for name, p in model.named_parameters() if name.endswith("weight")]

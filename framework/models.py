@@ -54,7 +54,7 @@ def build_lenet(optimizer="adam", learning_rate=5e-4, regularizer="l2", alpha=4e
                 batch_norm=False, dtype=np.float64, initializer="he", momentum=0.9, rng=None):
     """The modified LeNet of the exercise slides, for 28x28 single-channel images.
 
-    Conv 5x5 same 1→6, ReLU, max-pool 2x2/2, Conv 5x5 same 6→16, ReLU, max-pool 2x2/2,
+    Conv 5x5 same 1→6, max-pool 2x2/2, ReLU, Conv 5x5 same 6→16, max-pool 2x2/2, ReLU,
     Flatten (16·7·7 = 784), FullyConnected 120, ReLU, 84, ReLU, 10, SoftMax;
     CrossEntropyLoss averaged over the batch (so learning rates do not depend on the
     batch size, and the reported loss is per image). (Modified from LeCun et al. 1998: "same" padding keeps C3's maps
@@ -86,8 +86,12 @@ def build_lenet(optimizer="adam", learning_rate=5e-4, regularizer="l2", alpha=4e
         network.append_layer(Conv((1, 1), (in_channels, 5, 5), out_channels, dtype=dtype))
         if batch_norm:
             network.append_layer(BatchNormalization(out_channels, dtype=dtype))
-        network.append_layer(ReLU())
+        # Max pooling before the ReLU: max and ReLU commute exactly, values and gradients
+        # alike (max_j relu(x_j) = relu(max_j x_j)), so this is the same network as
+        # "ReLU, then pool", but the ReLU works on a quarter of the values. (LeNet-5
+        # itself subsampled first and squashed after.)
         network.append_layer(Pooling((2, 2), (2, 2)))
+        network.append_layer(ReLU())
 
     def hidden_block(in_features, out_features):
         network.append_layer(FullyConnected(in_features, out_features, dtype=dtype))

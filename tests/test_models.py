@@ -13,7 +13,8 @@ from regularizers import L1Regularizer, L2Regularizer, NormLoss
 def test_lenet_architecture_matches_the_slides():
     network = build_lenet()
     kinds = [type(layer) for layer in network.layers]
-    assert kinds == [Conv, ReLU, Pooling, Conv, ReLU, Pooling, Flatten,
+    # Pooling before ReLU: the same function as the slides' "ReLU, pool" (next test).
+    assert kinds == [Conv, Pooling, ReLU, Conv, Pooling, ReLU, Flatten,
                      FullyConnected, ReLU, FullyConnected, ReLU, FullyConnected, SoftMax]
     conv1, conv2 = network.layers[0], network.layers[3]
     assert conv1.weights.shape == (6, 1, 5, 5) and conv2.weights.shape == (16, 6, 5, 5)
@@ -22,6 +23,42 @@ def test_lenet_architecture_matches_the_slides():
     assert isinstance(network.loss_layer, CrossEntropyLoss)
     # The first layer's input gradient would flow into the data: it is not computed.
     assert conv1.compute_input_gradient is False and conv2.compute_input_gradient is True
+
+
+def _training_step(network, images, labels):
+    """One forward and backward pass layer by layer; the network's output."""
+    tensor = images
+    for layer in network.layers:
+        tensor = layer.forward(tensor)
+    network.loss_layer.forward(tensor, labels)
+    error = network.loss_layer.backward(labels)
+    for layer in reversed(network.layers):
+        error = layer.backward(error)
+    return tensor
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_pooling_before_relu_is_the_slides_network_exactly(batch_norm):
+    """max-pool then ReLU equals ReLU then max-pool bit for bit: outputs, gradients, updates."""
+    pool_first = build_lenet(batch_norm=batch_norm, rng=np.random.default_rng(0))
+    relu_first = build_lenet(batch_norm=batch_norm, rng=np.random.default_rng(0))
+    layers = relu_first.layers
+    for index in [index for index, layer in enumerate(layers) if isinstance(layer, Pooling)]:
+        layers[index], layers[index + 1] = layers[index + 1], layers[index]
+    assert sum(isinstance(before, ReLU) and isinstance(after, Pooling)
+               for before, after in zip(layers, layers[1:])) == 2
+    rng = np.random.default_rng(1)
+    # Integer-valued images make exact ties and exact zeros before the ReLU common.
+    images = rng.integers(-2, 3, size=(6, 1, 28, 28)).astype(np.float64)
+    labels = np.eye(10)[rng.integers(0, 10, 6)]
+    for _ in range(2):  # the second step starts from parameters both networks updated
+        np.testing.assert_array_equal(_training_step(pool_first, images, labels),
+                                      _training_step(relu_first, images, labels))
+        for ours, slides in zip(*[[layer for layer in network.layers if layer.trainable]
+                                  for network in (pool_first, relu_first)]):
+            np.testing.assert_array_equal(ours.gradient_weights, slides.gradient_weights)
+            np.testing.assert_array_equal(ours.gradient_bias, slides.gradient_bias)
+            np.testing.assert_array_equal(ours.weights, slides.weights)
 
 
 def test_lenet_defaults_adam_l2_he():
