@@ -79,6 +79,7 @@ class Conv(TrainableLayer):
         # Reused buffers (see the class docstring): zero-padded input (c, y + m - 1, x + n - 1, b),
         # the columns, and the column-space gradient of backward.
         self._padded = self._columns_buffer = self._column_gradient = None
+        self._window_view = (None, None)  # (padded buffer, its windows view): see _windows
 
     def _fans(self):
         channels, *kernel = self.convolution_shape
@@ -103,11 +104,8 @@ class Conv(TrainableLayer):
         out_y, out_x = -(-height // stride_y), -(-width // stride_x)  # ceil division
 
         padded = self._padded_input(images)
-        # All (m, n) windows of the padded image, keeping only those the stride selects:
-        # a view of shape (c, out_y, out_x, b, m, n); one copy turns it into the columns.
-        windows = sliding_window_view(padded, (m, n), axis=(1, 2))[:, ::stride_y, ::stride_x]
         columns = self._buffer("_columns_buffer", (channels, m, n, out_y, out_x, batch))
-        np.copyto(columns, windows.transpose(0, 4, 5, 1, 2, 3))
+        np.copyto(columns, self._windows(padded))
         columns = columns.reshape(channels * m * n, out_y * out_x * batch)
 
         output = self._weights.reshape(self.num_kernels, -1) @ columns  # (K, out_y·out_x·b)
@@ -174,6 +172,22 @@ class Conv(TrainableLayer):
         top, left = (m - 1) // 2, (n - 1) // 2
         padded[:, top:top + height, left:left + width, :] = images.transpose(1, 2, 3, 0)
         return padded
+
+    def _windows(self, padded):
+        """All (m, n) windows of ``padded`` that the stride selects, as a view (c, m, n, out_y, out_x, b).
+
+        One copy of this view is the columns matrix. The view is kept with the padded buffer
+        it looks into (building it costs about 0.1 ms of Python, as much as a small copy).
+        """
+        cached_padded, windows = self._window_view
+        # (A deep copy of the layer turns the view into an array of its own: rebuild it then.)
+        if cached_padded is not padded or not np.may_share_memory(windows, padded):
+            (m, n), (stride_y, stride_x) = self._kernel_2d, self._stride_2d
+            # sliding_window_view gives (c, y, x, b, m, n) for every position; keep the strided ones.
+            windows = sliding_window_view(padded, (m, n), axis=(1, 2))[:, ::stride_y, ::stride_x]
+            windows = windows.transpose(0, 4, 5, 1, 2, 3)
+            self._window_view = padded, windows
+        return windows
 
     def _buffer(self, attribute, shape, zero=False):
         """The array stored under ``attribute`` if it has this shape and dtype, else a new one."""

@@ -233,6 +233,20 @@ def test_backward_returns_input_gradient_of_the_forward_weights(rng):
     np.testing.assert_allclose(layer.backward(error_tensor), reference.backward(error_tensor), rtol=1e-13)
 
 
+def test_reused_buffers_survive_a_deep_copy_and_repeated_calls(rng):
+    """The padded input, its windows view and the columns are reused between calls; a deep copy
+    made after a forward pass must still compute from its own new input, as must the original."""
+    layer = make_conv((1, 1), (2, 3, 3), 2, rng)
+    first, second = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((2, 2, 5, 5))
+    layer.forward(first)
+    twin = copy.deepcopy(layer)
+    fresh = copy.deepcopy(make_conv((1, 1), (2, 3, 3), 2, rng))
+    fresh.weights, fresh.bias = layer.weights, layer.bias
+    np.testing.assert_array_equal(twin.forward(second), fresh.forward(second))
+    np.testing.assert_array_equal(layer.forward(second), fresh.forward(second))
+    np.testing.assert_array_equal(twin.forward(first), layer.forward(first))
+
+
 # -- gradient checks --------------------------------------------------------------------
 
 
