@@ -33,7 +33,7 @@ from threads import add_threads_option, restart_with_threads  # noqa: E402
 
 LEARNING_RATE = 1e-3
 ALPHA = 4e-4
-INFERENCE_CHUNKS = (128, 256, 1000)
+INFERENCE_CHUNKS = (64, 128, 256, 1000)
 SETTLE_SECONDS = 0.3
 
 
