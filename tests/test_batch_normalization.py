@@ -281,6 +281,22 @@ def test_seed_formulas_equal_the_compact_form(rng):
                                rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("shape", [(50, 6), (4, 3, 5, 7)])
+def test_backward_equals_the_seed_formulas(shape, rng):
+    """backward computes the compact form; the seed's lines (input_gradient) give the same."""
+    layer = with_random_parameters(BatchNormalization(shape[1]), rng)
+    input_tensor = rng.standard_normal(shape) * 3 - 1
+    error_tensor = rng.standard_normal(shape)
+    weights = layer.weights.copy()
+    layer.forward(input_tensor)
+    vectors, errors = layer.input_tensor, layer.reformat(error_tensor) if len(shape) > 2 else error_tensor
+    expected = input_gradient(errors, vectors, weights, layer.mean, layer.variance, layer.epsilon)
+    previous_error = layer.backward(error_tensor)
+    if len(shape) > 2:
+        expected = layer.reformat(expected)
+    np.testing.assert_allclose(previous_error, expected, rtol=1e-9, atol=1e-12)
+
+
 class BatchNormalizationWithoutMomentTerms(BatchNormalization):
     """Deliberately wrong: treats μ_B and σ²_B as constants (∂L/∂X = E γ / s) in training."""
 
