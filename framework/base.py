@@ -42,6 +42,17 @@ class BaseLayer:
     def backward(self, error_tensor):
         raise NotImplementedError(f"{self.name} does not implement backward")
 
+    def replica(self):
+        """A copy that another thread can run testing-phase forward passes on, beside this layer.
+
+        It shares the parameters (read, never written, in the testing phase) and gets its
+        own caches: a shallow copy, whose attributes are its own, so a forward pass that
+        *assigns* its caches (``self.output = ...``) never touches the original's. A layer
+        whose forward pass writes *into* arrays it keeps (a reused buffer) must give the
+        replica buffers of its own: ``Conv`` does.
+        """
+        return copy.copy(self)
+
     # -- validation helpers shared by all layers --------------------------------
 
     def _cached(self, attribute):

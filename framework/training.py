@@ -110,15 +110,11 @@ def load_data(config, data_dir=None):
 
 def evaluate(network, images, labels, batch_size=128):
     """Mean cross-entropy and accuracy of ``network`` on integer ``labels``, in test phase."""
-    total_loss = 0.0
-    correct = 0
-    for start in range(0, len(images), batch_size):
-        probabilities = network.test(images[start:start + batch_size])
-        batch_labels = labels[start:start + batch_size]
-        picked = probabilities[np.arange(len(batch_labels)), batch_labels].astype(np.float64)
-        total_loss -= np.sum(np.log(picked + np.finfo(np.float64).eps))
-        correct += int(np.sum(probabilities.argmax(axis=1) == batch_labels))
-    return total_loss / len(images), correct / len(images)
+    probabilities = network.test_in_chunks(images, batch_size)
+    picked = probabilities[np.arange(len(labels)), labels].astype(np.float64)
+    total_loss = -np.sum(np.log(picked + np.finfo(np.float64).eps))
+    correct = int(np.sum(probabilities.argmax(axis=1) == labels))
+    return float(total_loss) / len(images), correct / len(images)
 
 
 def regularizable_kernels(network):

