@@ -6,7 +6,8 @@ Both frameworks train the same architecture (float32, Adam, batch 64, L2 as deco
 weight decay) on the same real MNIST batches, alternating in one process: repetition r runs
 `--iterations` steps of normnet, then of PyTorch, so slow drifts of the machine hit both
 alike. Reported: median ms per iteration, images per second, the ratio normnet/PyTorch
-(< 1 means normnet is faster), inference throughput on the 10k test images, and the peak
+(< 1 means normnet is faster), inference time on the 10k test images (normnet's ``predict``
+on a worker thread per core, PyTorch with its own threads; each at its best chunk size), and the peak
 memory of a training loop in a separate process per framework (growth of the resident set
 from after loading the data and the library to the peak while building and training the model).
 
@@ -14,6 +15,7 @@ PyTorch is optional: without it, only normnet's numbers are printed.
 Timings are never asserted anywhere; this is a measurement, not a test.
 """
 import argparse
+import functools
 import json
 import os
 import platform
@@ -73,9 +75,10 @@ def normnet_train(network, iterations):
     return time.perf_counter() - start
 
 
-def normnet_infer(network, images, chunk):
+def normnet_infer(network, images, chunk, workers=None):
+    """predict on ``workers`` threads (None: every core, as PyTorch uses all its threads)."""
     start = time.perf_counter()
-    network.predict(images, batch_size=chunk)
+    network.predict(images, batch_size=chunk, workers=workers)
     return time.perf_counter() - start
 
 
@@ -186,7 +189,9 @@ def main():
 
     dataset = load_dataset("mnist", dtype=np.float32)
     prepared = batches(dataset.train_images, dataset.train_labels, arguments.batch_size, 200)
-    frameworks = {"normnet": (normnet_model(prepared), normnet_train, normnet_infer)}
+    # With --threads N, normnet's inference gets N worker threads, as PyTorch gets N threads.
+    infer_normnet = functools.partial(normnet_infer, workers=arguments.threads)
+    frameworks = {"normnet": (normnet_model(prepared), normnet_train, infer_normnet)}
     if torch is not None:
         frameworks["PyTorch"] = (torch_model(prepared), torch_train, torch_infer)
 
@@ -227,6 +232,12 @@ def main():
               f"(per repetition: {', '.join(f'{r:.2f}' for r in ratios)}), "
               f"inference {medians['normnet'][1] / medians['PyTorch'][1]:.2f}, "
               f"peak memory {medians['normnet'][2] / max(medians['PyTorch'][2], 1e-9):.2f}")
+        # The machine drifts by tens of percent within minutes; the paired ratios of the
+        # repetitions (each normnet turn against the PyTorch turn right after it) say how far
+        # the median ratio can be trusted.
+        low, middle, high = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+        print(f"training ratio per repetition: median {statistics.median(ratios):.2f}, "
+              f"quartiles {low:.2f} – {high:.2f}, {sum(r <= 1 for r in ratios)} of {len(ratios)} at most 1")
     else:
         print("PyTorch is not installed: pip install torch==2.13.0 to compare")
 

@@ -131,9 +131,8 @@ class NeuralNetwork:
         the same cores. ``workers=None`` uses every core this process may run on; 1 runs
         the chunks one after the other with BLAS as configured.
 
-        Measured on LeNet, 10k test images, 2 cores (``benchmarks/bench_lenet.py``): 0.42 s
-        with two workers, 0.6 – 0.75 s with one (one or two BLAS threads).
-        Small chunks keep the convolutions' im2col buffers in cache.
+        Measured on LeNet, 10k test images in chunks of 128, 2 cores: 0.31 – 0.46 s with
+        two workers, 0.52 – 0.62 s with one (``benchmarks/bench_lenet.py``; the machine drifts).
         """
         input_tensor = np.asarray(input_tensor)
         self.phase = "test"
