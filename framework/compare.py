@@ -195,7 +195,7 @@ def layer_norm_means(network):
 def execute_run(spec, datasets, log=print):
     """Train one run; return its record (spec, per-epoch rows, weight-norm trajectory)."""
     from data import DataLayer
-    from framework.training import build_model, evaluate, weight_norm_statistics
+    from framework.training import build_model, evaluate, run_epoch, weight_norm_statistics
 
     dataset = datasets(spec.dataset)
     network = build_model(train_config(spec))
@@ -219,17 +219,15 @@ def execute_run(spec, datasets, log=print):
     trajectory = [trajectory_point(0)]
     diverged = False
     step = 0
+    def record_trajectory(_):
+        nonlocal step
+        step += 1
+        if step % spec.trajectory_every == 0:
+            trajectory.append(trajectory_point(step))
+
     for epoch in range(1, spec.epochs + 1):
-        first_loss = len(network.loss)
-        seconds = 0.0
         try:
-            for _ in range(steps):
-                started = time.perf_counter()
-                network.train(1)
-                seconds += time.perf_counter() - started
-                step += 1
-                if step % spec.trajectory_every == 0:
-                    trajectory.append(trajectory_point(step))
+            train_loss, seconds = run_epoch(network, steps, after_step=record_trajectory)
         except FloatingPointError as error:
             log(f"  diverged in epoch {epoch}: {error}")
             diverged = True
@@ -240,10 +238,9 @@ def execute_run(spec, datasets, log=print):
                          if name == "test" or epoch == spec.epochs else math.nan)
                   for name, (images, labels) in evaluation.items()}
         mean, std = weight_norm_statistics(network)
-        rows.append({"epoch": epoch, "train_loss": float(np.mean(network.loss[first_loss:])),
+        rows.append({"epoch": epoch, "train_loss": train_loss,
                      "validation_error": errors["validation"], "test_error": errors["test"],
                      "weight_norm_mean": mean, "weight_norm_std": std, "seconds_per_step": seconds / steps})
-        network.loss = network.loss[-steps:]
     if trajectory[-1]["step"] != step and not diverged:
         trajectory.append(trajectory_point(step))
     if diverged:

@@ -172,27 +172,27 @@ def train(config, output_dir, data_dir=None, resume=False, progress=None, log=pr
         # Exponential schedule: a function of the epoch alone, so a resumed run gets the same rate.
         network.set_learning_rate(config.learning_rate * config.lr_decay ** (epoch - 1))
         bar = _progress_bar(steps, f"epoch {epoch}/{config.epochs}", progress)
-        first_loss_index = len(network.loss)
         started = time.perf_counter()
+
+        def show_progress(step):
+            if step % 20 == 0 or step == steps - 1:
+                elapsed = time.perf_counter() - started
+                bar.set_postfix(loss=f"{np.mean(network.loss[-20:]):.4f}",
+                                img_s=f"{(step + 1) * config.batch_size / max(elapsed, 1e-9):.0f}")
+            bar.update(1)
+
         try:
-            for step in range(steps):
-                network.train(1)
-                if step % 20 == 0 or step == steps - 1:
-                    elapsed = time.perf_counter() - started
-                    bar.set_postfix(loss=f"{np.mean(network.loss[-20:]):.4f}",
-                                    img_s=f"{(step + 1) * config.batch_size / max(elapsed, 1e-9):.0f}")
-                bar.update(1)
+            train_loss, seconds = run_epoch(network, steps, after_step=show_progress)
         except FloatingPointError as error:
             raise FloatingPointError(f"{error} (epoch {epoch}); the last good checkpoint "
                                      f"{'is ' + str(checkpoint) if checkpoint.exists() else 'does not exist yet'}"
                                      ) from None
         finally:
             bar.close()
-        seconds = time.perf_counter() - started
         evaluation_loss, evaluation_accuracy = evaluate(network, evaluation_images, evaluation_labels)
         norm_mean, norm_std = weight_norm_statistics(network)
         row = {"epoch": epoch,
-               "train_loss": float(np.mean(network.loss[first_loss_index:])),
+               "train_loss": train_loss,
                "eval_loss": evaluation_loss,
                "eval_accuracy": evaluation_accuracy,
                "seconds": seconds,
@@ -201,8 +201,6 @@ def train(config, output_dir, data_dir=None, resume=False, progress=None, log=pr
                "weight_norm_mean": norm_mean,
                "weight_norm_std": norm_std}
         history.append(row)
-        # Keep the loss history bounded: the checkpoint stores only what the metrics need.
-        network.loss = network.loss[-steps:]
         save(checkpoint, network, extra={"config": config.to_dict(), "history": history,
                                          "data_state": data_layer.state_dict()})
         write_metrics(output_dir / "metrics.csv", history)
@@ -216,6 +214,27 @@ def train(config, output_dir, data_dir=None, resume=False, progress=None, log=pr
     else:
         test_accuracy = history[-1]["eval_accuracy"]
     return network, history, test_accuracy
+
+
+def run_epoch(network, steps, after_step=None):
+    """Train ``network`` for ``steps`` iterations; return (mean training loss, seconds of training).
+
+    ``after_step(step)`` runs after each successful step (progress bars, weight-norm
+    trajectories); its time is not counted. Afterwards the network's loss history keeps only
+    this epoch's entries, which is all the metrics need and keeps checkpoints small. A
+    diverging step raises FloatingPointError (from ``NeuralNetwork.train``).
+    """
+    first_loss_index = len(network.loss)
+    seconds = 0.0
+    for step in range(steps):
+        started = time.perf_counter()
+        network.train(1)
+        seconds += time.perf_counter() - started
+        if after_step is not None:
+            after_step(step)
+    train_loss = float(np.mean(network.loss[first_loss_index:]))
+    network.loss = network.loss[-steps:]
+    return train_loss, seconds
 
 
 def _check_resumable(saved, config, checkpoint):
