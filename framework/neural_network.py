@@ -5,6 +5,8 @@ import os
 
 import numpy as np
 
+from framework.base import positive_int
+
 
 class NeuralNetwork:
     """A feed-forward network trained by backpropagation.
@@ -74,8 +76,8 @@ class NeuralNetwork:
 
     # -- passes -------------------------------------------------------------------
 
-    def _propagate(self, input_tensor):
-        for layer in self.layers:
+    def _propagate(self, input_tensor, layers=None):
+        for layer in self.layers if layers is None else layers:
             input_tensor = layer.forward(input_tensor)
         return input_tensor
 
@@ -135,9 +137,12 @@ class NeuralNetwork:
         two workers, 0.52 – 0.62 s with one (``benchmarks/bench_lenet.py``; the machine drifts).
         """
         input_tensor = np.asarray(input_tensor)
+        batch_size = positive_int("NeuralNetwork.test_in_chunks", "batch_size", batch_size)
         self.phase = "test"
         starts = list(range(0, len(input_tensor), batch_size))
-        workers = min(_available_cores() if workers is None else int(workers), len(starts))
+        if workers is not None:
+            workers = positive_int("NeuralNetwork.test_in_chunks", "workers", workers)
+        workers = min(_available_cores() if workers is None else workers, len(starts))
         if workers <= 1:
             outputs = [self._propagate(input_tensor[start:start + batch_size]) for start in starts]
             return np.concatenate(outputs) if outputs else self._propagate(input_tensor)
@@ -146,13 +151,7 @@ class NeuralNetwork:
         shares = np.array_split(np.array(starts), workers)
 
         def run_share(layers, share):
-            outputs = []
-            for start in share:
-                tensor = input_tensor[start:start + batch_size]
-                for layer in layers:
-                    tensor = layer.forward(tensor)
-                outputs.append(tensor)
-            return outputs
+            return [self._propagate(input_tensor[start:start + batch_size], layers) for start in share]
 
         from concurrent.futures import ThreadPoolExecutor
 

@@ -86,3 +86,11 @@ def test_an_error_in_a_worker_reaches_the_caller():
 
 def test_predict_of_nothing_is_empty():
     assert build_lenet().predict(np.zeros((0, 1, 28, 28))).shape == (0,)
+
+
+@pytest.mark.parametrize("arguments, message", [({"batch_size": 0}, "batch_size must be a positive integer, got 0"),
+                                                ({"workers": 0}, "workers must be a positive integer, got 0"),
+                                                ({"workers": 1.5}, "workers must be a positive integer, got 1.5")])
+def test_bad_chunk_size_or_worker_count_is_refused(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        build_lenet().predict(np.zeros((3, 1, 28, 28)), **arguments)
