@@ -78,10 +78,7 @@ class BatchNormalization(TrainableLayer):
         if not (math.isfinite(epsilon) and epsilon > 0):
             raise ValueError(f"BatchNormalization: epsilon must be a positive number, got {epsilon!r}")
         self.epsilon = epsilon
-        self._weights = np.ones(self.channels, dtype=self.dtype)
-        self._bias = np.zeros(self.channels, dtype=self.dtype)
-        self.running_mean = None
-        self.running_variance = None
+        self.initialize(None, None)  # γ = 1, β = 0, no running moments
         self.image_shape = None
         self.input_tensor = None
         self.mean = None
