@@ -41,22 +41,25 @@ class DatasetInfo:
 
 ROLES = ("train_images", "train_labels", "test_images", "test_labels")
 
+
+def mnist_layout(train_images, train_labels, test_images, test_labels):
+    """The four files of a dataset in MNIST's layout (names and shapes), given their payload sha256s."""
+    return {
+        "train_images": IdxFile("train-images-idx3-ubyte", train_images, (60000, 28, 28)),
+        "train_labels": IdxFile("train-labels-idx1-ubyte", train_labels, (60000,)),
+        "test_images": IdxFile("t10k-images-idx3-ubyte", test_images, (10000, 28, 28)),
+        "test_labels": IdxFile("t10k-labels-idx1-ubyte", test_labels, (10000,)),
+    }
+
+
 MNIST = DatasetInfo(
     name="mnist",
-    files={
-        "train_images": IdxFile("train-images-idx3-ubyte",
-                                "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-                                (60000, 28, 28)),
-        "train_labels": IdxFile("train-labels-idx1-ubyte",
-                                "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-                                (60000,)),
-        "test_images": IdxFile("t10k-images-idx3-ubyte",
-                               "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-                               (10000, 28, 28)),
-        "test_labels": IdxFile("t10k-labels-idx1-ubyte",
-                               "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-                               (10000,)),
-    },
+    files=mnist_layout(
+        train_images="ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        train_labels="65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        test_images="0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        test_labels="ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    ),
     mirrors=(
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
@@ -68,20 +71,12 @@ MNIST = DatasetInfo(
 
 FASHION_MNIST = DatasetInfo(
     name="fashion-mnist",
-    files={
-        "train_images": IdxFile("train-images-idx3-ubyte",
-                                "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-                                (60000, 28, 28)),
-        "train_labels": IdxFile("train-labels-idx1-ubyte",
-                                "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-                                (60000,)),
-        "test_images": IdxFile("t10k-images-idx3-ubyte",
-                               "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-                               (10000, 28, 28)),
-        "test_labels": IdxFile("t10k-labels-idx1-ubyte",
-                               "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-                               (10000,)),
-    },
+    files=mnist_layout(
+        train_images="c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        train_labels="bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        test_images="5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        test_labels="0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    ),
     mirrors=(
         "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
         "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
