@@ -76,7 +76,7 @@ class Pooling(BaseLayer):
             error_tensor = _like(output, error_tensor)
         # Windows that tile the input exactly (stride = window, sizes divisible) write every
         # position below, so the gradient needs no zero fill first.
-        tiled = not self._overlapping and self.stride_shape == self.pooling_shape and all(
+        tiled = self.stride_shape == self.pooling_shape and all(
             size % window == 0 for size, window in zip(input_tensor.shape[2:], self.pooling_shape))
         input_gradient = np.empty_like(input_tensor) if tiled else np.zeros_like(input_tensor)
         # Windows whose maximum is not yet found. ``*_like`` keeps the memory layout of the
