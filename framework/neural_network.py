@@ -143,16 +143,16 @@ class NeuralNetwork:
         if workers is not None:
             workers = positive_int("NeuralNetwork.test_in_chunks", "workers", workers)
         workers = min(_available_cores() if workers is None else workers, len(starts))
-        if workers <= 1:
-            outputs = [self._propagate(input_tensor[start:start + batch_size]) for start in starts]
-            return np.concatenate(outputs) if outputs else self._propagate(input_tensor)
-
-        layer_sets = [self.layers] + [[layer.replica() for layer in self.layers] for _ in range(workers - 1)]
-        shares = np.array_split(np.array(starts), workers)
 
         def run_share(layers, share):
             return [self._propagate(input_tensor[start:start + batch_size], layers) for start in share]
 
+        if workers <= 1:
+            outputs = run_share(self.layers, starts)
+            return np.concatenate(outputs) if outputs else self._propagate(input_tensor)
+
+        layer_sets = [self.layers] + [[layer.replica() for layer in self.layers] for _ in range(workers - 1)]
+        shares = np.array_split(np.array(starts), workers)
         from concurrent.futures import ThreadPoolExecutor
 
         with _one_blas_thread(), ThreadPoolExecutor(workers - 1) as pool:
