@@ -21,3 +21,13 @@ def assert_arguments_untouched(layer, input_tensor, error_tensor):
     layer.backward(error_tensor)
     np.testing.assert_array_equal(input_tensor, input_copy)
     np.testing.assert_array_equal(error_tensor, error_copy)
+
+
+def make_conv(stride_shape, convolution_shape, num_kernels, rng, dtype=np.float64):
+    """A Conv with standard-normal weights and bias (the default [0, 1) draws are all positive)."""
+    from layers import Conv
+
+    layer = Conv(stride_shape, convolution_shape, num_kernels, dtype=dtype, rng=rng)
+    layer.weights = rng.standard_normal(layer.weights.shape)
+    layer.bias = rng.standard_normal(layer.bias.shape)
+    return layer

@@ -17,7 +17,7 @@ from framework.gradient_check import assert_gradients, check_gradients
 from layers import Conv
 from layers.conv_reference import conv_backward_reference, conv_forward_reference, same_padding
 from optimizers import Sgd
-from tests.helpers import RecordingInitializer, assert_arguments_untouched
+from tests.helpers import RecordingInitializer, assert_arguments_untouched, make_conv
 
 TOLERANCE = 1e-7          # float64, h = 1e-6: a correct layer gives ~1e-9
 FLOAT32_TOLERANCE = 1e-2  # float32, h = 3e-3: a correct layer gives ~1e-3
@@ -26,14 +26,6 @@ FLOAT32_TOLERANCE = 1e-2  # float32, h = 3e-3: a correct layer gives ~1e-3
 @pytest.fixture
 def rng():
     return np.random.default_rng(20240508)
-
-
-def make_conv(stride_shape, convolution_shape, num_kernels, rng, dtype=np.float64):
-    """A Conv with standard-normal weights and bias (the default [0, 1) draws are all positive)."""
-    layer = Conv(stride_shape, convolution_shape, num_kernels, dtype=dtype, rng=rng)
-    layer.weights = rng.standard_normal(layer.weights.shape)
-    layer.bias = rng.standard_normal(layer.bias.shape)
-    return layer
 
 
 def batch_last(array):

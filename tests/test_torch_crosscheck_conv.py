@@ -10,7 +10,8 @@ gradients agree to 1e-8 relative (float64 rounding gives ~1e-14).
 import numpy as np
 import pytest
 
-from layers import Conv, Pooling
+from layers import Pooling
+from tests.helpers import make_conv
 
 torch = pytest.importorskip("torch")
 
@@ -50,9 +51,7 @@ CONV_CASES = {
 def test_conv_matches_torch(case):
     rng = np.random.default_rng(5)
     stride_shape, convolution_shape, num_kernels, input_shape = case
-    layer = Conv(stride_shape, convolution_shape, num_kernels)
-    layer.weights = rng.standard_normal(layer.weights.shape)
-    layer.bias = rng.standard_normal(layer.bias.shape)
+    layer = make_conv(stride_shape, convolution_shape, num_kernels, rng)
     input_tensor = rng.standard_normal(input_shape)
     output = layer.forward(input_tensor)
     error_tensor = rng.standard_normal(output.shape)
