@@ -427,6 +427,25 @@ def test_fast_layer_matches_reference(case, rng):
         np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12)
 
 
+STRIDE_1_CASES = {name: case for name, case in ALL_CASES.items()
+                  if set(np.atleast_1d(case[0])) == {1}}
+
+
+@pytest.mark.parametrize("case", STRIDE_1_CASES.values(), ids=STRIDE_1_CASES.keys())
+def test_both_input_gradient_methods_agree_at_stride_1(case, rng):
+    # Stride 1 takes the shifted-sums path; col2im (the strided layers' path) must give the same.
+    stride_shape, convolution_shape, num_kernels, input_shape = case
+    layer = make_conv(stride_shape, convolution_shape, num_kernels, rng)
+    output = layer.forward(rng.standard_normal(input_shape))
+    error_tensor = rng.standard_normal(output.shape)
+    expected = layer.backward(error_tensor)
+    errors = error_tensor if error_tensor.ndim == 4 else error_tensor[:, :, np.newaxis, :]
+    error_rows = np.ascontiguousarray(errors.transpose(1, 2, 3, 0)).reshape(num_kernels, -1)
+    kernel_matrix = layer.weights.reshape(num_kernels, -1)
+    by_col2im = layer._input_gradient_by_col2im(kernel_matrix, error_rows, errors.shape[2:])
+    np.testing.assert_allclose(by_col2im, expected, rtol=1e-12, atol=1e-12)
+
+
 def test_lenet_shapes_match_reference_in_float32(rng):
     layer = Conv((1, 1), (6, 5, 5), 16, dtype=np.float32, rng=rng)
     input_tensor = rng.standard_normal((8, 6, 14, 14)).astype(np.float32)
@@ -458,15 +477,17 @@ def test_reused_buffers_never_change_earlier_results(rng):
     np.testing.assert_array_equal(first_gradient, first_gradient_copy)
 
 
-def test_changing_batch_size_between_calls(rng):
-    layer = make_conv((2, 1), (2, 3, 4), 3, rng)
+@pytest.mark.parametrize("stride_shape", [(2, 1), (1, 1)])
+def test_changing_batch_size_between_calls(stride_shape, rng):
+    layer = make_conv(stride_shape, (2, 3, 4), 3, rng)
     for batch in (3, 5, 1, 3):
         input_tensor = rng.standard_normal((batch, 2, 6, 7))
         output = layer.forward(input_tensor)
-        expected = conv_forward_reference(input_tensor, layer.weights, layer.bias, (2, 1))
+        expected = conv_forward_reference(input_tensor, layer.weights, layer.bias, stride_shape)
         np.testing.assert_allclose(output, expected, rtol=1e-12, atol=1e-12)
         error_tensor = rng.standard_normal(output.shape)
-        expected_input_gradient, _, _ = conv_backward_reference(input_tensor, layer.weights, (2, 1), error_tensor)
+        expected_input_gradient, _, _ = conv_backward_reference(input_tensor, layer.weights, stride_shape,
+                                                                error_tensor)
         np.testing.assert_allclose(layer.backward(error_tensor), expected_input_gradient, rtol=1e-12, atol=1e-12)
 
 
