@@ -98,6 +98,20 @@ def test_fully_connected_gradient_check(rng):
     assert set(differences) == {"input", "weights", "bias"}
 
 
+def test_fully_connected_input_gradient_keeps_the_input_layout(rng):
+    # Behind Flatten of a batch-last Conv stack the input is column-major; the input gradient
+    # comes back in that layout with the same values as for a row-major input.
+    layer = FullyConnected(5, 3, rng=rng)
+    row_major = rng.standard_normal((4, 5))
+    error_tensor = rng.standard_normal((4, 3))
+    layer.forward(row_major)
+    expected = layer.backward(error_tensor)
+    layer.forward(np.asfortranarray(row_major))
+    column_major = layer.backward(error_tensor)
+    assert column_major.flags.f_contiguous and expected.flags.c_contiguous
+    np.testing.assert_allclose(column_major, expected, rtol=1e-15, atol=1e-15)
+
+
 def test_fully_connected_weights_are_out_by_in_and_usable_at_once(rng):
     layer = FullyConnected(6, 2)
     assert layer.weights.shape == (2, 6)
