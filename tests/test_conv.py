@@ -269,8 +269,9 @@ def test_replica_shares_the_weights_but_no_buffer(rng):
     twin = layer.replica()
     assert twin.weights is layer.weights and twin.bias is layer.bias
     twin.forward(second)  # same shapes: a shared buffer would now hold the second input
-    assert not np.shares_memory(twin._padded, layer._padded)
-    assert not np.shares_memory(twin._columns_buffer, layer._columns_buffer)
+    assert twin._buffers.keys() == layer._buffers.keys() >= {"padded", "columns"}
+    for name, (_, buffer) in twin._buffers.items():
+        assert not np.shares_memory(buffer, layer._buffers[name][1]), name
     error_tensor = rng.standard_normal(output.shape)
     np.testing.assert_array_equal(layer.backward(error_tensor), reference.backward(error_tensor))
     np.testing.assert_array_equal(layer.gradient_weights, reference.gradient_weights)
@@ -427,6 +428,71 @@ def test_fast_layer_matches_reference(case, rng):
         np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12)
 
 
+# Output blocks (B_y, B_x) to try on every case; 1-D layers take the (1, B_x) ones.
+OUTPUT_BLOCKS = [(1, 1), (2, 2), (2, 3), (3, 1), (1, 2), (4, 4)]
+
+
+def blocks_for(input_shape):
+    return [block for block in OUTPUT_BLOCKS if len(input_shape) == 4 or block[0] == 1]
+
+
+@pytest.mark.parametrize("case", ALL_CASES.values(), ids=ALL_CASES.keys())
+def test_every_output_block_matches_the_reference(case, rng):
+    # Blocks that divide the output, that overhang it, that are larger than it, with strides.
+    stride_shape, convolution_shape, num_kernels, input_shape = case
+    layer = make_conv(stride_shape, convolution_shape, num_kernels, rng)
+    input_tensor = rng.standard_normal(input_shape)
+    expected_output = conv_forward_reference(input_tensor, layer.weights, layer.bias, stride_shape)
+    error_tensor = rng.standard_normal(expected_output.shape)
+    expected_gradients = conv_backward_reference(input_tensor, layer.weights, stride_shape, error_tensor)
+    for block in blocks_for(input_shape):
+        layer.output_block = block
+        for testing_phase in (False, True):
+            layer.testing_phase = testing_phase
+            np.testing.assert_allclose(layer.forward(input_tensor), expected_output, rtol=1e-12, atol=1e-12,
+                                       err_msg=f"output_block {block}, testing phase {testing_phase}")
+            actual_gradients = (layer.backward(error_tensor), layer.gradient_weights, layer.gradient_bias)
+            for actual, expected, name in zip(actual_gradients, expected_gradients, ("input", "weights", "bias")):
+                np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12,
+                                           err_msg=f"{name} gradient, output_block {block}")
+
+
+@pytest.mark.parametrize("block", [(1, 1), (2, 2), (3, 2)])
+def test_gradients_with_output_blocks(block, rng):
+    layer = make_conv((1, 1), (2, 4, 3), 3, rng)
+    layer.output_block = block
+    assert_gradients(layer, rng.standard_normal((2, 2, 7, 6)), tolerance=TOLERANCE, rng=rng)
+
+
+def test_default_output_blocks():
+    # 2x2 for 2-D layers with stride 1 and kernels of at least 5x5, else 1x1 (class docstring).
+    assert Conv((1, 1), (1, 5, 5), 6).output_block == (2, 2)
+    assert Conv((1, 1), (6, 7, 5), 16).output_block == (2, 2)
+    assert Conv((1, 1), (6, 3, 3), 16).output_block == (1, 1)
+    assert Conv((1, 1), (6, 5, 4), 16).output_block == (1, 1)
+    assert Conv((2, 1), (6, 5, 5), 16).output_block == (1, 1)
+    assert Conv([1], (3, 5), 4).output_block == (1, 1)
+
+
+@pytest.mark.parametrize("block", [(0, 1), (1, 2, 3), "ab", 2, (1.5, 1)])
+def test_bad_output_block_is_refused(block):
+    with pytest.raises(ValueError, match="output_block"):
+        Conv((1, 1), (1, 3, 3), 2).output_block = block
+
+
+def test_setting_output_block_discards_the_forward_pass(rng):
+    layer = make_conv((1, 1), (1, 5, 5), 2, rng)
+    output = layer.forward(rng.standard_normal((2, 1, 6, 6)))
+    layer.output_block = (1, 1)
+    with pytest.raises(RuntimeError, match="before forward"):
+        layer.backward(np.ones(output.shape))
+
+
+def test_1d_output_block_must_be_one_pixel_high():
+    with pytest.raises(ValueError, match=r"output_block must be \(1, B_x\)"):
+        Conv([1], (1, 3), 2).output_block = (2, 2)
+
+
 STRIDE_1_CASES = {name: case for name, case in ALL_CASES.items()
                   if set(np.atleast_1d(case[0])) == {1}}
 
@@ -478,10 +544,13 @@ def test_reused_buffers_never_change_earlier_results(rng):
 
 
 @pytest.mark.parametrize("stride_shape", [(2, 1), (1, 1)])
-def test_changing_batch_size_between_calls(stride_shape, rng):
+def test_changing_batch_and_image_size_between_calls(stride_shape, rng):
+    # With 2x2 output blocks, 7 and 8 rows (or 6 and 5 columns) need padded buffers of the
+    # same shape but with different data regions: stale pixels must not leak into results.
     layer = make_conv(stride_shape, (2, 3, 4), 3, rng)
-    for batch in (3, 5, 1, 3):
-        input_tensor = rng.standard_normal((batch, 2, 6, 7))
+    layer.output_block = (2, 2)
+    for batch, height, width in ((3, 8, 6), (5, 7, 5), (1, 8, 6), (3, 7, 6), (3, 7, 5)):
+        input_tensor = rng.standard_normal((batch, 2, height, width))
         output = layer.forward(input_tensor)
         expected = conv_forward_reference(input_tensor, layer.weights, layer.bias, stride_shape)
         np.testing.assert_allclose(output, expected, rtol=1e-12, atol=1e-12)
