@@ -412,22 +412,6 @@ def test_even_kernel_differs_from_scipy_same_mode_by_one_pixel(rng):
 # -- fast layer against the plain reference -------------------------------------------
 
 
-@pytest.mark.parametrize("case", ALL_CASES.values(), ids=ALL_CASES.keys())
-def test_fast_layer_matches_reference(case, rng):
-    stride_shape, convolution_shape, num_kernels, input_shape = case
-    layer = make_conv(stride_shape, convolution_shape, num_kernels, rng)
-    input_tensor = rng.standard_normal(input_shape)
-    output = layer.forward(input_tensor)
-    error_tensor = rng.standard_normal(output.shape)
-    input_gradient = layer.backward(error_tensor)
-
-    expected_output = conv_forward_reference(input_tensor, layer.weights, layer.bias, stride_shape)
-    expected_gradients = conv_backward_reference(input_tensor, layer.weights, stride_shape, error_tensor)
-    np.testing.assert_allclose(output, expected_output, rtol=1e-12, atol=1e-12)
-    for actual, expected in zip((input_gradient, layer.gradient_weights, layer.gradient_bias), expected_gradients):
-        np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12)
-
-
 # Output blocks (B_y, B_x) to try on every case; 1-D layers take the (1, B_x) ones.
 OUTPUT_BLOCKS = [(1, 1), (2, 2), (2, 3), (3, 1), (1, 2), (4, 4)]
 
@@ -437,8 +421,9 @@ def blocks_for(input_shape):
 
 
 @pytest.mark.parametrize("case", ALL_CASES.values(), ids=ALL_CASES.keys())
-def test_every_output_block_matches_the_reference(case, rng):
-    # Blocks that divide the output, that overhang it, that are larger than it, with strides.
+def test_fast_layer_matches_reference_with_every_output_block(case, rng):
+    # Output, input/weights/bias gradients, training and testing phase, for blocks that divide
+    # the output, that overhang it, that are larger than it, with and without strides.
     stride_shape, convolution_shape, num_kernels, input_shape = case
     layer = make_conv(stride_shape, convolution_shape, num_kernels, rng)
     input_tensor = rng.standard_normal(input_shape)
