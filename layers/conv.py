@@ -309,9 +309,10 @@ class Conv(TrainableLayer):
         """∂L/∂x with the weights of the forward pass (the optimizer has not run yet).
 
         Two routes to the same numbers: shifted sums for stride-1 layers without output
-        blocks, col2im otherwise (measured: shifted sums 35 – 40 % faster for 3x3 and 5x5
-        kernels without blocks; col2im from the blocked columns 35 % faster than shifted
-        sums for LeNet's second layer with 2x2 blocks).
+        blocks, col2im otherwise. Measured (batch 64, float32): without blocks, shifted
+        sums take 35 – 40 % less time than col2im for 3x3 and 5x5 kernels; with LeNet's
+        2x2 blocks, col2im of the blocked columns takes a third less than shifted sums
+        when timed alone, and about 10 % less inside a training step.
         """
         if self._stride_2d == (1, 1) and self.output_block == (1, 1):
             return self._input_gradient_by_shifted_sums(error_rows)
