@@ -325,9 +325,10 @@ class Conv(TrainableLayer):
         patch; block (u, v) starts at padded pixel (u·step_y, v·step_x) with step = B·s. So
         padded pixel y lies in "phase plane" y mod step_y, at row y // step_y, and row
         (γ, p, q) adds onto plane (p mod step_y, q mod step_x) shifted by (p // step_y,
-        q // step_x) rows and columns. Kept apart like this, every add is one shifted
+        q // step_x) rows and columns. Kept apart like this, every add is a shifted
         rectangle (long contiguous runs; a stride-2 slice of the image would move 64
-        floats at a time), and the planes are interleaved into the image once at the end.
+        floats at a time), the pixels that share a shift go in one add, and the planes
+        are interleaved into the image once at the end.
         Without blocks or strides there is a single plane and this is the textbook col2im.
         """
         batch, channels = self.input_shape[:2]
@@ -341,12 +342,14 @@ class Conv(TrainableLayer):
 
         plane_rows, plane_columns = (-(-size // step) for size, step in zip(self._padded.shape[1:3], (step_y, step_x)))
         planes = np.zeros((channels, step_y, step_x, plane_rows, plane_columns, batch), dtype=self.dtype)
-        for p in range(patch_y):
-            shift_y, phase_y = divmod(p, step_y)
-            for q in range(patch_x):
-                shift_x, phase_x = divmod(q, step_x)
-                planes[:, phase_y, phase_x, shift_y:shift_y + blocks_y, shift_x:shift_x + blocks_x] \
-                    += column_gradient[:, p, q]
+        # Patch pixels p = shift·step + phase with the same shift go to the same rectangle of
+        # every plane: one add per shift moves all their phases at once.
+        for top in range(0, patch_y, step_y):
+            for left in range(0, patch_x, step_x):
+                shift_y, shift_x = top // step_y, left // step_x
+                pixels = column_gradient[:, top:top + step_y, left:left + step_x]
+                planes[:, :pixels.shape[1], :pixels.shape[2], shift_y:shift_y + blocks_y,
+                       shift_x:shift_x + blocks_x] += pixels
         padded_gradient = planes.transpose(0, 3, 1, 4, 2, 5).reshape(
             channels, plane_rows * step_y, plane_columns * step_x, batch)
 
