@@ -358,7 +358,7 @@ class Conv(TrainableLayer):
         return input_gradient if self.spatial_dimensions == 2 else input_gradient[:, :, 0, :]
 
     def _input_gradient_by_shifted_sums(self, error_rows):
-        """∂L/∂x for stride 1: the error correlated with the flipped kernels, mostly inside one product.
+        """∂L/∂x for stride 1 without blocks: E correlated with the flipped kernels, mostly in one product.
 
         With stride 1, E lives on z's grid. Written per input position, the backward formula is
 
