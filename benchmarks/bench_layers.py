@@ -19,7 +19,6 @@ likewise gets an input that does not require a gradient there.
 """
 import argparse
 import os
-import sys
 import time
 
 import numpy as np
