@@ -335,7 +335,7 @@ class Conv(TrainableLayer):
         height, width = self._image_shape
         (m, n), (patch_y, patch_x) = self._kernel_2d, self._patch_2d
         step_y, step_x = (block * stride for block, stride in zip(self.output_block, self._stride_2d))
-        blocks_y, blocks_x = self._block_counts(self._output_grid((height, width))[0])
+        _, (blocks_y, blocks_x) = self._output_grid((height, width))
         column_gradient = self._buffer("column_gradient", (channels * patch_y * patch_x, error_blocks.shape[1]))
         np.matmul(self._spread_kernels().T, error_blocks, out=column_gradient)
         column_gradient = column_gradient.reshape(channels, patch_y, patch_x, blocks_y, blocks_x, batch)
