@@ -62,8 +62,8 @@ class Adam(Optimizer):
         self.step += 1
         # In place, on the optimizer's own arrays, with one scratch array for the whole step:
         # building new arrays for every term cost more than the arithmetic (measured: 2.2 ms
-        # → 0.8 ms per LeNet step for its ten parameter arrays with moments updated in place,
-        # and a quarter less again with the scratch array).
+        # → 0.8 ms per LeNet step for its ten parameter arrays with moments updated in place;
+        # the scratch array then took 12 – 22 % off the update of LeNet's largest kernel).
         scratch = np.empty_like(self.first_moment)
         np.multiply(gradient_tensor, 1 - self.mu, out=scratch)
         self.first_moment *= self.mu
