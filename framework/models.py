@@ -2,27 +2,21 @@
 network with batch normalization used by the Norm Loss experiments."""
 import numpy as np
 
-from framework.initializers import Constant, He, SmallNormal, UniformRandom, Xavier
 from framework.losses import CrossEntropyLoss
 from framework.neural_network import NeuralNetwork
-
-OPTIMIZERS = ("adam", "sgd", "momentum")
-REGULARIZERS = ("none", "l1", "l2", "normloss")
-INITIALIZERS = ("he", "xavier", "uniform", "small")
+from layers.initializers import INITIALIZERS, Constant
+from optimizers import OPTIMIZERS, SgdWithMomentum
+from regularizers import REGULARIZERS
 
 
 def make_optimizer(name="adam", learning_rate=5e-4, regularizer="l2", alpha=4e-4, momentum=0.9):
-    """An optimizer by name ("adam", "sgd", "momentum") with a regularizer by name
-    ("none", "l1", "l2", "normloss") attached."""
-    from optimizers import Adam, Sgd, SgdWithMomentum
-
-    name = _choice("optimizer", name, OPTIMIZERS)
-    if name == "adam":
-        optimizer = Adam(learning_rate)
-    elif name == "momentum":
+    """An optimizer by name (a key of ``optimizers.OPTIMIZERS``) with a regularizer by name
+    (a key of ``regularizers.REGULARIZERS``) attached."""
+    optimizer_class = OPTIMIZERS[_choice("optimizer", name, OPTIMIZERS)]
+    if optimizer_class is SgdWithMomentum:
         optimizer = SgdWithMomentum(learning_rate, momentum)
     else:
-        optimizer = Sgd(learning_rate)
+        optimizer = optimizer_class(learning_rate)
     regularizer_object = make_regularizer(regularizer, alpha)
     if regularizer_object is not None:
         optimizer.add_regularizer(regularizer_object)
@@ -30,24 +24,14 @@ def make_optimizer(name="adam", learning_rate=5e-4, regularizer="l2", alpha=4e-4
 
 
 def make_regularizer(name, alpha):
-    """L1Regularizer, L2Regularizer or NormLoss by name; None for "none"."""
-    from regularizers import L1Regularizer, L2Regularizer, NormLoss
-
-    name = _choice("regularizer", name, REGULARIZERS)
-    classes = {"l1": L1Regularizer, "l2": L2Regularizer, "normloss": NormLoss}
-    return None if name == "none" else classes[name](alpha)
+    """A regularizer by name (a key of ``regularizers.REGULARIZERS``); None for "none"."""
+    regularizer_class = REGULARIZERS[_choice("regularizer", name, REGULARIZERS)]
+    return None if regularizer_class is None else regularizer_class(alpha)
 
 
 def make_initializer(name, rng=None):
-    """He, Xavier, UniformRandom, or "small": N(0, 0.01²), whose units start well below norm 1."""
-    name = _choice("initializer", name, INITIALIZERS)
-    if name == "he":
-        return He(rng)
-    if name == "xavier":
-        return Xavier(rng)
-    if name == "uniform":
-        return UniformRandom(rng)
-    return SmallNormal(rng)
+    """A kernel initializer by name (a key of ``layers.initializers.INITIALIZERS``)."""
+    return INITIALIZERS[_choice("initializer", name, INITIALIZERS)](rng)
 
 
 def build_lenet(optimizer="adam", learning_rate=5e-4, regularizer="l2", alpha=4e-4, dropout=None,

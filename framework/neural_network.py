@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from framework.base import positive_int
+from layers.base import positive_int
 
 
 class NeuralNetwork:

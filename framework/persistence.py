@@ -173,7 +173,7 @@ def describe_network(network):
 
 def rebuild_network(metadata, arrays):
     """Inverse of :func:`describe_network`."""
-    from framework.initializers import Constant
+    from layers.initializers import Constant
     from framework.losses import CrossEntropyLoss
     from framework.neural_network import NeuralNetwork
 

@@ -5,7 +5,7 @@ Each caches its *output* where the derivative needs only the output
 """
 import numpy as np
 
-from framework.base import BaseLayer
+from layers.base import BaseLayer
 
 
 class ReLU(BaseLayer):

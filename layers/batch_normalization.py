@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from framework.base import TrainableLayer, as_floating, positive_int
+from layers.base import TrainableLayer, as_floating, positive_int
 
 
 class BatchNormalization(TrainableLayer):

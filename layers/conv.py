@@ -2,8 +2,8 @@
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from framework.base import TrainableLayer, as_floating, positive_int
-from framework.initializers import UniformRandom
+from layers.base import TrainableLayer, as_floating, positive_int
+from layers.initializers import UniformRandom
 
 
 class Conv(TrainableLayer):

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from framework.base import BaseLayer
+from layers.base import BaseLayer
 
 
 class Dropout(BaseLayer):

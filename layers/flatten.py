@@ -1,7 +1,7 @@
 """Flatten: (b, c, y, x) → (b, c·y·x), and back in backward."""
 import numpy as np
 
-from framework.base import BaseLayer
+from layers.base import BaseLayer
 
 
 class Flatten(BaseLayer):

@@ -1,8 +1,8 @@
 """FullyConnected: an affine map of feature vectors."""
 import numpy as np
 
-from framework.base import TrainableLayer, as_floating, positive_int
-from framework.initializers import UniformRandom
+from layers.base import TrainableLayer, as_floating, positive_int
+from layers.initializers import UniformRandom
 
 
 class FullyConnected(TrainableLayer):

@@ -1,7 +1,7 @@
 """GlobalAveragePooling: the mean of every channel's map."""
 import numpy as np
 
-from framework.base import BaseLayer
+from layers.base import BaseLayer
 
 
 class GlobalAveragePooling(BaseLayer):

@@ -4,7 +4,7 @@ import itertools
 
 import numpy as np
 
-from framework.base import BaseLayer
+from layers.base import BaseLayer
 
 
 class Pooling(BaseLayer):

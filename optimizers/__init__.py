@@ -1,5 +1,13 @@
-"""Optimizers: compute new weights from (weights, gradient), applying a regularizer as shrinkage."""
-from optimizers.optimizer import Optimizer
-from optimizers.sgd import Adam, Sgd, SgdWithMomentum
+"""Optimizers: compute new weights from (weights, gradient), applying a regularizer as shrinkage.
 
-__all__ = ["Optimizer", "Sgd", "SgdWithMomentum", "Adam"]
+``OPTIMIZERS`` is the one table of optimizers by name; the model builders, the command
+line, persistence and the study all read it.
+"""
+from optimizers.adam import Adam
+from optimizers.optimizer import Optimizer
+from optimizers.sgd import Sgd
+from optimizers.sgd_with_momentum import SgdWithMomentum
+
+OPTIMIZERS = {"adam": Adam, "sgd": Sgd, "momentum": SgdWithMomentum}
+
+__all__ = ["Optimizer", "Sgd", "SgdWithMomentum", "Adam", "OPTIMIZERS"]

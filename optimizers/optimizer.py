@@ -32,7 +32,7 @@ class Optimizer:
     is decoupled weight decay: the penalty's gradient never enters the velocity
     or the moments.
 
-    Subclasses implement ``_step(gradient_tensor)``, returning the amount to
+    Subclasses implement ``_descent_step(gradient_tensor)``, returning the amount to
     subtract from the weights.
     """
 
@@ -54,7 +54,7 @@ class Optimizer:
         if weight_tensor.shape != gradient_tensor.shape:
             raise ValueError(f"{type(self).__name__}.calculate_update: expected a gradient of the "
                              f"weights' shape {weight_tensor.shape}, got {gradient_tensor.shape}")
-        step = self._step(gradient_tensor)  # a new array, never the optimizer's state
+        step = self._descent_step(gradient_tensor)  # a new array, never the optimizer's state
         if self.regularizer is not None:
             step = step + self.learning_rate * self.regularizer.calculate_gradient(weight_tensor)
         updated = weight_tensor - step
@@ -63,5 +63,10 @@ class Optimizer:
             updated = updated.astype(weight_tensor.dtype, copy=False)
         return updated[()] if updated.ndim == 0 else updated
 
-    def _step(self, gradient_tensor):
+    def _descent_step(self, gradient_tensor):
         raise NotImplementedError
+
+
+def zero_state(gradient_tensor):
+    """Zeros for a moment or velocity: the gradient's shape, a floating dtype (float32 stays float32)."""
+    return np.zeros(np.shape(gradient_tensor), dtype=np.result_type(gradient_tensor, np.float32))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
-from framework.base import BaseLayer
+from layers.base import BaseLayer
 from framework.models import build_lenet
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from framework import NeuralNetwork
-from framework.base import BaseLayer
+from layers.base import BaseLayer
 from framework.initializers import Constant, He
 from framework.losses import CrossEntropyLoss
 from layers import FullyConnected, ReLU, SoftMax
