@@ -9,9 +9,21 @@ class CrossEntropyLoss:
 
     forward:  L = −Σ_b Σ_k y_bk · log(ŷ_bk + eps)        (reduction="sum", the exercise's)
               L = −(1/B) Σ_b Σ_k y_bk · log(ŷ_bk + eps)  (reduction="mean")
-    backward: E = −y / (ŷ + eps)                          (divided by B for "mean")
+    backward: E = −y / ŷ                                  (divided by B for "mean")
 
-    ``eps`` is float64's machine epsilon; it keeps log(0) and the division finite.
+    ``eps`` is float64's machine epsilon and sits in the forward pass's log only, where it
+    keeps log(0) finite. It stays out of the division: a confidently wrong prediction has
+    ŷ ≈ 1e-44 for the right class, and −y/(ŷ + eps) would then be ~1e-16 times too small,
+    so that SoftMax's backward pass would hand back ~0 instead of ŷ − y and the network
+    would learn nothing from its worst mistakes. Where y is 0, E is 0 whatever ŷ is (the
+    term y·log ŷ does not depend on ŷ), and an ŷ that underflowed to 0 is read as the
+    smallest normal number, so E is always finite.
+
+    Chained with SoftMax, ∂L/∂x = ŷ − y (divided by B for "mean"): ``logits_gradient``
+    returns that directly. ``NeuralNetwork`` uses it when SoftMax is its last layer, as
+    PyTorch's cross entropy on logits does, because only that form stays finite when ŷ
+    underflows to 0 (a gap of ~750 in float64, ~100 in float32).
+
     The prediction is cached for ``backward``.
     """
 
@@ -36,10 +48,29 @@ class CrossEntropyLoss:
             raise RuntimeError("CrossEntropyLoss.backward called before forward")
         prediction = self.prediction_tensor
         self._check_label(label_tensor, prediction.shape, "backward")
-        eps = prediction.dtype.type(_EPS)
-        error_tensor = -(label_tensor / (prediction + eps)).astype(prediction.dtype, copy=False)
+        # ŷ below the smallest normal number (an underflow) is read as that number, so that
+        # −y/ŷ stays finite; above it, which is wherever ŷ is representable, nothing changes.
+        smallest = np.finfo(prediction.dtype).tiny
+        error_tensor = np.zeros_like(prediction)
+        np.divide(-np.asarray(label_tensor, dtype=prediction.dtype), np.maximum(prediction, smallest),
+                  out=error_tensor, where=np.asarray(label_tensor) != 0)
+        return self._reduced(error_tensor)
+
+    def logits_gradient(self, label_tensor):
+        """∂L/∂x for the scores x that a SoftMax turned into the cached prediction: ŷ − y.
+
+        The product of SoftMax's Jacobian diag(ŷ) − ŷŷᵀ with −y/ŷ, worked out by hand
+        (Σ_k y_k = 1): finite for any ŷ, including the exact zeros of an underflow.
+        """
+        if self.prediction_tensor is None:
+            raise RuntimeError("CrossEntropyLoss.logits_gradient called before forward")
+        prediction = self.prediction_tensor
+        self._check_label(label_tensor, prediction.shape, "logits_gradient")
+        return self._reduced(prediction - np.asarray(label_tensor, dtype=prediction.dtype))
+
+    def _reduced(self, error_tensor):
         if self.reduction == "mean":
-            error_tensor /= prediction.shape[0]
+            error_tensor /= error_tensor.shape[0]
         return error_tensor
 
     @staticmethod

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 
+from layers import SoftMax
 from layers.base import positive_int
 
 
@@ -94,11 +95,23 @@ class NeuralNetwork:
         return self.loss_layer.forward(prediction, self._label_tensor) + self.regularization_loss()
 
     def backward(self):
-        """Backpropagate from the loss of the last ``forward``; optimizers update the layers."""
+        """Backpropagate from the loss of the last ``forward``; optimizers update the layers.
+
+        When the last layer is SoftMax and the loss can hand back the gradient with respect
+        to SoftMax's input (``CrossEntropyLoss.logits_gradient``: ŷ − y), the error starts
+        there and SoftMax's own backward pass is skipped. The product is the same, but the
+        two-step form −y/ŷ followed by SoftMax's Jacobian overflows to inf and NaN once a
+        confidently wrong prediction's ŷ underflows to 0, while ŷ − y is finite for any gap.
+        """
         if self._label_tensor is None:
             raise RuntimeError("NeuralNetwork.backward called before forward")
-        error_tensor = self.loss_layer.backward(self._label_tensor)
-        for layer in reversed(self.layers):
+        layers = self.layers
+        if layers and isinstance(layers[-1], SoftMax) and hasattr(self.loss_layer, "logits_gradient"):
+            error_tensor = self.loss_layer.logits_gradient(self._label_tensor)
+            layers = layers[:-1]
+        else:
+            error_tensor = self.loss_layer.backward(self._label_tensor)
+        for layer in reversed(layers):
             error_tensor = layer.backward(error_tensor)
 
     def train(self, iterations):

@@ -151,10 +151,11 @@ def describe_network(network):
             entry["rng_state"] = _rng_state(layer.rng)
         prefix = f"layers.{index}"
         if layer.trainable:
+            layer.check_parameters()  # a kernel assigned at a wrong shape is refused, not saved
             arrays[f"{prefix}.weights"] = layer.weights
             arrays[f"{prefix}.bias"] = layer.bias
-            entry["weights_optimizer"] = _describe_optimizer(layer._weights_optimizer, f"{prefix}.weights_optimizer", arrays)
-            entry["bias_optimizer"] = _describe_optimizer(layer._bias_optimizer, f"{prefix}.bias_optimizer", arrays)
+            entry["weights_optimizer"] = _describe_optimizer(layer.weights_optimizer, f"{prefix}.weights_optimizer", arrays)
+            entry["bias_optimizer"] = _describe_optimizer(layer.bias_optimizer, f"{prefix}.bias_optimizer", arrays)
         for name in state:
             if getattr(layer, name, None) is not None:
                 arrays[f"{prefix}.{name}"] = np.asarray(getattr(layer, name))
@@ -197,8 +198,13 @@ def rebuild_network(metadata, arrays):
         if layer.trainable:
             layer.weights = _array(arrays, f"{prefix}.weights")
             layer.bias = _array(arrays, f"{prefix}.bias")
-            layer._weights_optimizer = _rebuild_optimizer(entry.get("weights_optimizer"), f"{prefix}.weights_optimizer", arrays)
-            layer._bias_optimizer = _rebuild_optimizer(entry.get("bias_optimizer"), f"{prefix}.bias_optimizer", arrays)
+            try:
+                layer.check_parameters()
+            except ValueError as error:
+                raise CheckpointError(f"layer {index}: {error}") from None
+            layer.restore_optimizers(
+                _rebuild_optimizer(entry.get("weights_optimizer"), f"{prefix}.weights_optimizer", arrays),
+                _rebuild_optimizer(entry.get("bias_optimizer"), f"{prefix}.bias_optimizer", arrays))
         for name in state:
             if f"{prefix}.{name}" in arrays:
                 setattr(layer, name, arrays[f"{prefix}.{name}"])

@@ -97,12 +97,13 @@ def as_floating(layer_name, tensor, dtype):
 class TrainableLayer(BaseLayer):
     """A layer with a kernel (``weights``) and a ``bias`` trained by an optimizer.
 
-    Subclasses set ``self._weights`` and ``self._bias`` in their constructor and
-    implement ``_parameter_shapes`` (for ``initialize``) and ``_fans``.
+    Subclasses set ``self._weights`` and ``self._bias`` in their constructor, implement
+    ``parameter_shapes`` (what their constructor arguments call for) and ``_fans``, and
+    call ``check_parameters()`` at the start of ``forward``.
 
     The optimizer property stores two deep copies: one for the weights and one
     for the bias. The bias copy never carries a regularizer, because only
-    kernels are regularized (SPEC.md); layers whose kernel must not be
+    kernels are regularized; layers whose kernel must not be
     regularized either (BatchNormalization) set ``regularize_weights = False``.
     """
 
@@ -122,6 +123,12 @@ class TrainableLayer(BaseLayer):
         self._bias_optimizer = None
 
     # -- parameters -------------------------------------------------------------
+    #
+    # Assignment accepts any array of numbers and converts it to the layer's dtype, without
+    # looking at its shape: exercise code assigns a (3, 3) kernel and then reshapes it through
+    # the property (``conv.weights = np.expand_dims(conv.weights, 0)``). The shape is checked
+    # where it matters, when the layer next runs forward (``check_parameters``) and when a
+    # network is saved, so a parameter left at a wrong shape never gives a silent wrong result.
 
     @property
     def weights(self):
@@ -129,7 +136,7 @@ class TrainableLayer(BaseLayer):
 
     @weights.setter
     def weights(self, value):
-        self._weights = self._checked_parameter("weights", value, self._weights)
+        self._weights = self._as_parameter("weights", value)
 
     @property
     def bias(self):
@@ -137,14 +144,26 @@ class TrainableLayer(BaseLayer):
 
     @bias.setter
     def bias(self, value):
-        self._bias = self._checked_parameter("bias", value, self._bias)
+        self._bias = self._as_parameter("bias", value)
 
-    def _checked_parameter(self, what, value, current):
-        value = np.array(value, dtype=self.dtype)
-        if current is not None and value.shape != current.shape:
-            raise ValueError(f"{self.name}: expected {what} of shape {current.shape}, "
-                             f"got {value.shape}")
-        return value
+    def _as_parameter(self, what, value):
+        try:
+            return np.array(value, dtype=self.dtype)
+        except (TypeError, ValueError):
+            raise TypeError(f"{self.name}: expected {what} as an array of numbers, "
+                            f"got {type(value).__name__}") from None
+
+    def parameter_shapes(self):
+        """``(weights_shape, bias_shape)`` that the layer's constructor arguments call for."""
+        raise NotImplementedError
+
+    def check_parameters(self):
+        """A ValueError naming the layer if ``weights`` or ``bias`` has not the shape it needs."""
+        for what, value, expected in zip(("weights", "bias"), (self._weights, self._bias),
+                                         self.parameter_shapes()):
+            if np.shape(value) != tuple(expected):
+                raise ValueError(f"{self.name}: expected {what} of shape {tuple(expected)}, "
+                                 f"got {np.shape(value)}")
 
     def initialize(self, weights_initializer, bias_initializer):
         """Draw new weights and bias from the initializers.
@@ -152,9 +171,10 @@ class TrainableLayer(BaseLayer):
         The initializers receive the layer's ``fan_in`` and ``fan_out``.
         """
         fan_in, fan_out = self._fans()
-        self._weights = np.asarray(weights_initializer.initialize(self._weights.shape, fan_in, fan_out),
+        weights_shape, bias_shape = self.parameter_shapes()
+        self._weights = np.asarray(weights_initializer.initialize(weights_shape, fan_in, fan_out),
                                    dtype=self.dtype)
-        self._bias = np.asarray(bias_initializer.initialize(self._bias.shape, fan_in, fan_out),
+        self._bias = np.asarray(bias_initializer.initialize(bias_shape, fan_in, fan_out),
                                 dtype=self.dtype)
 
     def _fans(self):
@@ -176,6 +196,22 @@ class TrainableLayer(BaseLayer):
         self._bias_optimizer.regularizer = None
         if not self.regularize_weights:
             self._weights_optimizer.regularizer = None
+
+    @property
+    def weights_optimizer(self):
+        """The optimizer (and its state) that updates ``weights``, or None."""
+        return self._weights_optimizer
+
+    @property
+    def bias_optimizer(self):
+        """The optimizer (and its state) that updates ``bias``, or None; it never regularizes."""
+        return self._bias_optimizer
+
+    def restore_optimizers(self, weights_optimizer, bias_optimizer):
+        """Install the two optimizers exactly as given, state included (no copies): for
+        loading a checkpoint. Setting ``optimizer`` instead copies one prototype twice."""
+        self._weights_optimizer = weights_optimizer
+        self._bias_optimizer = bias_optimizer
 
     def set_learning_rate(self, learning_rate):
         """Set the learning rate of both optimizer copies (for schedules); state is kept."""

@@ -97,12 +97,16 @@ class BatchNormalization(TrainableLayer):
         self.running_mean = None
         self.running_variance = None
 
+    def parameter_shapes(self):
+        return (self.channels,), (self.channels,)
+
     def _fans(self):
         return self.channels, self.channels
 
     # -- forward ----------------------------------------------------------------
 
     def forward(self, input_tensor):
+        self.check_parameters()
         input_tensor = as_floating(self.name, input_tensor, self.dtype)
         self._check_input(input_tensor)
         self.image_shape = None

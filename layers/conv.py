@@ -120,6 +120,9 @@ class Conv(TrainableLayer):
         self._buffers = {}  # name -> (what it was made for, array): see _buffer
         self._window_view = (None, None, None)  # (padded buffer, output block, windows view): see _windows
 
+    def parameter_shapes(self):
+        return (self.num_kernels,) + self.convolution_shape, (self.num_kernels,)
+
     def _fans(self):
         channels, *kernel = self.convolution_shape
         area = int(np.prod(kernel))
@@ -160,6 +163,7 @@ class Conv(TrainableLayer):
                      for block, stride, size in zip(self.output_block, self._stride_2d, self._kernel_2d))
 
     def forward(self, input_tensor):
+        self.check_parameters()
         input_tensor = as_floating(self.name, input_tensor, self.dtype)
         self._check_input(input_tensor)
         images = input_tensor if self.spatial_dimensions == 2 else input_tensor[:, :, np.newaxis, :]

@@ -30,10 +30,14 @@ class FullyConnected(TrainableLayer):
         self._bias = uniform.initialize((self.output_size,), 0, 0).astype(self.dtype)
         self.input_tensor = None
 
+    def parameter_shapes(self):
+        return (self.output_size, self.input_size), (self.output_size,)
+
     def _fans(self):
         return self.input_size, self.output_size
 
     def forward(self, input_tensor):
+        self.check_parameters()
         input_tensor = as_floating(self.name, input_tensor, self.dtype)
         if input_tensor.ndim != 2 or input_tensor.shape[1] != self.input_size:
             raise ValueError(f"{self.name}: expected input of shape (batch, {self.input_size}), "

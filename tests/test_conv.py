@@ -623,7 +623,8 @@ def test_backward_before_forward_is_refused():
         Conv((1, 1), (1, 3, 3), 2).backward(np.ones((1, 2, 3, 3)))
 
 
-def test_wrong_weights_shape_is_refused():
+def test_wrong_weights_shape_is_refused_at_forward(rng):
     layer = Conv((1, 1), (1, 3, 3), 2)
-    with pytest.raises(ValueError, match=r"Conv: expected weights of shape \(2, 1, 3, 3\)"):
-        layer.weights = np.ones((2, 3, 3))
+    layer.weights = np.ones((2, 3, 3))
+    with pytest.raises(ValueError, match=r"Conv: expected weights of shape \(2, 1, 3, 3\), got \(2, 3, 3\)"):
+        layer.forward(rng.standard_normal((1, 1, 4, 4)))
