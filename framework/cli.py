@@ -191,13 +191,20 @@ def build_parser():
     _add_train_parser(subparsers)
     _add_eval_parser(subparsers)
     _add_data_parser(subparsers)
-    try:
-        from framework.compare import add_parser as add_compare_parser
-    except ImportError:
-        add_compare_parser = None
-    if add_compare_parser is not None:
-        add_compare_parser(subparsers)
+    for add_command_parser in _plugin_commands():
+        add_command_parser(subparsers)
     return parser
+
+
+def _plugin_commands():
+    """The ``add_parser(subparsers)`` functions of the commands that packages above the framework
+    register under the entry-point group ``normnet.commands`` (the Norm Loss study's
+    ``compare``, the exercise tools' ``exercise``): the framework runs them without
+    importing them by name, so imports keep running one way, from those packages down."""
+    from importlib.metadata import entry_points
+
+    return [entry_point.load() for entry_point in sorted(entry_points(group="normnet.commands"),
+                                                          key=lambda entry_point: entry_point.name)]
 
 
 def main(argv=None):
