@@ -1,4 +1,4 @@
-"""Loading a dataset as float arrays ready for a network: ``load_dataset`` / ``load_mnist``."""
+"""Loading a dataset as float arrays ready for a network: ``load_dataset``."""
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -81,9 +81,3 @@ def load_dataset(name="mnist", data_dir=None, dtype=np.float32, one_hot=False, v
         dataset.validation_images = train_images[split:]
         dataset.validation_labels = train_labels[split:]
     return dataset
-
-
-def load_mnist(data_dir=None, dtype=np.float32, one_hot=False, validation_size=0, dataset="mnist"):
-    """MNIST (or ``dataset``) as an ImageDataset; see ``load_dataset``."""
-    return load_dataset(dataset, data_dir=data_dir, dtype=dtype, one_hot=one_hot,
-                        validation_size=validation_size)

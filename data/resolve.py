@@ -46,11 +46,6 @@ def cache_root():
     return Path(os.environ.get("NORMNET_CACHE") or platformdirs.user_cache_dir("normnet"))
 
 
-def cache_folder(name):
-    """The cache subfolder of the dataset called ``name``."""
-    return cache_root() / dataset_info(name).name
-
-
 # --------------------------------------------------------------------------- reading and verifying
 
 def find_file(folder, idx_file):

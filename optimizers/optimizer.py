@@ -27,7 +27,8 @@ class Optimizer:
         w ← w − η · regularizer.calculate_gradient(w) − (the optimizer's own step)
 
     The regularizer acts as *shrinkage on the current weights*, kept apart from
-    the optimizer's moment estimates (seed slides). For Sgd this is exactly
+    the optimizer's moment estimates (the exercise slides "Regularization",
+    "Loss function augmentation"). For Sgd this is exactly
     w(k+1) = (1 − ηα) w(k) − η ∂L/∂w(k) for L2; for SgdWithMomentum and Adam it
     is decoupled weight decay: the penalty's gradient never enters the velocity
     or the moments.

@@ -1,4 +1,5 @@
-"""L2 (weight decay) and L1 regularization, as the seed slides define them."""
+"""L2 (weight decay) and L1 regularization, as the exercise slides "Regularization" define them
+("Loss function augmentation": L2 and L1 regularization)."""
 import numpy as np
 
 from regularizers.regularizer import Regularizer
@@ -10,7 +11,7 @@ class L2Regularizer(Regularizer):
         norm(w)               = α · Σ w²
         calculate_gradient(w) = α · w
 
-    This is the *weight-decay convention* of the seed slides: the shrinkage
+    This is the *weight-decay convention* of the exercise slides: the shrinkage
     w(k+1) = (1 − ηα) w(k) − η ∂L/∂w(k) uses α·w, which is half the derivative
     2α·w of the stated penalty. (Equivalently, the update minimizes
     L + (α/2)·‖w‖²; the reported loss uses the slides' α·‖w‖².)

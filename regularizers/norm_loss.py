@@ -12,7 +12,7 @@ def unit_norms(weights):
     """
     weights = np.asarray(weights)
     if weights.ndim < 1:
-        raise ValueError(f"Norm Loss needs a kernel with output units on axis 0, got a scalar")
+        raise ValueError("Norm Loss needs a kernel with output units on axis 0, got a scalar")
     flat = weights.reshape(weights.shape[0], -1)
     return np.sqrt(np.einsum("oi,oi->o", flat, flat))
 
@@ -20,12 +20,12 @@ def unit_norms(weights):
 class NormLoss(Regularizer):
     """Norm Loss: a soft constraint towards the Oblique manifold ddiag(W Wᵀ) = I.
 
-        norm(w)               = α · Σ_o (1 − ‖w_o‖)²                        (seed eq. 3, 4)
-        calculate_gradient(w) = α · 2 · w_o · (1 − 1/‖w_o‖)   for each unit o  (seed eq. 6)
+        norm(w)               = α · Σ_o (1 − ‖w_o‖)²                        (Georgiou et al., ICPR 2020, eq. 3, 4)
+        calculate_gradient(w) = α · 2 · w_o · (1 − 1/‖w_o‖)   for each unit o  (eq. 6)
 
     where ``w_o`` is all incoming weights of output unit ``o`` (axis 0 of the kernel).
 
-    Relation to weight decay (seed eq. 5): weight decay's gradient is 2·w, it
+    Relation to weight decay (eq. 5): weight decay's gradient is 2·w, it
     always shrinks. Norm Loss's gradient is the same 2·w scaled per unit by
     (1 − 1/‖w_o‖): positive (shrink) when ‖w_o‖ > 1, negative (grow) when
     ‖w_o‖ < 1, zero on the unit sphere. It is weight decay with a per-unit

@@ -1,6 +1,7 @@
 """The regularizer base class.
 
-A regularizer needs nothing but the current weights (seed slides): it knows
+A regularizer needs nothing but the current weights (the exercise slides "Regularization",
+"General outline"): it knows
 its penalty, ``norm(weights)``, which the network adds to the reported loss,
 and that penalty's gradient, ``calculate_gradient(weights)``, which the
 optimizer applies as shrinkage. ``alpha`` is the regularization factor

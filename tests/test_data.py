@@ -20,10 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import data
 from conftest import mnist_folder
 from data import (DataLayer, ChecksumError, DatasetUnavailableError, IdxFormatError, UnsafePickleError,
-                  fetch, load_dataset, load_mnist, read_idx, write_idx)
+                  fetch, load_dataset, read_idx, write_idx)
 from data import files, pypi, resolve
 from data.datasets import FASHION_MNIST, MNIST, ROLES
 from data.idx import encode_idx, parse_idx
@@ -151,8 +150,8 @@ def test_real_mnist_payloads_have_the_listed_checksums(mnist_dir):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_load_mnist_shapes_dtypes_and_ranges(mnist_dir, dtype):
-    mnist = load_mnist(data_dir=mnist_dir, dtype=dtype)
+def test_load_dataset_mnist_shapes_dtypes_and_ranges(mnist_dir, dtype):
+    mnist = load_dataset("mnist", data_dir=mnist_dir, dtype=dtype)
     assert mnist.train_images.shape == (60000, 1, 28, 28) and mnist.test_images.shape == (10000, 1, 28, 28)
     assert mnist.train_images.dtype == dtype and mnist.test_images.dtype == dtype
     assert mnist.train_labels.shape == (60000,) and mnist.test_labels.shape == (10000,)
@@ -176,7 +175,7 @@ def test_load_scales_pixels_by_255(mnist_dir, mnist_pixels):
 
 def test_one_hot_labels_and_validation_split(mnist_dir):
     full = load_dataset("mnist", data_dir=mnist_dir, dtype=np.float64)
-    split = load_mnist(data_dir=mnist_dir, one_hot=True, validation_size=5000, dtype=np.float64)
+    split = load_dataset("mnist", data_dir=mnist_dir, one_hot=True, validation_size=5000, dtype=np.float64)
     assert split.train_images.shape == (55000, 1, 28, 28) and split.validation_images.shape == (5000, 1, 28, 28)
     assert split.train_labels.shape == (55000, 10) and split.train_labels.dtype == np.float64
     assert split.validation_labels.shape == (5000, 10) and split.test_labels.shape == (10000, 10)

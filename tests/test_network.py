@@ -184,7 +184,7 @@ def test_loss_history_has_one_entry_per_iteration_and_falls():
 
 
 def kernel_penalty(regularizer_class, alpha, weights):
-    """The penalties of SPEC.md written out independently of regularizers/."""
+    """The penalties L2, L1 and Norm Loss written out independently of regularizers/."""
     if regularizer_class is L2Regularizer:
         return alpha * np.sum(weights ** 2)
     if regularizer_class is L1Regularizer:

@@ -1,6 +1,6 @@
-"""The public names of SPEC.md import exactly as written there.
+"""The public names of normnet's contract import exactly as written there.
 
-Each test executes one import line of SPEC.md's "Public names" verbatim, in a
+Each test executes one import line of the contract's public names verbatim, in a
 fresh namespace, and checks that every name it binds is a real object.
 """
 import pytest

@@ -1,6 +1,6 @@
 """L1, L2 and Norm Loss, and how every optimizer applies them.
 
-Seed formulas (../shared/seeds/000_*, 003_*):
+The formulas (the exercise slides "Regularization"; Georgiou et al., ICPR 2020):
     L2:        norm = α·Σw²,               gradient α·w      (weight-decay convention)
     L1:        norm = α·Σ|w|,              gradient α·sign(w)
     Norm Loss: norm = α·Σ_o (1 − ‖w_o‖)²,  gradient α·2·w_o·(1 − 1/‖w_o‖)   (eq. 3, 4, 6)
