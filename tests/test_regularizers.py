@@ -415,3 +415,55 @@ def test_bias_untouched_and_kernel_shrunk(make_optimizer, regularizer):
                                rtol=1e-14)
     # the layer reports (its own copy of) the regularizer acting on its kernel
     assert type(layer.regularizer) is type(regularizer) and layer.regularizer.alpha == 0.5
+
+
+# -- the coupled form (the penalty's gradient through the optimizer's state) ----------------
+
+@pytest.mark.parametrize("coupled", [False, True])
+def test_sgd_applies_both_forms_identically(coupled):
+    # w = 1, g = 0.5, α = 0.1, η = 0.1: decoupled 1 − 0.1·0.5 − 0.1·0.1·1 = 0.94,
+    # coupled 1 − 0.1·(0.5 + 0.1·1) = 0.94.
+    optimizer = Sgd(0.1)
+    optimizer.add_regularizer(L2Regularizer(0.1), coupled=coupled)
+    assert optimizer.calculate_update(1.0, 0.5) == pytest.approx(0.94, abs=1e-15)
+
+
+def test_momentum_coupled_puts_the_penalty_into_the_velocity():
+    # η = 0.1, μ = 0.9, α = 0.1 (L2: gradient α·w), w₀ = 1, data gradient 0.5 twice.
+    # Coupled:   g₁ = 0.5 + 0.1·1 = 0.6,    v₁ = −0.06,                   w₁ = 0.94
+    #            g₂ = 0.5 + 0.1·0.94 = 0.594, v₂ = 0.9·(−0.06) − 0.0594 = −0.1134, w₂ = 0.8266
+    # Decoupled: v₁ = −0.05, w₁ = 1 − 0.05 − 0.01 = 0.94
+    #            v₂ = −0.045 − 0.05 = −0.095, w₂ = 0.94 − 0.095 − 0.1·0.1·0.94 = 0.8356
+    coupled, decoupled = SgdWithMomentum(0.1, 0.9), SgdWithMomentum(0.1, 0.9)
+    coupled.add_regularizer(L2Regularizer(0.1), coupled=True)
+    decoupled.add_regularizer(L2Regularizer(0.1))
+    w_coupled = coupled.calculate_update(coupled.calculate_update(1.0, 0.5), 0.5)
+    w_decoupled = decoupled.calculate_update(decoupled.calculate_update(1.0, 0.5), 0.5)
+    assert w_coupled == pytest.approx(0.8266, abs=1e-12)
+    assert w_decoupled == pytest.approx(0.8356, abs=1e-12)
+    assert coupled.velocity == pytest.approx(-0.1134, abs=1e-12)
+
+
+def test_adam_coupled_rescales_the_penalty_like_any_gradient():
+    # No data gradient, w = 2, α = 0.01, η = 0.1. Coupled: Adam's first step has magnitude
+    # η·|g|/(|g| + ε) ≈ 0.1 whatever the size of g = α·w = 0.02, so w₁ ≈ 1.9.
+    # Decoupled: w₁ = 2 − η·α·w = 2 − 0.1·0.01·2 = 1.998 (Adam's own step is 0 for g = 0).
+    coupled, decoupled = Adam(0.1), Adam(0.1)
+    coupled.add_regularizer(L2Regularizer(0.01), coupled=True)
+    decoupled.add_regularizer(L2Regularizer(0.01))
+    assert coupled.calculate_update(2.0, 0.0) == pytest.approx(1.9, abs=1e-6)
+    assert decoupled.calculate_update(2.0, 0.0) == pytest.approx(1.998, abs=1e-12)
+
+
+def test_the_form_survives_the_layers_copies_and_biases_stay_unregularized():
+    optimizer = SgdWithMomentum(0.1, 0.9)
+    optimizer.add_regularizer(NormLoss(0.1), coupled=True)
+    layer = FullyConnected(3, 2)
+    layer.optimizer = optimizer
+    assert layer.weights_optimizer.coupled_regularization
+    assert layer.bias_optimizer.regularizer is None
+
+
+def test_coupled_must_be_a_bool():
+    with pytest.raises(TypeError, match="coupled must be True or False"):
+        Sgd(0.1).add_regularizer(L2Regularizer(0.1), coupled="yes")
