@@ -37,17 +37,20 @@ class CrossEntropyLoss:
         prediction_tensor = np.asarray(prediction_tensor)
         self._check_label(label_tensor, prediction_tensor.shape, "forward")
         self.prediction_tensor = prediction_tensor
+        # BEGIN SOLUTION
         eps = prediction_tensor.dtype.type(_EPS)
         loss = -np.sum(label_tensor * np.log(prediction_tensor + eps))
         if self.reduction == "mean":
             loss = loss / prediction_tensor.shape[0]
         return float(loss)
+        # END SOLUTION
 
     def backward(self, label_tensor):
         if self.prediction_tensor is None:
             raise RuntimeError("CrossEntropyLoss.backward called before forward")
         prediction = self.prediction_tensor
         self._check_label(label_tensor, prediction.shape, "backward")
+        # BEGIN SOLUTION
         # ŷ below the smallest normal number (an underflow) is read as that number, so that
         # −y/ŷ stays finite; above it, which is wherever ŷ is representable, nothing changes.
         smallest = np.finfo(prediction.dtype).tiny
@@ -55,6 +58,7 @@ class CrossEntropyLoss:
         np.divide(-np.asarray(label_tensor, dtype=prediction.dtype), np.maximum(prediction, smallest),
                   out=error_tensor, where=np.asarray(label_tensor) != 0)
         return self._reduced(error_tensor)
+        # END SOLUTION
 
     def logits_gradient(self, label_tensor):
         """∂L/∂x for the scores x that a SoftMax turned into the cached prediction: ŷ − y.
@@ -66,7 +70,9 @@ class CrossEntropyLoss:
             raise RuntimeError("CrossEntropyLoss.logits_gradient called before forward")
         prediction = self.prediction_tensor
         self._check_label(label_tensor, prediction.shape, "logits_gradient")
+        # BEGIN SOLUTION
         return self._reduced(prediction - np.asarray(label_tensor, dtype=prediction.dtype))
+        # END SOLUTION
 
     def _reduced(self, error_tensor):
         if self.reduction == "mean":

@@ -84,15 +84,19 @@ class NeuralNetwork:
 
     def regularization_loss(self):
         """Σ over trainable layers of ``regularizer.norm(kernel)`` (0 if none is regularized)."""
+        # BEGIN SOLUTION
         return sum(layer.regularization_loss() for layer in self.layers if layer.trainable)
+        # END SOLUTION
 
     def forward(self):
         """Draw a batch, run it through the layers; return data loss + regularization loss."""
         if self.data_layer is None or self.loss_layer is None:
             raise RuntimeError("NeuralNetwork.forward needs data_layer and loss_layer to be set")
+        # BEGIN SOLUTION
         input_tensor, self._label_tensor = self.data_layer.next()
         prediction = self._propagate(input_tensor)
         return self.loss_layer.forward(prediction, self._label_tensor) + self.regularization_loss()
+        # END SOLUTION
 
     def backward(self):
         """Backpropagate from the loss of the last ``forward``; optimizers update the layers.
@@ -105,6 +109,7 @@ class NeuralNetwork:
         """
         if self._label_tensor is None:
             raise RuntimeError("NeuralNetwork.backward called before forward")
+        # BEGIN SOLUTION
         layers = self.layers
         if layers and isinstance(layers[-1], SoftMax) and hasattr(self.loss_layer, "logits_gradient"):
             error_tensor = self.loss_layer.logits_gradient(self._label_tensor)
@@ -113,27 +118,38 @@ class NeuralNetwork:
             error_tensor = self.loss_layer.backward(self._label_tensor)
         for layer in reversed(layers):
             error_tensor = layer.backward(error_tensor)
+        # END SOLUTION
 
     def train(self, iterations):
         """Run ``iterations`` training steps in the training phase, recording ``loss``.
 
-        Raises FloatingPointError as soon as a loss is not finite (a diverging
-        learning rate, say), before the bad step changes any weight.
+        Set the phase to "train"; then each iteration is ``forward`` (the loss of one
+        batch), ``_record_loss(loss, iteration)`` and ``backward`` (which updates the
+        weights). ``_record_loss`` raises FloatingPointError as soon as a loss is not
+        finite (a diverging learning rate, say), so the bad step never changes a weight.
         """
+        # BEGIN SOLUTION
         self.phase = "train"
         for iteration in range(int(iterations)):
             loss = self.forward()
-            if not math.isfinite(loss):
-                raise FloatingPointError(
-                    f"NeuralNetwork.train: the loss became {loss} at iteration {iteration + 1} "
-                    f"(of this call); the learning rate is probably too large")
-            self.loss.append(loss)
+            self._record_loss(loss, iteration)
             self.backward()
+        # END SOLUTION
+
+    def _record_loss(self, loss, iteration):
+        """Append ``loss`` to ``self.loss``; a loss that is not finite stops training instead."""
+        if not math.isfinite(loss):
+            raise FloatingPointError(
+                f"NeuralNetwork.train: the loss became {loss} at iteration {iteration + 1} "
+                f"(of this call); the learning rate is probably too large")
+        self.loss.append(loss)
 
     def test(self, input_tensor):
         """Return the network's output for ``input_tensor`` in the testing phase."""
+        # BEGIN SOLUTION
         self.phase = "test"
         return self._propagate(input_tensor)
+        # END SOLUTION
 
     def test_in_chunks(self, input_tensor, batch_size=128, workers=None):
         """``test(input_tensor)``, computed ``batch_size`` items at a time on ``workers`` threads.

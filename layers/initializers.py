@@ -26,7 +26,9 @@ class Constant:
         self.value = float(value)
 
     def initialize(self, weights_shape, fan_in, fan_out):
+        # BEGIN SOLUTION
         return np.full(weights_shape, self.value)
+        # END SOLUTION
 
 
 class UniformRandom:
@@ -36,9 +38,11 @@ class UniformRandom:
         self.rng = rng
 
     def initialize(self, weights_shape, fan_in, fan_out):
+        # BEGIN SOLUTION
         if self.rng is None:
             return np.random.uniform(0.0, 1.0, size=weights_shape)
         return self.rng.uniform(0.0, 1.0, size=weights_shape)
+        # END SOLUTION
 
 
 class Xavier:
@@ -49,7 +53,9 @@ class Xavier:
 
     def initialize(self, weights_shape, fan_in, fan_out):
         _check_fans("Xavier", fan_in, fan_out)
+        # BEGIN SOLUTION
         return _normal(self.rng, np.sqrt(2.0 / (fan_in + fan_out)), weights_shape)
+        # END SOLUTION
 
 
 class He:
@@ -60,7 +66,9 @@ class He:
 
     def initialize(self, weights_shape, fan_in, fan_out):
         _check_fans("He", fan_in, fan_out)
+        # BEGIN SOLUTION
         return _normal(self.rng, np.sqrt(2.0 / fan_in), weights_shape)
+        # END SOLUTION
 
 
 class SmallNormal:

@@ -25,6 +25,7 @@ class Adam(Optimizer):
         self.step = 0
 
     def _descent_step(self, gradient_tensor):
+        # BEGIN SOLUTION
         if self.first_moment is None:
             self.first_moment = zero_state(gradient_tensor)
             self.second_moment = zero_state(gradient_tensor)
@@ -50,3 +51,4 @@ class Adam(Optimizer):
         np.divide(self.first_moment, scratch, out=scratch)
         scratch *= self.learning_rate * second_correction / first_correction
         return scratch
+        # END SOLUTION

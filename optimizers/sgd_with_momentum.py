@@ -18,9 +18,11 @@ class SgdWithMomentum(Optimizer):
         self.velocity = None
 
     def _descent_step(self, gradient_tensor):
+        # BEGIN SOLUTION
         if self.velocity is None:
             self.velocity = zero_state(gradient_tensor)
         # v ← μ·v − η·g, in place: the velocity is the optimizer's own array (see Adam._descent_step).
         self.velocity *= self.momentum_rate
         self.velocity -= self.learning_rate * gradient_tensor
         return -self.velocity
+        # END SOLUTION

@@ -18,10 +18,14 @@ class L2Regularizer(Regularizer):
     """
 
     def calculate_gradient(self, weights):
+        # BEGIN SOLUTION
         return self.alpha * np.asarray(weights)
+        # END SOLUTION
 
     def norm(self, weights):
+        # BEGIN SOLUTION
         return self.alpha * float(np.sum(np.square(weights)))
+        # END SOLUTION
 
 
 class L1Regularizer(Regularizer):
@@ -32,7 +36,11 @@ class L1Regularizer(Regularizer):
     """
 
     def calculate_gradient(self, weights):
+        # BEGIN SOLUTION
         return self.alpha * np.sign(weights)
+        # END SOLUTION
 
     def norm(self, weights):
+        # BEGIN SOLUTION
         return self.alpha * float(np.sum(np.abs(weights)))
+        # END SOLUTION
