@@ -28,6 +28,13 @@ def batch():
     return images, labels
 
 
+def uses_fast_layers(network):
+    """Whether ``network`` is built from the fast layers (the model builders' choice)."""
+    from layers.fast import LAYERS
+
+    return all(type(layer) is LAYERS[type(layer).__name__] for layer in network.layers)
+
+
 def trained_lenet(batch, **options):
     network = build_lenet(dtype=np.float32, rng=np.random.default_rng(0), **options)
     network.data_layer = FixedBatch(*batch)
@@ -44,7 +51,7 @@ def trained_lenet(batch, **options):
 def test_round_trip_gives_identical_predictions_and_training(tmp_path, batch, options):
     network = trained_lenet(batch, **options)
     path = save(tmp_path / "net.npz", network)
-    restored = load(path, data_layer=FixedBatch(*batch))
+    restored = load(path, data_layer=FixedBatch(*batch), fast=uses_fast_layers(network))
     np.testing.assert_array_equal(network.test(batch[0]), restored.test(batch[0]))
     assert restored.loss == network.loss
     # Optimizer state (Adam moments, velocity), running moments and dropout generators were
