@@ -1,5 +1,11 @@
 """Model builders: the modified LeNet of the exercise slides, and the small all-convolutional
-network with batch normalization used by the Norm Loss experiments."""
+network with batch normalization used by the Norm Loss experiments.
+
+Both build from the fast layers (``layers.fast``) by default; ``fast=False`` builds the same
+network, with the same parameters for the same ``rng``, from the teaching layers (``layers``).
+"""
+import importlib
+
 import numpy as np
 
 from framework.losses import CrossEntropyLoss
@@ -35,7 +41,7 @@ def make_initializer(name, rng=None):
 
 
 def build_lenet(optimizer="adam", learning_rate=5e-4, regularizer="l2", alpha=4e-4, dropout=None,
-                batch_norm=False, dtype=np.float64, initializer="he", momentum=0.9, rng=None):
+                batch_norm=False, dtype=np.float64, initializer="he", momentum=0.9, rng=None, fast=True):
     """The modified LeNet of the exercise slides, for 28x28 single-channel images.
 
     Conv 5x5 same 1→6, max-pool 2x2/2, ReLU, Conv 5x5 same 6→16, max-pool 2x2/2, ReLU,
@@ -60,8 +66,13 @@ def build_lenet(optimizer="adam", learning_rate=5e-4, regularizer="l2", alpha=4e
         Kernel initializer; biases start at 0.
     rng : numpy.random.Generator, optional
         Source of initial weights and dropout masks; NumPy's global state if None.
+    fast : bool
+        Build from the fast layers (default) or, if False, from the teaching layers.
     """
-    from layers import BatchNormalization, Conv, Dropout, Flatten, FullyConnected, Pooling, ReLU, SoftMax
+    layers = _layer_package(fast)
+    BatchNormalization, Conv, Dropout, Flatten = (layers.BatchNormalization, layers.Conv, layers.Dropout,
+                                                  layers.Flatten)
+    FullyConnected, Pooling, ReLU, SoftMax = layers.FullyConnected, layers.Pooling, layers.ReLU, layers.SoftMax
 
     dtype = np.dtype(dtype)
     network = _empty_network(optimizer, learning_rate, regularizer, alpha, momentum, initializer, rng)
@@ -85,7 +96,7 @@ def build_lenet(optimizer="adam", learning_rate=5e-4, regularizer="l2", alpha=4e
 
     convolution_block(1, 6)
     # The first layer's input gradient would flow into the data; nobody needs it.
-    network.layers[0].compute_input_gradient = False
+    set_switch(network.layers[0], "compute_input_gradient", False)
     convolution_block(6, 16)
     network.append_layer(Flatten())
     hidden_block(16 * 7 * 7, 120)
@@ -96,7 +107,7 @@ def build_lenet(optimizer="adam", learning_rate=5e-4, regularizer="l2", alpha=4e
 
 
 def build_allconv(optimizer="adam", learning_rate=1e-3, regularizer="l2", alpha=4e-4, dtype=np.float64,
-                  initializer="he", momentum=0.9, width=16, rng=None):
+                  initializer="he", momentum=0.9, width=16, rng=None, fast=True):
     """A small all-convolutional network with batch normalization after each convolution.
 
     Conv 3x3 1→w, BN, ReLU, Conv 3x3 stride 2 w→w (28→14), BN, ReLU,
@@ -106,8 +117,11 @@ def build_allconv(optimizer="adam", learning_rate=1e-3, regularizer="l2", alpha=
     Every trained kernel but the last is a convolution followed by batch normalization:
     the setting the Norm Loss paper targets, where a kernel's scale does not change
     the function and weight decay mainly changes the effective learning rate.
+    ``fast=False`` builds it from the teaching layers.
     """
-    from layers import BatchNormalization, Conv, GlobalAveragePooling, ReLU, SoftMax
+    layers = _layer_package(fast)
+    BatchNormalization, Conv, GlobalAveragePooling, ReLU, SoftMax = (
+        layers.BatchNormalization, layers.Conv, layers.GlobalAveragePooling, layers.ReLU, layers.SoftMax)
 
     dtype = np.dtype(dtype)
     network = _empty_network(optimizer, learning_rate, regularizer, alpha, momentum, initializer, rng)
@@ -116,11 +130,23 @@ def build_allconv(optimizer="adam", learning_rate=1e-3, regularizer="l2", alpha=
         network.append_layer(Conv((stride, stride), (in_channels, 3, 3), out_channels, dtype=dtype))
         network.append_layer(BatchNormalization(out_channels, dtype=dtype))
         network.append_layer(ReLU())
-    network.layers[0].compute_input_gradient = False
+    set_switch(network.layers[0], "compute_input_gradient", False)
     network.append_layer(Conv((1, 1), (2 * width, 1, 1), 10, dtype=dtype))
     network.append_layer(GlobalAveragePooling())
     network.append_layer(SoftMax())
     return network
+
+
+def _layer_package(fast):
+    """``layers.fast`` or ``layers``: the package whose classes a builder uses."""
+    return importlib.import_module("layers.fast" if fast else "layers")
+
+
+def set_switch(layer, name, value):
+    """Set a speed switch (e.g. the fast Conv's ``compute_input_gradient``) where the layer's class
+    declares it in ``switches``; a layer without it computes everything anyway."""
+    if name in getattr(type(layer), "switches", ()):
+        setattr(layer, name, value)
 
 
 def _empty_network(optimizer, learning_rate, regularizer, alpha, momentum, initializer, rng):

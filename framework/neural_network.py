@@ -5,8 +5,7 @@ import os
 
 import numpy as np
 
-from layers import SoftMax
-from layers.base import positive_int
+from layers.base import SoftMaxLayer, positive_int
 
 
 class NeuralNetwork:
@@ -111,7 +110,7 @@ class NeuralNetwork:
             raise RuntimeError("NeuralNetwork.backward called before forward")
         # BEGIN SOLUTION
         layers = self.layers
-        if layers and isinstance(layers[-1], SoftMax) and hasattr(self.loss_layer, "logits_gradient"):
+        if layers and isinstance(layers[-1], SoftMaxLayer) and hasattr(self.loss_layer, "logits_gradient"):
             error_tensor = self.loss_layer.logits_gradient(self._label_tensor)
             layers = layers[:-1]
         else:

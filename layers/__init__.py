@@ -1,19 +1,48 @@
 """The teaching layers: one module per layer, each with forward and backward.
 
-``LAYERS`` is the one table of layer classes by the name a checkpoint stores; the fast
-package (``layers.fast``) has a table with the same names.
+``from layers import Conv`` imports ``layers.conv`` (and ``layers.base``) and nothing
+else: the package loads each layer's module on first use, so a broken module breaks
+only the layer it holds.
+
+``LAYERS`` is the one table of layer classes by the name a checkpoint stores; it imports
+every layer on first use. The fast package (``layers.fast``) has a table with the same names.
 """
-from layers.activations import ReLU, Sigmoid, SoftMax, TanH
-from layers.batch_normalization import BatchNormalization
-from layers.conv import Conv
-from layers.dropout import Dropout
-from layers.flatten import Flatten
-from layers.fully_connected import FullyConnected
-from layers.global_average_pooling import GlobalAveragePooling
-from layers.pooling import Pooling
+import importlib
 
-__all__ = ["FullyConnected", "ReLU", "SoftMax", "TanH", "Sigmoid", "Flatten", "Conv", "Pooling", "Dropout",
-           "BatchNormalization", "GlobalAveragePooling", "LAYERS"]
+# class name → the module that holds it
+_MODULES = {
+    "FullyConnected": "layers.fully_connected",
+    "ReLU": "layers.relu",
+    "SoftMax": "layers.softmax",
+    "TanH": "layers.tanh",
+    "Sigmoid": "layers.sigmoid",
+    "Flatten": "layers.flatten",
+    "Conv": "layers.conv",
+    "Pooling": "layers.pooling",
+    "Dropout": "layers.dropout",
+    "BatchNormalization": "layers.batch_normalization",
+    "GlobalAveragePooling": "layers.global_average_pooling",
+}
 
-LAYERS = {layer.__name__: layer for layer in (FullyConnected, Conv, Pooling, Dropout, BatchNormalization, ReLU,
-                                                SoftMax, TanH, Sigmoid, Flatten, GlobalAveragePooling)}
+__all__ = list(_MODULES) + ["LAYERS"]
+
+
+def lazy_attribute(namespace, modules, name):
+    """The class ``name`` from its module in ``modules`` (imported now), or the table ``LAYERS`` of
+    them all; stored in ``namespace`` (a package's globals) so the next lookup is a plain one."""
+    if name == "LAYERS":
+        value = {layer_name: lazy_attribute(namespace, modules, layer_name) for layer_name in modules}
+    elif name in modules:
+        value = getattr(importlib.import_module(modules[name]), name)
+    else:
+        raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
+    namespace[name] = value
+    return value
+
+
+def __getattr__(name):
+    return lazy_attribute(globals(), _MODULES, name)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

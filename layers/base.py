@@ -1,7 +1,9 @@
-"""The two base classes every layer derives from.
+"""The base classes every layer derives from, and the checks the layers share.
 
 ``BaseLayer`` carries what all layers share: the ``trainable`` flag, the
-``testing_phase`` flag and a readable name for error messages.
+``testing_phase`` flag and a readable name for error messages. ``SoftMaxLayer``
+marks a SoftMax output, whichever package it comes from (``layers`` or
+``layers.fast``).
 
 ``TrainableLayer`` adds the parameter bookkeeping of layers with a kernel and a
 bias: the ``weights``/``bias`` properties, their gradients, the ``optimizer``
@@ -10,6 +12,7 @@ optimizer, so they never share momentum or Adam moments), and the single place
 where a regularizer touches a layer (:meth:`TrainableLayer.regularization_loss`).
 """
 import copy
+import math
 
 import numpy as np
 
@@ -49,7 +52,7 @@ class BaseLayer:
         own caches: a shallow copy, whose attributes are its own, so a forward pass that
         *assigns* its caches (``self.output = ...``) never touches the original's. A layer
         whose forward pass writes *into* arrays it keeps (a reused buffer) must give the
-        replica buffers of its own: ``Conv`` does.
+        replica buffers of its own: the fast ``Conv`` does.
         """
         return copy.copy(self)
 
@@ -94,12 +97,126 @@ def as_floating(layer_name, tensor, dtype):
     return tensor.astype(dtype)
 
 
+def positive_ints(owner, name, value, lengths, allow_int=True):
+    """``value`` as a tuple of positive ints whose length is one of ``lengths``.
+
+    An int counts as a one-entry sequence when ``allow_int``; anything else (a float,
+    a bool, a wrong length, a non-sequence) is a ValueError naming ``owner`` and ``name``.
+    """
+    entries = (value,) if allow_int and isinstance(value, (int, np.integer)) else value
+    try:
+        entries = tuple(entries)
+    except TypeError:
+        entries = ()
+    if len(entries) not in lengths:
+        counts = " or ".join(str(length) for length in lengths)
+        raise ValueError(f"{owner}: {name} must be {'an int or ' if allow_int else ''}a sequence of "
+                         f"{counts} positive ints, got {value!r}")
+    return tuple(positive_int(owner, f"every entry of {name}", entry) for entry in entries)
+
+
+def stride_per_axis(owner, stride_shape, spatial_dimensions):
+    """A stride for each spatial axis; an int or a one-element sequence applies to every axis."""
+    strides = positive_ints(owner, "stride_shape", stride_shape, sorted({1, spatial_dimensions}))
+    return strides * spatial_dimensions if len(strides) == 1 else strides
+
+
+def same_padding(kernel_size):
+    """Zeros (before, after) on an axis so that a stride-1 output keeps the input's size.
+
+    PyTorch's ``padding="same"`` convention: ``(m - 1) // 2`` before and ``m // 2`` after,
+    so the extra zero of an even kernel goes after the data.
+    """
+    return (kernel_size - 1) // 2, kernel_size // 2
+
+
+def check_image_input(layer_name, shape, channels, spatial_dimensions, what):
+    """A ValueError naming the layer unless ``shape`` is that of a non-empty ``(batch, channels, ...)``
+    input with ``spatial_dimensions`` spatial axes (``channels`` None: any channel count).
+    ``what`` describes the layer's setting for the message, e.g. "a 2-D kernel (3, 5, 5)"."""
+    shape = tuple(shape)
+    channel_text = "channels" if channels is None else str(channels)
+    layout = f"(batch, {channel_text}, y, x)" if spatial_dimensions == 2 else f"(batch, {channel_text}, x)"
+    if len(shape) != 2 + spatial_dimensions:
+        raise ValueError(f"{layer_name}: {what} expects input of shape {layout}, "
+                         f"got shape {shape} ({len(shape)} axes)")
+    if channels is not None and shape[1] != channels:
+        raise ValueError(f"{layer_name}: expected input with {channels} channel(s), shape {layout}, "
+                         f"got {shape[1]} channel(s) in shape {shape}")
+    if 0 in shape:
+        raise ValueError(f"{layer_name}: expected a non-empty input of shape {layout}, got shape {shape}")
+
+
+def pooling_output_shape(layer_name, input_shape, pooling_shape, stride_shape):
+    """The output shape of "valid" pooling, after checking the input against the window."""
+    check_image_input(layer_name, input_shape, None, len(pooling_shape),
+                      f"a {len(pooling_shape)}-D pooling window {pooling_shape}")
+    if any(size < window for size, window in zip(input_shape[2:], pooling_shape)):
+        raise ValueError(f"{layer_name}: pooling window {pooling_shape} is larger than the input's "
+                         f"spatial shape {tuple(input_shape[2:])} (input shape {tuple(input_shape)})")
+    counts = tuple((size - window) // stride + 1
+                   for size, window, stride in zip(input_shape[2:], pooling_shape, stride_shape))
+    return tuple(input_shape[:2]) + counts
+
+
+def kept_fraction(owner, probability):
+    """A Dropout keep probability as a float in (0, 1]; a clear error otherwise."""
+    if isinstance(probability, (bool, np.bool_)):
+        raise TypeError(f"{owner}: probability must be a number in (0, 1], got {probability!r}")
+    try:
+        value = float(probability)
+    except (TypeError, ValueError):
+        raise TypeError(f"{owner}: probability must be a number in (0, 1], got {probability!r}") from None
+    if not (np.isfinite(value) and 0.0 < value <= 1.0):
+        raise ValueError(f"{owner}: probability is the fraction of units kept and must lie in (0, 1], "
+                         f"got {probability!r}")
+    return value
+
+
+def check_batch_norm_input(layer_name, shape, channels):
+    """A ValueError naming the layer unless ``shape`` is (batch, channels[, ...]) with 0 to 2 spatial axes."""
+    if len(shape) not in (2, 3, 4):
+        raise ValueError(f"{layer_name}: expected input of shape (batch, {channels}) or "
+                         f"(batch, {channels}, y, x), got {shape}")
+    if shape[1] != channels:
+        raise ValueError(f"{layer_name}: expected {channels} channels on axis 1, got "
+                         f"{shape[1]} (input shape {shape})")
+
+
+def check_reformat(layer_name, shape, image_shape):
+    """The image shape ``reformat`` turns vectors into (None for an image), after checking ``shape``."""
+    if len(shape) > 2:
+        return None
+    if len(shape) != 2:
+        raise ValueError(f"{layer_name}.reformat: expected an image (B, H, M, N) or vectors "
+                         f"(B·M·N, H), got shape {shape}")
+    if image_shape is None:
+        raise RuntimeError(f"{layer_name}.reformat: turning vectors back into an image needs the image "
+                           f"shape: pass it, or run forward(image) first")
+    batch, channels = image_shape[:2]
+    positions = math.prod(image_shape[2:])
+    if shape != (batch * positions, channels):
+        raise ValueError(f"{layer_name}.reformat: expected vectors of shape ({batch * positions}, "
+                         f"{channels}) for the image shape {image_shape}, got {shape}")
+    return image_shape
+
+
+class SoftMaxLayer(BaseLayer):
+    """What every SoftMax layer is (the teaching one and the fast one).
+
+    ``NeuralNetwork`` recognises a SoftMax output by this class: behind it, a loss that
+    can hand back the gradient with respect to SoftMax's input (ŷ − y) lets the network
+    skip SoftMax's own backward pass.
+    """
+
+
 class TrainableLayer(BaseLayer):
     """A layer with a kernel (``weights``) and a ``bias`` trained by an optimizer.
 
-    Subclasses set ``self._weights`` and ``self._bias`` in their constructor, implement
-    ``parameter_shapes`` (what their constructor arguments call for) and ``_fans``, and
-    call ``check_parameters()`` at the start of ``forward``.
+    Subclasses set ``self._weights`` and ``self._bias`` in their constructor
+    (``start_uniform`` draws both), implement ``parameter_shapes`` (what their
+    constructor arguments call for) and ``_fans``, call ``check_parameters()`` at the
+    start of ``forward`` and ``update_parameters()`` at the end of ``backward``.
 
     The optimizer property stores two deep copies: one for the weights and one
     for the bias. The bias copy never carries a regularizer, because only
@@ -180,6 +297,15 @@ class TrainableLayer(BaseLayer):
     def _fans(self):
         raise NotImplementedError
 
+    def start_uniform(self, rng=None):
+        """Weights and bias drawn from UniformRandom [0, 1), as the exercise framework starts its
+        layers, so a layer is usable as soon as it is constructed. ``rng``: a Generator, or None
+        for NumPy's global random state."""
+        weights_shape, bias_shape = self.parameter_shapes()
+        source = np.random if rng is None else rng
+        self._weights = source.uniform(0.0, 1.0, size=weights_shape).astype(self.dtype)
+        self._bias = source.uniform(0.0, 1.0, size=bias_shape).astype(self.dtype)
+
     # -- optimizer --------------------------------------------------------------
 
     @property
@@ -219,8 +345,9 @@ class TrainableLayer(BaseLayer):
             if optimizer is not None:
                 optimizer.learning_rate = learning_rate
 
-    def _update_parameters(self):
-        """Apply the optimizers (if set) to weights and bias; called at the end of backward."""
+    def update_parameters(self):
+        """Apply the optimizers (if set) to weights and bias: the last step of ``backward``,
+        after the input gradient (which needs the weights of the forward pass)."""
         if self._weights_optimizer is not None:
             self._weights = self._weights_optimizer.calculate_update(self._weights, self.gradient_weights)
         if self._bias_optimizer is not None:

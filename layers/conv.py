@@ -1,9 +1,8 @@
 """Conv: "same"-padded, strided cross-correlation of 1-D signals and 2-D images."""
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
-from layers.base import TrainableLayer, as_floating, positive_int
-from layers.initializers import UniformRandom
+from layers.base import (TrainableLayer, as_floating, check_image_input, positive_int, positive_ints, same_padding,
+                         stride_per_axis)
 
 
 class Conv(TrainableLayer):
@@ -17,108 +16,46 @@ class Conv(TrainableLayer):
         y[β, k, u, v] = z[β, k, s_y·u, s_x·v]
 
     where x̃ is x zero-padded so that z has the input's spatial shape ("same"), and
-    ``stride_shape = (s_y, s_x)`` subsamples z. The output has shape
+    ``stride_shape = (s_y, s_x)`` keeps every s-th position of z. The output has shape
     ``(b, K, ceil(y / s_y), ceil(x / s_x))``. 1-D is the same with one spatial axis:
-    input ``(b, c, x)``, kernels ``(K, c, m)``, output ``(b, K, ceil(x / s))``.
+    input ``(b, c, x)``, kernels ``(K, c, m)``, output ``(b, K, ceil(x / s))``; the
+    layer runs it as images one pixel high.
 
-    Padding convention (PyTorch's ``padding="same"``): an axis with kernel size m gets
-    ``(m - 1) // 2`` zeros before and ``m // 2`` after, so for an even m the extra zero
-    goes *after* the data. (``scipy.signal.correlate(mode="same")`` and
-    ``scipy.ndimage.correlate`` put it before; for odd m all three agree.)
+    Padding (PyTorch's ``padding="same"``): an axis with kernel size m gets
+    ``(m − 1) // 2`` zeros before and ``m // 2`` after, so for an even m the extra
+    zero goes *after* the data.
 
-    Backward, for the error E = ∂L/∂y, with E spread back onto z's grid (zeros where
-    the stride skipped positions):
+    Backward, for the error E = ∂L/∂y, summing over the output positions (u, v) and
+    writing i = s_y·u, j = s_x·v for the position in z:
 
-        ∂L/∂W[k, γ, p, q] = Σ_{β, i, j} E[β, k, i, j] · x̃[β, γ, i + p, j + q]
-        ∂L/∂b[k]          = Σ_{β, i, j} E[β, k, i, j]
-        ∂L/∂x̃[β, γ, i + p, j + q] += Σ_k W[k, γ, p, q] · E[β, k, i, j]   (then crop the padding)
+        ∂L/∂W[k, γ, p, q] = Σ_{β, u, v} E[β, k, u, v] · x̃[β, γ, i + p, j + q]
+        ∂L/∂b[k]          = Σ_{β, u, v} E[β, k, u, v]
+        ∂L/∂x̃[β, γ, i + p, j + q] += Σ_k W[k, γ, p, q] · E[β, k, u, v]   (then cut the padding off)
 
-    How it is computed (im2col): every kernel offset (p, q) contributes one block of
-    rows to a "columns" matrix of shape ``(c·m·n, out_y·out_x·b)`` holding the input
-    patch under each output position; the forward pass is then one matrix product
-    ``W.reshape(K, c·m·n) @ columns``, ∂L/∂W is ``E @ columnsᵀ`` and ∂L/∂x is
-    ``Wᵀ @ E`` (in column space) added back onto the padded image offset by offset
-    (col2im). For stride 1 without output blocks (below), ∂L/∂x takes a faster route
-    to the same numbers: E correlated with the flipped kernels, the sums over kernels
-    and columns in one product, then one shifted add per kernel row
-    (``_input_gradient_by_shifted_sums``).
-    ``layers/conv_reference.py`` holds a plain loop-over-offsets version; the tests
-    check this one against it.
+    How (im2col): for every kernel offset (p, q), the strided slice of x̃ under that
+    offset holds the pixel each output position sees there. Stacked, these slices form
+    the "columns" matrix of shape ``(c·m·n, b·out_y·out_x)``: one column per output
+    position, holding the patch under it. Then
 
-    Output blocks (a speed trick; ``output_block = (1, 1)`` gives the plain im2col
-    above). One column may serve a block of B_y × B_x neighbouring output positions
-    instead of one: it then holds the input patch under the whole block,
-    P_y × P_x = ((B_y − 1)·s_y + m) × ((B_x − 1)·s_x + n) pixels per channel, and the
-    kernels are spread into a matrix with one row per (kernel, position in the block):
+        forward:  y = W.reshape(K, c·m·n) @ columns + b
+        backward: ∂L/∂W = E @ columnsᵀ,   ∂L/∂x̃ = Wᵀ @ E added back offset by offset (col2im)
 
-        W_B[(k, d_y, d_x), (γ, p', q')] = W[k, γ, p' − d_y·s_y, q' − d_x·s_x]   (0 outside the kernel)
+    with E arranged as ``(K, b·out_y·out_x)``. ``layers.fast.Conv`` computes the same
+    numbers with more bookkeeping, for speed.
 
-    so that ``W_B @ columns`` gives all B_y·B_x outputs of each block. For LeNet's 5x5
-    kernels at stride 1 with 2x2 blocks, a column holds 36 pixels per channel for 4
-    outputs instead of 100: the columns shrink to 36 %, and the products get 4 times
-    as many rows, which OpenBLAS runs far more efficiently when there are only 6 or 16
-    kernels (measured: a LeNet training step about 12 % faster). In return the
-    product does 44 % more multiplications (the zeros of W_B), 78 % more for 3x3
-    kernels. Measured layer by layer (forward and backward, batch 64, float32), 2x2
-    blocks made 5x5 and 7x7 kernels at stride 1 7 – 30 % faster, 4x4 kernels now
-    faster, now slower, and 3x3 kernels and 1-D layers with one channel slower; so
-    the default is 2x2 for 2-D layers with stride 1 and kernels of at least 5x5, and
-    no blocks (1x1) otherwise. ∂L/∂W comes from the same columns: the error is arranged by
-    block the same way (``E_B``), and ``E_B @ columnsᵀ`` is folded back onto W by
-    adding the part of each block position, the adjoint of spreading W into W_B.
-    ∂L/∂x is col2im of ``W_Bᵀ @ E_B``: patches of 36 pixels per channel to add back
-    instead of 100, with more rows in the product again.
-
-    Memory layout (a speed trick, invisible in the shapes): internally the batch axis
-    is the *last*, fastest-varying one, ``(c, y, x, b)``. The copies that build the
-    columns then move long contiguous runs, and the product's result, rearranged by
-    block and with the bias added in the same pass, is the output
-    ``(K, out_y, out_x, b)``; ``forward`` returns it as a transposed view of shape
-    ``(b, K, out_y, out_x)``. NumPy's element-wise operations, ``zeros_like`` and
-    strided slicing keep that layout, so the following ReLU and Pooling produce the
-    same layout and the error arriving in ``backward`` reshapes to ``(K, out_y·out_x·b)``
-    for free. An error of any other layout is still correct; it just costs one copy.
-
-    Attributes
-    ----------
-    compute_input_gradient : bool
-        Default True. The first layer of a network has nobody to pass ∂L/∂x to:
-        set False there and ``backward`` skips that (costly) part and returns None.
-    output_block : (B_y, B_x)
-        Output positions per im2col column (see above); ``(1, B)`` for 1-D layers.
-        Any block gives the same numbers up to rounding. A speed setting only: it is
-        not saved with the network, and a loaded network gets the default again.
-        Setting it discards the last forward pass (backward then needs a new one).
-
-    Cache: ``input_shape``, ``columns`` (the im2col matrix of the last forward pass;
-    None after a testing-phase forward, which multiplies the columns tile by tile
-    without keeping them, see ``_forward_in_tiles``; a backward pass then rebuilds
-    them from the padded input). The zero-padded input, the columns and the other
-    scratch arrays live in buffers (``_buffers``) reused from call to call while the
-    input shape stays the same (allocating and zero-filling them every batch costs
-    as much as filling them).
+    Cache: ``input_shape``, ``columns``.
     """
-
-    TILE_BYTES = 1 << 20  # size of the column tiles of the testing phase (see _forward_in_tiles)
 
     def __init__(self, stride_shape, convolution_shape, num_kernels, dtype=np.float64, rng=None):
         super().__init__(dtype)
-        self.convolution_shape = _convolution_shape(convolution_shape)
+        self.convolution_shape = positive_ints(self.name, "convolution_shape", convolution_shape, (2, 3),
+                                               allow_int=False)
         self.spatial_dimensions = len(self.convolution_shape) - 1
-        self.stride_shape = _stride_shape(stride_shape, self.spatial_dimensions)
-        self.num_kernels = positive_int("Conv", "num_kernels", num_kernels)
-        self.compute_input_gradient = True
-        # 2x2 blocks where they were measured to pay (see "Output blocks" above).
-        pays = self._stride_2d == (1, 1) and min(self._kernel_2d) >= 5
-        self.output_block = (2, 2) if pays else (1, 1)
-        # Usable at once: weights and bias from UniformRandom [0, 1), as in the exercise framework.
-        uniform = UniformRandom(rng)
-        self._weights = uniform.initialize((self.num_kernels,) + self.convolution_shape, 0, 0).astype(self.dtype)
-        self._bias = uniform.initialize((self.num_kernels,), 0, 0).astype(self.dtype)
+        self.stride_shape = stride_per_axis(self.name, stride_shape, self.spatial_dimensions)
+        self.num_kernels = positive_int(self.name, "num_kernels", num_kernels)
+        self.start_uniform(rng)
         self.input_shape = None
         self.columns = None
-        self._buffers = {}  # name -> (what it was made for, array): see _buffer
-        self._window_view = (None, None, None)  # (padded buffer, output block, windows view): see _windows
 
     def parameter_shapes(self):
         return (self.num_kernels,) + self.convolution_shape, (self.num_kernels,)
@@ -128,399 +65,65 @@ class Conv(TrainableLayer):
         area = int(np.prod(kernel))
         return channels * area, self.num_kernels * area
 
-    # A 1-D layer runs as a 2-D one whose images are one pixel high: kernel (1, m), stride (1, s).
-    @property
-    def _kernel_2d(self):
-        return (1,) * (2 - self.spatial_dimensions) + self.convolution_shape[1:]
-
-    @property
-    def _stride_2d(self):
-        return (1,) * (2 - self.spatial_dimensions) + self.stride_shape
-
-    @property
-    def output_block(self):
-        return self._output_block
-
-    @output_block.setter
-    def output_block(self, block):
-        try:
-            block = tuple(block)
-        except TypeError:
-            block = ()
-        if len(block) != 2 or (self.spatial_dimensions == 1 and block[0] != 1):
-            expected = "(B_y, B_x)" if self.spatial_dimensions == 2 else "(1, B_x)"
-            raise ValueError(f"{self.name}: output_block must be {expected} for a "
-                             f"{self.spatial_dimensions}-D layer, got {block!r}")
-        self._output_block = tuple(positive_int("Conv", "every entry of output_block", size) for size in block)
-        # The columns of a forward pass fit only the block they were made for: a backward
-        # pass now needs a new forward pass first.
-        self.input_shape = self.columns = None
-
-    @property
-    def _patch_2d(self):
-        """The input patch (P_y, P_x) under one output block: (B − 1)·s + m per axis."""
-        return tuple((block - 1) * stride + size
-                     for block, stride, size in zip(self.output_block, self._stride_2d, self._kernel_2d))
-
     def forward(self, input_tensor):
         self.check_parameters()
         input_tensor = as_floating(self.name, input_tensor, self.dtype)
-        self._check_input(input_tensor)
-        images = input_tensor if self.spatial_dimensions == 2 else input_tensor[:, :, np.newaxis, :]
-        batch = images.shape[0]
-        (out_y, out_x), (blocks_y, blocks_x) = self._output_grid(images.shape[2:])
-        (block_y, block_x), kernels = self.output_block, self.num_kernels
+        check_image_input(self.name, input_tensor.shape, self.convolution_shape[0], self.spatial_dimensions,
+                          f"a {self.spatial_dimensions}-D kernel {self.convolution_shape}")
         self.input_shape = input_tensor.shape
-
-        padded = self._padded_input(images)
-        spread_kernels = self._spread_kernels()
-        # The output block by block, (K, blocks_y, B_y, blocks_x, B_x, b): that is (K, y, x, b)
-        # in memory once the two block axes are merged with their position axes.
-        blocks = np.empty((kernels, blocks_y, block_y, blocks_x, block_x, batch), dtype=self.dtype)
-        if self.testing_phase:
-            self._forward_in_tiles(padded, spread_kernels, blocks)
-            self.columns = None  # not kept; a backward pass after all rebuilds them from the input
-        else:
-            self.columns = self._columns(padded)
-            self._place(spread_kernels @ self.columns, blocks)
-
-        # Cut the blocks that overhang the output, then (K, y, x, b) in memory is returned as
-        # (b, K, y, x): see the class docstring.
-        output = blocks.reshape(kernels, blocks_y * block_y, blocks_x * block_x, batch)[:, :out_y, :out_x]
-        output = output.transpose(3, 0, 1, 2)
+        # BEGIN SOLUTION
+        images = self._as_images(input_tensor)
+        batch, channels, height, width = images.shape
+        (m, n), (stride_y, stride_x) = self._kernel_2d(), self._stride_2d()
+        out_y, out_x = -(-height // stride_y), -(-width // stride_x)
+        (top, bottom), (left, right) = same_padding(m), same_padding(n)
+        padded = np.pad(images, ((0, 0), (0, 0), (top, bottom), (left, right)))
+        # columns[γ, p, q, β, u, v] = x̃[β, γ, s_y·u + p, s_x·v + q]
+        columns = np.empty((channels, m, n, batch, out_y, out_x), dtype=self.dtype)
+        for p in range(m):
+            for q in range(n):
+                under_offset = padded[:, :, p:p + stride_y * out_y:stride_y, q:q + stride_x * out_x:stride_x]
+                columns[:, p, q] = under_offset.transpose(1, 0, 2, 3)
+        self.columns = columns.reshape(channels * m * n, batch * out_y * out_x)
+        kernels = self.weights.reshape(self.num_kernels, -1)
+        output = kernels @ self.columns + self.bias[:, np.newaxis]          # (K, b·out_y·out_x)
+        output = output.reshape(self.num_kernels, batch, out_y, out_x).transpose(1, 0, 2, 3)
         return output if self.spatial_dimensions == 2 else output[:, :, 0, :]
+        # END SOLUTION
 
     def backward(self, error_tensor):
         input_shape = self._cached("input_shape")
-        columns = self.columns if self.columns is not None else self._columns(self._padded)
         out_shape = tuple(-(-size // stride) for size, stride in zip(input_shape[2:], self.stride_shape))
         self._check_error_shape(error_tensor, (input_shape[0], self.num_kernels) + out_shape)
         error_tensor = np.asarray(error_tensor, dtype=self.dtype)
-        errors = error_tensor if self.spatial_dimensions == 2 else error_tensor[:, :, np.newaxis, :]
-        # (b, K, out_y, out_x) -> (K, out_y·out_x·b): a free reshape when the error has the
-        # batch-last layout that forward produced, one copy otherwise.
-        error_rows = errors.transpose(1, 2, 3, 0).reshape(self.num_kernels, -1)
-
-        error_blocks = self._error_blocks(error_rows, errors.shape[2:])
-        self.gradient_weights = self._fold_kernels(error_blocks @ columns.T)
+        # BEGIN SOLUTION
+        errors = self._as_images(error_tensor)
+        batch, _, out_y, out_x = errors.shape
+        channels, (height, width) = input_shape[1], (1,) * (2 - self.spatial_dimensions) + input_shape[2:]
+        (m, n), (stride_y, stride_x) = self._kernel_2d(), self._stride_2d()
+        error_rows = errors.transpose(1, 0, 2, 3).reshape(self.num_kernels, -1)  # (K, b·out_y·out_x)
+        kernels = self.weights.reshape(self.num_kernels, -1)
+        self.gradient_weights = (error_rows @ self.columns.T).reshape(self.weights.shape)
         self.gradient_bias = error_rows.sum(axis=1)
-        input_gradient = None
-        if self.compute_input_gradient:
-            input_gradient = self._input_gradient(error_rows, error_blocks)
-        self._update_parameters()
-        return input_gradient
-
-    # -- output blocks ----------------------------------------------------------
-
-    def _output_grid(self, image_shape):
-        """(out_y, out_x) for an image (height, width), and the (blocks_y, blocks_x) covering it."""
-        out_shape = tuple(-(-size // stride) for size, stride in zip(image_shape, self._stride_2d))
-        return out_shape, self._block_counts(out_shape)
-
-    def _block_counts(self, out_shape):
-        """How many output blocks cover an output of shape (out_y, out_x), per axis."""
-        return tuple(-(-size // block) for size, block in zip(out_shape, self.output_block))
-
-    def _spread_kernels(self):
-        """W_B (K·B_y·B_x, c·P_y·P_x): each kernel once per position in the block (class docstring)."""
-        kernels, channels = self.num_kernels, self.convolution_shape[0]
-        (m, n), (stride_y, stride_x), (block_y, block_x) = self._kernel_2d, self._stride_2d, self.output_block
-        spread = np.zeros((kernels, block_y, block_x, channels) + self._patch_2d, dtype=self.dtype)
-        weights = self._weights.reshape(kernels, channels, m, n)
-        for d_y in range(block_y):
-            for d_x in range(block_x):
-                spread[:, d_y, d_x, :, d_y * stride_y:d_y * stride_y + m, d_x * stride_x:d_x * stride_x + n] = weights
-        return spread.reshape(kernels * block_y * block_x, -1)
-
-    def _fold_kernels(self, spread_gradient):
-        """∂L/∂W from ∂L/∂W_B: add up each kernel's parts, the adjoint of ``_spread_kernels``."""
-        kernels, channels = self.num_kernels, self.convolution_shape[0]
-        (m, n), (stride_y, stride_x), (block_y, block_x) = self._kernel_2d, self._stride_2d, self.output_block
-        spread_gradient = spread_gradient.reshape((kernels, block_y, block_x, channels) + self._patch_2d)
-        gradient = np.zeros((kernels, channels, m, n), dtype=self.dtype)
-        for d_y in range(block_y):
-            for d_x in range(block_x):
-                gradient += spread_gradient[:, d_y, d_x, :, d_y * stride_y:d_y * stride_y + m,
-                                            d_x * stride_x:d_x * stride_x + n]
-        return gradient.reshape(self._weights.shape)
-
-    def _place(self, products, blocks):
-        """Write ``W_B @ columns`` (K·B_y·B_x, rows·blocks_x·b) plus the bias into ``blocks``.
-
-        ``blocks`` is (K, rows, B_y, blocks_x, B_x, b); one pass both moves each block
-        position to its place in the output and adds the bias.
-        """
-        kernels, rows, block_y, blocks_x, block_x, batch = blocks.shape
-        products = products.reshape(kernels, block_y, block_x, rows, blocks_x, batch).transpose(0, 3, 1, 4, 2, 5)
-        np.add(products, self._bias.reshape(-1, 1, 1, 1, 1, 1), out=blocks)
-
-    def _error_blocks(self, error_rows, out_shape):
-        """E_B (K·B_y·B_x, blocks_y·blocks_x·b): the error arranged like the rows of W_B.
-
-        E_B[(k, d_y, d_x), (u, v, β)] = E[β, k, u·B_y + d_y, v·B_x + d_x], zero where a block
-        overhangs the output. With 1x1 blocks that is E itself.
-        """
-        if self.output_block == (1, 1):
-            return error_rows
-        (block_y, block_x), kernels, batch = self.output_block, self.num_kernels, self.input_shape[0]
-        blocks_y, blocks_x = self._block_counts(out_shape)
-        errors = error_rows.reshape(kernels, out_shape[0], out_shape[1], batch)
-        # Only the positions inside the output are written; overhanging ones keep the zeros
-        # the buffer was made with (the buffer is keyed on the output's shape).
-        spread = self._buffer("error_blocks", (kernels, block_y, block_x, blocks_y, blocks_x, batch),
-                              zero=True, key=out_shape)
-        for d_y in range(block_y):
-            for d_x in range(block_x):
-                part = errors[:, d_y::block_y, d_x::block_x]
-                spread[:, d_y, d_x, :part.shape[1], :part.shape[2]] = part
-        return spread.reshape(kernels * block_y * block_x, -1)
-
-    # -- the columns --------------------------------------------------------------
-
-    def _columns(self, padded):
-        """The im2col matrix (c·P_y·P_x, blocks_y·blocks_x·b) of the padded input, in a reused buffer."""
-        windows = self._windows(padded)
-        columns = self._buffer("columns", windows.shape)
-        np.copyto(columns, windows)
-        channels, patch_y, patch_x, blocks_y, blocks_x, batch = windows.shape
-        return columns.reshape(channels * patch_y * patch_x, blocks_y * blocks_x * batch)
-
-    def _forward_in_tiles(self, padded, spread_kernels, blocks):
-        """``_place(spread_kernels @ columns, blocks)`` without ever holding all the columns.
-
-        With no backward pass to come (testing phase), the columns need not be kept. They
-        are built and multiplied a few rows of blocks at a time, in a buffer of about
-        ``TILE_BYTES`` that stays in the CPU cache while the product reads it, where the
-        whole matrix would go out to main memory and back (and grow with the batch: 1.2 GB
-        for LeNet's second convolution on 10k images at once without output blocks).
-        Measured on LeNet's inference with one BLAS thread: about 25 % faster than the
-        whole matrix.
-        """
-        windows = self._windows(padded)  # (c, P_y, P_x, blocks_y, blocks_x, b)
-        channels, patch_y, patch_x, blocks_y, blocks_x, batch = windows.shape
-        row_bytes = channels * patch_y * patch_x * blocks_x * batch * self.dtype.itemsize
-        rows = max(1, min(blocks_y, self.TILE_BYTES // row_bytes))
-        tile_buffer = self._buffer("tile", (channels, patch_y, patch_x, rows, blocks_x, batch))
-        for top in range(0, blocks_y, rows):
-            bottom = min(top + rows, blocks_y)
-            tile = tile_buffer[:, :, :, :bottom - top]
-            np.copyto(tile, windows[:, :, :, top:bottom])
-            self._place(spread_kernels @ tile.reshape(channels * patch_y * patch_x, -1), blocks[:, top:bottom])
-
-    # -- the input gradient -------------------------------------------------------
-
-    def _input_gradient(self, error_rows, error_blocks):
-        """∂L/∂x with the weights of the forward pass (the optimizer has not run yet).
-
-        Two routes to the same numbers: shifted sums for stride-1 layers without output
-        blocks, col2im otherwise. Measured (batch 64, float32): without blocks, shifted
-        sums take 35 – 40 % less time than col2im for 3x3 and 5x5 kernels; with LeNet's
-        2x2 blocks, col2im of the blocked columns takes a third less than shifted sums
-        when timed alone, and about 10 % less inside a training step.
-        """
-        if self._stride_2d == (1, 1) and self.output_block == (1, 1):
-            return self._input_gradient_by_shifted_sums(error_rows)
-        return self._input_gradient_by_col2im(error_blocks)
-
-    def _input_gradient_by_col2im(self, error_blocks):
-        """W_Bᵀ E_B in column space, then col2im: add each patch pixel's row back onto the padded image.
-
-        Row (γ, p, q) of the column-space gradient belongs to pixel (p, q) of every block's
-        patch; block (u, v) starts at padded pixel (u·step_y, v·step_x) with step = B·s. So
-        padded pixel y lies in "phase plane" y mod step_y, at row y // step_y, and row
-        (γ, p, q) adds onto plane (p mod step_y, q mod step_x) shifted by (p // step_y,
-        q // step_x) rows and columns. Kept apart like this, every add is a shifted
-        rectangle (long contiguous runs; a stride-2 slice of the image would move 64
-        floats at a time), the pixels that share a shift go in one add, and the planes
-        are interleaved into the image once at the end.
-        Without blocks or strides there is a single plane and this is the textbook col2im.
-        """
-        batch, channels = self.input_shape[:2]
-        height, width = self._image_shape
-        (m, n), (patch_y, patch_x) = self._kernel_2d, self._patch_2d
-        step_y, step_x = (block * stride for block, stride in zip(self.output_block, self._stride_2d))
-        _, (blocks_y, blocks_x) = self._output_grid((height, width))
-        column_gradient = self._buffer("column_gradient", (channels * patch_y * patch_x, error_blocks.shape[1]))
-        np.matmul(self._spread_kernels().T, error_blocks, out=column_gradient)
-        column_gradient = column_gradient.reshape(channels, patch_y, patch_x, blocks_y, blocks_x, batch)
-
-        plane_rows, plane_columns = (-(-size // step) for size, step in zip(self._padded.shape[1:3], (step_y, step_x)))
-        planes = np.zeros((channels, step_y, step_x, plane_rows, plane_columns, batch), dtype=self.dtype)
-        # Patch pixels p = shift·step + phase with the same shift go to the same rectangle of
-        # every plane: one add per shift moves all their phases at once.
-        for top in range(0, patch_y, step_y):
-            for left in range(0, patch_x, step_x):
-                shift_y, shift_x = top // step_y, left // step_x
-                pixels = column_gradient[:, top:top + step_y, left:left + step_x]
-                planes[:, :pixels.shape[1], :pixels.shape[2], shift_y:shift_y + blocks_y,
-                       shift_x:shift_x + blocks_x] += pixels
-        padded_gradient = planes.transpose(0, 3, 1, 4, 2, 5).reshape(
-            channels, plane_rows * step_y, plane_columns * step_x, batch)
-
-        top, left = (m - 1) // 2, (n - 1) // 2
-        input_gradient = padded_gradient[:, top:top + height, left:left + width, :].transpose(3, 0, 1, 2)
+        column_gradient = (kernels.T @ error_rows).reshape(channels, m, n, batch, out_y, out_x)
+        (top, _), (left, _) = same_padding(m), same_padding(n)
+        padded_gradient = np.zeros((batch, channels, height + m - 1, width + n - 1), dtype=self.dtype)
+        for p in range(m):  # col2im: every patch pixel back to where it came from
+            for q in range(n):
+                padded_gradient[:, :, p:p + stride_y * out_y:stride_y, q:q + stride_x * out_x:stride_x] += \
+                    column_gradient[:, p, q].transpose(1, 0, 2, 3)
+        input_gradient = padded_gradient[:, :, top:top + height, left:left + width]
+        self.update_parameters()
         return input_gradient if self.spatial_dimensions == 2 else input_gradient[:, :, 0, :]
+        # END SOLUTION
 
-    def _input_gradient_by_shifted_sums(self, error_rows):
-        """∂L/∂x for stride 1 without blocks: E correlated with the flipped kernels, mostly in one product.
+    # A 1-D layer runs as a 2-D one whose images are one pixel high: kernel (1, m), stride (1, s).
 
-        With stride 1, E lives on z's grid. Written per input position, the backward formula is
+    def _as_images(self, tensor):
+        return tensor if self.spatial_dimensions == 2 else tensor[:, :, np.newaxis, :]
 
-            ∂L/∂x[β, γ, y, x] = Σ_p Σ_{k, q} W[k, γ, p, q] · Ê[β, k, y + m−1−p, x + n−1−q]
+    def _kernel_2d(self):
+        return (1,) * (2 - self.spatial_dimensions) + self.convolution_shape[1:]
 
-        where Ê is E zero-padded by m//2 rows above, (m−1)//2 below, n//2 columns left and
-        (n−1)//2 right. Two steps:
-
-        1. The sums over k and q are one matrix product. ``shifted[k, q]`` is Ê moved left by
-           n−1−q columns (cut to the input's width), and W' holds the kernels in the order
-           (γ, p | k, q); then ``row_sums[(γ, p), ·] = W' @ shifted[(k, q), ·]``.
-        2. The sum over p is m shifted adds: ∂L/∂x[γ, y] = Σ_p row_sums[γ, p, y + m−1−p].
-
-        Why not col2im here: without output blocks its product Wᵀ E keeps all c·m·n kernel
-        offsets apart, and col2im then adds m·n blocks, each the size of the input
-        gradient, one at a time (25 passes for a 5x5 kernel). Here the product also does
-        the sum over q, which leaves m adds. Measured (batch 64, float32) on LeNet's
-        second convolution without blocks: 2.2 ms → 1.7 ms; on 3x3 kernels 1.8 → 1.1 ms.
-        With a stride, E would first have to be spread onto z's grid and the product
-        would multiply those zeros too, so strided layers keep col2im.
-        """
-        batch, channels, *_ = self.input_shape
-        m, n = self._kernel_2d
-        height, width = self._image_shape
-        kernels = self.num_kernels
-        errors = error_rows.reshape(kernels, height, width, batch)
-        # shifted[k, q, Y, x] = Ê[k, Y, x + n−1−q] = E[k, Y − m//2, x + (n−1)//2 − q], written
-        # straight from E. Only the part inside E is ever written: the rest keeps the zeros
-        # the buffer was created with (the same part every batch, as for the padded input).
-        shifted = self._buffer("shifted_error", (kernels, n, height + m - 1, width, batch), zero=True)
-        for q in range(n):
-            shift = (n - 1) // 2 - q
-            left, right = max(0, -shift), min(width, width - shift)
-            shifted[:, q, m // 2:m // 2 + height, left:right] = errors[:, :, left + shift:right + shift]
-        # W'[(γ, p), (k, q)]: the kernels with channels and rows in front.
-        reordered = self._weights.reshape(kernels, channels, m, n).transpose(1, 2, 0, 3).reshape(channels * m, -1)
-        row_sums = self._buffer("row_sums", (channels, m, height + m - 1, width, batch))
-        np.matmul(reordered, shifted.reshape(kernels * n, -1), out=row_sums.reshape(channels * m, -1))
-
-        input_gradient = row_sums[:, 0, m - 1:m - 1 + height].copy()
-        for p in range(1, m):
-            input_gradient += row_sums[:, p, m - 1 - p:m - 1 - p + height]
-        input_gradient = input_gradient.transpose(3, 0, 1, 2)  # (c, y, x, b) in memory, as forward's output
-        return input_gradient if self.spatial_dimensions == 2 else input_gradient[:, :, 0, :]
-
-    # -- bookkeeping ------------------------------------------------------------
-
-    @property
-    def _image_shape(self):
-        """(height, width) of the last input, as a 2-D image."""
-        return (1,) * (2 - self.spatial_dimensions) + tuple(self.input_shape[2:])
-
-    def replica(self):
-        """A shallow copy (see ``BaseLayer.replica``) with scratch buffers of its own."""
-        twin = super().replica()
-        twin._buffers = {}
-        twin._window_view = (None, None, None)
-        twin.columns = None
-        return twin
-
-    @property
-    def _padded(self):
-        return self._buffers["padded"][1]
-
-    def _padded_input(self, images):
-        """Copy ``images`` (b, c, y, x) into the interior of the reused zero-padded buffer (c, ·, ·, b).
-
-        "Same" padding needs m − 1 rows of zeros, (m − 1)//2 above the image; output blocks
-        that overhang the output may need a few more below (and the same for columns).
-        Only the interior is ever written, so the zero border survives from call to call
-        and ``np.pad`` (a fresh allocation every batch) is not needed.
-        """
-        batch, channels, height, width = images.shape
-        (m, n), strides, blocks = self._kernel_2d, self._stride_2d, self.output_block
-        _, block_counts = self._output_grid((height, width))
-        # Rows the last block's patch reaches: (blocks·B − 1)·s + kernel size.
-        reach = [(count * block - 1) * stride + size
-                 for count, block, stride, size in zip(block_counts, blocks, strides, (m, n))]
-        shape = (channels, max(height + m - 1, reach[0]), max(width + n - 1, reach[1]), batch)
-        # Keyed on the image size: two sizes can share a buffer shape but not its interior.
-        padded = self._buffer("padded", shape, zero=True, key=(height, width))
-        top, left = (m - 1) // 2, (n - 1) // 2
-        padded[:, top:top + height, left:left + width, :] = images.transpose(1, 2, 3, 0)
-        return padded
-
-    def _windows(self, padded):
-        """The patch under every output block, as a view (c, P_y, P_x, blocks_y, blocks_x, b).
-
-        One copy of this view is the columns matrix. The view is kept with the padded buffer
-        it looks into (building it costs about 0.1 ms of Python, as much as a small copy).
-        """
-        cached_padded, cached_block, windows = self._window_view
-        # (A deep copy of the layer turns the view into an array of its own: rebuild it then.)
-        if cached_padded is not padded or cached_block != self.output_block \
-                or not np.may_share_memory(windows, padded):
-            (block_y, block_x), (stride_y, stride_x) = self.output_block, self._stride_2d
-            _, (blocks_y, blocks_x) = self._output_grid(self._image_shape)
-            # sliding_window_view gives (c, y, x, b, P_y, P_x) for every position; keep one per block.
-            windows = sliding_window_view(padded, self._patch_2d, axis=(1, 2))
-            windows = windows[:, :block_y * stride_y * blocks_y:block_y * stride_y,
-                              :block_x * stride_x * blocks_x:block_x * stride_x]
-            windows = windows.transpose(0, 4, 5, 1, 2, 3)
-            self._window_view = padded, self.output_block, windows
-        return windows
-
-    def _buffer(self, name, shape, zero=False, key=None):
-        """The array kept as ``name`` if it was made for this shape, dtype and ``key``; else a new one.
-
-        A buffer made with ``zero=True`` is only ever written where the data go, the rest
-        keeps its zeros; ``key`` (the data's own size) keeps two uses apart that share a
-        buffer shape but would write different regions of it.
-        """
-        made_for = (shape, self.dtype, key)
-        kept = self._buffers.get(name)
-        if kept is None or kept[0] != made_for:
-            array = np.zeros(shape, dtype=self.dtype) if zero else np.empty(shape, dtype=self.dtype)
-            kept = self._buffers[name] = (made_for, array)
-        return kept[1]
-
-    def _check_input(self, input_tensor):
-        channels = self.convolution_shape[0]
-        if self.spatial_dimensions == 2:
-            expected = f"(batch, {channels}, y, x)"
-        else:
-            expected = f"(batch, {channels}, x)"
-        if input_tensor.ndim != 2 + self.spatial_dimensions:
-            raise ValueError(f"{self.name}: a {self.spatial_dimensions}-D kernel "
-                             f"{self.convolution_shape} expects input of shape {expected}, "
-                             f"got shape {input_tensor.shape} ({input_tensor.ndim} axes)")
-        if input_tensor.shape[1] != channels:
-            raise ValueError(f"{self.name}: expected input with {channels} channel(s), shape {expected}, "
-                             f"got {input_tensor.shape[1]} channel(s) in shape {input_tensor.shape}")
-        if 0 in input_tensor.shape:
-            raise ValueError(f"{self.name}: expected a non-empty input of shape {expected}, "
-                             f"got shape {input_tensor.shape}")
-
-
-def _convolution_shape(convolution_shape):
-    try:
-        shape = tuple(convolution_shape)
-    except TypeError:
-        shape = None
-    if shape is None or len(shape) not in (2, 3):
-        raise ValueError(f"Conv: convolution_shape must be (channels, m) for 1-D or (channels, m, n) "
-                         f"for 2-D, got {convolution_shape!r}")
-    return tuple(positive_int("Conv", "every entry of convolution_shape", size) for size in shape)
-
-
-def _stride_shape(stride_shape, spatial_dimensions):
-    """A stride per spatial axis; an int or a one-element sequence applies to every axis."""
-    strides = (stride_shape,) if isinstance(stride_shape, (int, np.integer)) else stride_shape
-    try:
-        strides = tuple(strides)
-    except TypeError:
-        strides = ()
-    if len(strides) not in (1, spatial_dimensions):
-        raise ValueError(f"Conv: stride_shape must be an int, a one-element sequence or "
-                         f"{spatial_dimensions} entries (one per spatial axis of the kernel), "
-                         f"got {stride_shape!r}")
-    strides = tuple(positive_int("Conv", "every entry of stride_shape", stride) for stride in strides)
-    return strides * spatial_dimensions if len(strides) == 1 else strides
+    def _stride_2d(self):
+        return (1,) * (2 - self.spatial_dimensions) + self.stride_shape

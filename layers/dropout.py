@@ -1,23 +1,22 @@
 """Dropout: switch random units off while training."""
-import math
-
 import numpy as np
 
-from layers.base import BaseLayer
+from layers.base import BaseLayer, kept_fraction
 
 
 class Dropout(BaseLayer):
     """Keep each unit with probability ``p`` in training, set it to 0 otherwise.
 
-    ``probability`` p is the fraction of units **kept** (seed slides: "randomly
-    set activations to 0 with probability 1 − p"). Any input shape; the mask is
-    drawn element by element.
+    ``probability`` p is the fraction of units **kept** (the exercise slides
+    'Regularization': "randomly set activations to 0 with probability 1 − p"). Any
+    input shape; the mask is drawn element by element, a fresh one every forward pass:
+
+        m_i = 1 with probability p, 0 otherwise   (m = [u < p] for u uniform on [0, 1))
 
     Inverted dropout (default, ``inverted=True``) scales in training, so the test
     pass needs no dropout layer at all::
 
         training:  y = x ⊙ m / p        testing:  y = x
-        m_i = 1 with probability p, 0 otherwise (one fresh mask per forward pass)
 
     Classic dropout (``inverted=False``) scales at test time instead::
 
@@ -41,14 +40,14 @@ class Dropout(BaseLayer):
     input becomes float64.
 
     Cache: ``mask`` (boolean, True where a unit was kept; None after a testing
-    pass) and ``scale``.
+    pass), ``scale`` and ``output_shape``.
     """
 
     def __init__(self, probability, inverted=True, rng=None):
         super().__init__()
-        self.probability = _kept_fraction(probability)
+        self.probability = kept_fraction(self.name, probability)
         if not isinstance(inverted, (bool, np.bool_)):
-            raise TypeError(f"Dropout: inverted must be True or False, got {inverted!r}")
+            raise TypeError(f"{self.name}: inverted must be True or False, got {inverted!r}")
         self.inverted = bool(inverted)
         self.rng = rng
         self.mask = None
@@ -60,46 +59,24 @@ class Dropout(BaseLayer):
         if not np.issubdtype(input_tensor.dtype, np.floating):
             input_tensor = input_tensor.astype(np.float64)
         self.output_shape = input_tensor.shape
+        # BEGIN SOLUTION
         if self.testing_phase:
             self.mask = None
-            self.scale = self.probability if not self.inverted else 1.0
-            if self.scale == 1.0:
-                return input_tensor  # the identity: nothing to compute
-        else:
-            self.mask = self._draw_mask(input_tensor.shape)
-            self.scale = 1.0 / self.probability if self.inverted else 1.0
-        return self._apply(input_tensor)
+            self.scale = 1.0 if self.inverted else self.probability
+            return input_tensor * input_tensor.dtype.type(self.scale)
+        uniform = np.random.random_sample(input_tensor.shape) if self.rng is None else self.rng.random(
+            input_tensor.shape)
+        self.mask = uniform < self.probability
+        self.scale = 1.0 / self.probability if self.inverted else 1.0
+        return input_tensor * self.mask * input_tensor.dtype.type(self.scale)
+        # END SOLUTION
 
     def backward(self, error_tensor):
         self._check_error_shape(error_tensor, self._cached("output_shape"))
         error_tensor = np.asarray(error_tensor)
-        if self.mask is None and self.scale == 1.0:
-            return error_tensor
-        return self._apply(error_tensor)
-
-    # -- the mask ---------------------------------------------------------------
-
-    def _draw_mask(self, shape):
-        """m_i = [u_i < p] for u_i uniform on [0, 1): True with probability p (always for p = 1)."""
-        uniform = np.random.random_sample(shape) if self.rng is None else self.rng.random(shape)
-        return uniform < self.probability
-
-    def _apply(self, tensor):
-        """tensor ⊙ mask · scale (no mask in testing), in the tensor's own dtype."""
-        scale = tensor.dtype.type(self.scale)  # a float32 scale keeps float32 tensors float32
+        # BEGIN SOLUTION
+        scale = error_tensor.dtype.type(self.scale)
         if self.mask is None:
-            return tensor * scale
-        return np.where(self.mask, tensor * scale, tensor.dtype.type(0))
-
-
-def _kept_fraction(probability):
-    if isinstance(probability, (bool, np.bool_)):
-        raise TypeError(f"Dropout: probability must be a number in (0, 1], got {probability!r}")
-    try:
-        value = float(probability)
-    except (TypeError, ValueError):
-        raise TypeError(f"Dropout: probability must be a number in (0, 1], got {probability!r}") from None
-    if not (math.isfinite(value) and 0.0 < value <= 1.0):
-        raise ValueError(f"Dropout: probability is the fraction of units kept and must lie in (0, 1], "
-                         f"got {probability!r}")
-    return value
+            return error_tensor * scale
+        return error_tensor * self.mask * scale
+        # END SOLUTION

@@ -5,7 +5,10 @@ from layers.base import BaseLayer
 
 
 class Flatten(BaseLayer):
-    """Reshape every batch item to a vector; backward restores the input shape.
+    """Reshape every batch item to a vector: ``(b, ...)`` → ``(b, product of the rest)``.
+
+    Backward reshapes the error ``(b, n)`` back to the input's shape: a reshape moves
+    no value, so each error entry goes back to the input entry it came from.
 
     Cache: ``input_shape``.
     """
@@ -17,12 +20,15 @@ class Flatten(BaseLayer):
     def forward(self, input_tensor):
         input_tensor = np.asarray(input_tensor)
         if input_tensor.ndim < 2:
-            raise ValueError(f"Flatten: expected input of shape (batch, ...), got {input_tensor.shape}")
+            raise ValueError(f"{self.name}: expected input of shape (batch, ...), got {input_tensor.shape}")
         self.input_shape = input_tensor.shape
+        # BEGIN SOLUTION
         return input_tensor.reshape(input_tensor.shape[0], -1)
+        # END SOLUTION
 
     def backward(self, error_tensor):
         input_shape = self._cached("input_shape")
-        expected = (input_shape[0], int(np.prod(input_shape[1:])))
-        self._check_error_shape(error_tensor, expected)
+        self._check_error_shape(error_tensor, (input_shape[0], int(np.prod(input_shape[1:]))))
+        # BEGIN SOLUTION
         return np.reshape(error_tensor, input_shape)
+        # END SOLUTION

@@ -2,32 +2,31 @@
 import numpy as np
 
 from layers.base import TrainableLayer, as_floating, positive_int
-from layers.initializers import UniformRandom
 
 
 class FullyConnected(TrainableLayer):
     """y = x Wᵀ + b for a batch of feature vectors.
 
-    Shapes: input ``(b, input_size)``, output ``(b, output_size)``;
-    ``weights`` ``(output_size, input_size)`` (output units on axis 0, as in
+    Shapes: input x ``(b, input_size)``, output y ``(b, output_size)``;
+    ``weights`` W ``(output_size, input_size)`` (output units on axis 0, as in
     PyTorch, so a regularizer can group each unit's incoming weights),
-    ``bias`` ``(output_size,)``.
+    ``bias`` b ``(output_size,)``.
 
     Backward, for the error E = ∂L/∂y of shape ``(b, output_size)``:
 
         ∂L/∂W = Eᵀ x        ∂L/∂b = Σ_b E        ∂L/∂x = E W
 
-    Cache: ``input_tensor``.
+    ∂L/∂x uses the weights of the forward pass: the optimizer updates W and b only
+    after it (``update_parameters``).
+
+    Cache: ``input_tensor`` (x, for ∂L/∂W).
     """
 
     def __init__(self, input_size, output_size, dtype=np.float64, rng=None):
         super().__init__(dtype)
         self.input_size = positive_int(self.name, "input_size", input_size)
         self.output_size = positive_int(self.name, "output_size", output_size)
-        # Usable at once: weights and bias from UniformRandom [0, 1), as in the exercise framework.
-        uniform = UniformRandom(rng)
-        self._weights = uniform.initialize((self.output_size, self.input_size), 0, 0).astype(self.dtype)
-        self._bias = uniform.initialize((self.output_size,), 0, 0).astype(self.dtype)
+        self.start_uniform(rng)
         self.input_tensor = None
 
     def parameter_shapes(self):
@@ -43,18 +42,18 @@ class FullyConnected(TrainableLayer):
             raise ValueError(f"{self.name}: expected input of shape (batch, {self.input_size}), "
                              f"got {input_tensor.shape}")
         self.input_tensor = input_tensor
-        return input_tensor @ self._weights.T + self._bias
+        # BEGIN SOLUTION
+        return input_tensor @ self.weights.T + self.bias
+        # END SOLUTION
 
     def backward(self, error_tensor):
         input_tensor = self._cached("input_tensor")
         self._check_error_shape(error_tensor, (input_tensor.shape[0], self.output_size))
         error_tensor = np.asarray(error_tensor, dtype=self.dtype)
+        # BEGIN SOLUTION
         self.gradient_weights = error_tensor.T @ input_tensor
         self.gradient_bias = error_tensor.sum(axis=0)
-        # E W (with the weights of the forward pass), written in the input's memory layout:
-        # behind Flatten of a batch-last Conv stack (see Conv) that is column-major, and the
-        # ReLU and Pooling below then multiply arrays of matching layouts (LeNet's second
-        # ReLU: 0.21 → 0.02 ms per backward pass; mismatched layouts defeat NumPy's fast loops).
-        previous_error = np.matmul(error_tensor, self._weights, out=np.empty_like(input_tensor))
-        self._update_parameters()
+        previous_error = error_tensor @ self.weights
+        self.update_parameters()
         return previous_error
+        # END SOLUTION

@@ -1,10 +1,7 @@
 """Pooling: max pooling over windows of 2-D images (or 1-D signals), no padding."""
-import functools
-import itertools
-
 import numpy as np
 
-from layers.base import BaseLayer
+from layers.base import BaseLayer, pooling_output_shape, positive_ints, stride_per_axis
 
 
 class Pooling(BaseLayer):
@@ -17,7 +14,7 @@ class Pooling(BaseLayer):
     "valid": only windows lying wholly inside the input, so the output has shape
     ``(b, c, (y − p_y) // s_y + 1, (x − p_x) // s_x + 1)``. Windows may overlap
     (stride < window) or leave gaps (stride > window). A 1-D window ``(p,)`` works the
-    same on signals ``(b, c, x)``.
+    same on signals ``(b, c, x)``, as images one pixel high.
 
     Backward: the maximum passes its error on unchanged and every other entry of the
     window gets nothing, so ∂L/∂x[position] = Σ of E over the windows whose maximum
@@ -25,131 +22,60 @@ class Pooling(BaseLayer):
     A window with tied maxima sends its error to the first of them in row-major order
     (as PyTorch does), never to several.
 
-    How it is computed: a window has only p_y·p_x entries, so the layer loops over
-    the window offsets (p, q); for each, the strided slice
-    ``x[..., p::s_y, q::s_x]`` (cut to the output's size) holds that entry of *every*
-    window at once. The maximum is ``np.maximum`` of these views (a view costs nothing;
-    a ``reshape`` + ``max(axis=...)`` formulation copies and was ~30× slower here).
-    Backward compares each view with the output to find the winners again.
-
-    The layer accepts input of any memory layout and its outputs and gradients keep
-    that layout (``np.maximum`` and ``zeros_like`` follow the input's memory order),
-    which keeps the batch-last layout ``Conv`` produces cheap downstream.
+    How: a window has only p_y·p_x entries, so the layer loops over the window offsets
+    (p, q); for each, the strided slice ``x[..., p::s_y, q::s_x]`` (cut to the output's
+    size) holds that entry of *every* window at once.
 
     Cache: ``input_tensor``, ``output``.
     """
 
     def __init__(self, stride_shape, pooling_shape):
         super().__init__()
-        if isinstance(pooling_shape, (int, np.integer)):
-            raise ValueError(f"Pooling: pooling_shape must be a sequence, (p_y, p_x) for images or (p,) "
-                             f"for signals, got {pooling_shape!r}")
-        self.pooling_shape = _shape("pooling_shape", pooling_shape, (1, 2))
-        # An int or a one-element stride applies to every spatial axis.
-        self.stride_shape = _shape("stride_shape", stride_shape, sorted({1, len(self.pooling_shape)}))
-        if len(self.stride_shape) != len(self.pooling_shape):
-            self.stride_shape = self.stride_shape * len(self.pooling_shape)
-        # Windows overlap when a stride is smaller than the window along its axis.
-        self._overlapping = any(stride < size for stride, size in zip(self.stride_shape, self.pooling_shape))
+        self.pooling_shape = positive_ints(self.name, "pooling_shape", pooling_shape, (1, 2), allow_int=False)
+        self.stride_shape = stride_per_axis(self.name, stride_shape, len(self.pooling_shape))
         self.input_tensor = None
         self.output = None
 
     def forward(self, input_tensor):
         input_tensor = np.asarray(input_tensor)
-        output_shape = self._output_shape(input_tensor.shape)
+        output_shape = pooling_output_shape(self.name, input_tensor.shape, self.pooling_shape, self.stride_shape)
         self.input_tensor = input_tensor
-        windows = self._window_entries(input_tensor, output_shape)
-        output = next(windows).copy(order="K")
-        for entry in windows:
-            np.maximum(output, entry, out=output)
-        self.output = output
-        return output
+        # BEGIN SOLUTION
+        images = self._as_images(input_tensor)
+        (window_y, window_x), (stride_y, stride_x) = self._as_2d(self.pooling_shape), self._as_2d(self.stride_shape)
+        out_y, out_x = self._as_2d(output_shape[2:])
+        output = None
+        for p in range(window_y):
+            for q in range(window_x):
+                entry = images[:, :, p:p + stride_y * (out_y - 1) + 1:stride_y, q:q + stride_x * (out_x - 1) + 1:stride_x]
+                output = entry.copy() if output is None else np.maximum(output, entry)
+        self.output = output.reshape(output_shape)
+        return self.output
+        # END SOLUTION
 
     def backward(self, error_tensor):
         input_tensor, output = self._cached("input_tensor"), self._cached("output")
         self._check_error_shape(error_tensor, output.shape)
-        # One copy into the output's memory layout (batch-last inside a LeNet) when the error
-        # comes in another (row-major, say, from a layer that does not keep layouts): the
-        # products below then run on matching layouts, which measured 1.7 ms → 0.3 ms for
-        # the second pooling layer of LeNet.
-        error_tensor = np.asarray(error_tensor)
-        if error_tensor.strides != output.strides:
-            error_tensor = _like(output, error_tensor)
-        # Windows that tile the input exactly (stride = window, sizes divisible) write every
-        # position below, so the gradient needs no zero fill first.
-        tiled = self.stride_shape == self.pooling_shape and all(
-            size % window == 0 for size, window in zip(input_tensor.shape[2:], self.pooling_shape))
-        input_gradient = np.empty_like(input_tensor) if tiled else np.zeros_like(input_tensor)
-        # Windows whose maximum is not yet found. ``*_like`` keeps the memory layout of the
-        # output: an operation on two arrays of different layouts is several times slower.
-        unclaimed = np.ones_like(output, dtype=bool)
-        for entry, gradient_entry in zip(self._window_entries(input_tensor, output.shape),
-                                         self._window_entries(input_gradient, output.shape)):
-            winner = entry == output
-            winner &= unclaimed      # the first maximum of each window wins, later ties get nothing
-            unclaimed ^= winner
-            # E · [winner]; a product with the mask is ~8× faster than np.where here (and np.add
-            # with where= slower still). Overlapping windows add up in the same position;
-            # windows that do not overlap own their positions, so the product is written
-            # straight into place without a temporary.
-            if self._overlapping:
-                gradient_entry += error_tensor * winner
-            else:
-                np.multiply(error_tensor, winner, out=gradient_entry)
-        return input_gradient
+        # BEGIN SOLUTION
+        images, outputs = self._as_images(input_tensor), self._as_images(output)
+        errors = self._as_images(np.asarray(error_tensor))
+        (window_y, window_x), (stride_y, stride_x) = self._as_2d(self.pooling_shape), self._as_2d(self.stride_shape)
+        out_y, out_x = outputs.shape[2:]
+        input_gradient = np.zeros(images.shape, dtype=np.result_type(input_tensor, error_tensor))
+        unclaimed = np.ones(outputs.shape, dtype=bool)  # windows whose maximum is not yet found
+        for p in range(window_y):
+            for q in range(window_x):
+                rows = slice(p, p + stride_y * (out_y - 1) + 1, stride_y)
+                columns = slice(q, q + stride_x * (out_x - 1) + 1, stride_x)
+                winner = (images[:, :, rows, columns] == outputs) & unclaimed  # first maximum of each window
+                unclaimed &= ~winner
+                input_gradient[:, :, rows, columns] += errors * winner
+        return input_gradient.reshape(input_tensor.shape)
+        # END SOLUTION
 
-    def _window_entries(self, tensor, output_shape):
-        """For each window offset, the strided view of ``tensor`` holding that entry of every window."""
-        counts = tuple(output_shape[-len(self.pooling_shape):])
-        for index in _window_slices(self.pooling_shape, self.stride_shape, counts):
-            yield tensor[index]
+    def _as_2d(self, sizes):
+        """Sizes (or strides) per spatial axis as (y, x): a 1-D signal is an image one pixel high."""
+        return (1,) * (2 - len(self.pooling_shape)) + tuple(sizes)
 
-    def _output_shape(self, input_shape):
-        spatial = len(self.pooling_shape)
-        layout = "(batch, channels, y, x)" if spatial == 2 else "(batch, channels, x)"
-        if len(input_shape) != 2 + spatial:
-            raise ValueError(f"{self.name}: a {spatial}-D pooling window {self.pooling_shape} expects input "
-                             f"of shape {layout}, got shape {input_shape} ({len(input_shape)} axes)")
-        if any(size < window for size, window in zip(input_shape[2:], self.pooling_shape)):
-            raise ValueError(f"{self.name}: pooling window {self.pooling_shape} is larger than the input's "
-                             f"spatial shape {input_shape[2:]} (input shape {input_shape})")
-        if input_shape[0] == 0 or input_shape[1] == 0:
-            raise ValueError(f"{self.name}: expected a non-empty input of shape {layout}, got shape {input_shape}")
-        counts = tuple((size - window) // stride + 1 for size, window, stride
-                       in zip(input_shape[2:], self.pooling_shape, self.stride_shape))
-        return tuple(input_shape[:2]) + counts
-
-
-@functools.lru_cache(maxsize=64)
-def _window_slices(pooling_shape, stride_shape, counts):
-    """The index ``(..., slice_y, slice_x)`` of each window offset (p, q), in row-major order.
-
-    Cached: the same few shapes come back every batch, and building the slices in Python
-    cost about 0.2 ms of a LeNet training step.
-    """
-    return tuple((Ellipsis,) + tuple(slice(start, start + stride * (count - 1) + 1, stride)
-                                     for start, stride, count in zip(offset, stride_shape, counts))
-                 for offset in itertools.product(*(range(size) for size in pooling_shape)))
-
-
-def _like(template, values):
-    """A copy of ``values`` in the memory layout of ``template`` (same shape)."""
-    copy = np.empty_like(template, dtype=np.result_type(values))
-    copy[...] = values
-    return copy
-
-
-def _shape(name, value, allowed_lengths):
-    """A tuple of positive ints; an int counts as one entry."""
-    entries = (value,) if isinstance(value, (int, np.integer)) else value
-    try:
-        entries = tuple(entries)
-    except TypeError:
-        entries = ()
-    valid = len(entries) in allowed_lengths and all(
-        isinstance(entry, (int, np.integer)) and not isinstance(entry, (bool, np.bool_)) and entry >= 1
-        for entry in entries)
-    if not valid:
-        lengths = " or ".join(str(length) for length in allowed_lengths)
-        raise ValueError(f"Pooling: {name} must be an int or a sequence of {lengths} positive ints, got {value!r}")
-    return tuple(int(entry) for entry in entries)
+    def _as_images(self, tensor):
+        return tensor if tensor.ndim == 4 else tensor[:, :, np.newaxis, :]

@@ -1,5 +1,32 @@
-"""Small test doubles shared by several test files."""
+"""Small test doubles and the fixtures that run a math test against every implementation of a layer."""
+import importlib
+
 import numpy as np
+import pytest
+
+# Where each implementation of a layer comes from. The math tests run against all of them:
+# the teaching layer (``layers``), its fast twin (``layers.fast``, marked ``fast``) and, for
+# some layers, a plain textbook version written inside the tests (marked ``textbook``),
+# which shows that the tests ask for the math and not for one implementation's internals.
+IMPLEMENTATIONS = {"teaching": "layers", "fast": "layers.fast", "textbook": "tests.textbook"}
+
+
+def layer_fixture(name, textbook=False):
+    """A fixture called ``name`` that gives the layer class ``name`` of each implementation in turn.
+
+    The class is imported when a test asks for it, so a test module imports no layer at all
+    and one broken layer module breaks only the tests of that layer.
+    """
+    params = [pytest.param("teaching", id="teaching"),
+              pytest.param("fast", id="fast", marks=pytest.mark.fast)]
+    if textbook:
+        params.append(pytest.param("textbook", id="textbook", marks=pytest.mark.textbook))
+
+    @pytest.fixture(name=name, params=params)
+    def implementation(request):
+        return getattr(importlib.import_module(IMPLEMENTATIONS[request.param]), name)
+
+    return implementation
 
 
 class RecordingInitializer:
@@ -15,7 +42,7 @@ class RecordingInitializer:
 
 
 def assert_arguments_untouched(layer, input_tensor, error_tensor):
-    """Run forward and backward; neither may change the arrays it was given (STYLE.md point 3)."""
+    """Run forward and backward; neither may change the arrays it was given."""
     input_copy, error_copy = input_tensor.copy(), error_tensor.copy()
     layer.forward(input_tensor)
     layer.backward(error_tensor)
@@ -23,11 +50,24 @@ def assert_arguments_untouched(layer, input_tensor, error_tensor):
     np.testing.assert_array_equal(error_tensor, error_copy)
 
 
-def make_conv(stride_shape, convolution_shape, num_kernels, rng, dtype=np.float64):
-    """A Conv with standard-normal weights and bias (the default [0, 1) draws are all positive)."""
-    from layers import Conv
-
-    layer = Conv(stride_shape, convolution_shape, num_kernels, dtype=dtype, rng=rng)
+def make_conv(conv_class, stride_shape, convolution_shape, num_kernels, rng, dtype=np.float64):
+    """A ``conv_class`` layer with standard-normal weights and bias (the default [0, 1) draws are all positive)."""
+    layer = conv_class(stride_shape, convolution_shape, num_kernels, dtype=dtype, rng=rng)
     layer.weights = rng.standard_normal(layer.weights.shape)
     layer.bias = rng.standard_normal(layer.bias.shape)
     return layer
+
+
+def batch_last(array):
+    """The same values stored in (c, y, x, b) memory order, still shaped (b, c, y, x)."""
+    return np.ascontiguousarray(np.moveaxis(array, 0, -1)).transpose((array.ndim - 1,) + tuple(range(array.ndim - 1)))
+
+
+def away_from_zero(rng, shape, low=0.1, high=2.0):
+    """Random values with |x| in [low, high): keeps ReLU's kink out of the central differences."""
+    return rng.uniform(low, high, size=shape) * rng.choice([-1.0, 1.0], size=shape)
+
+
+def distinct_values(rng, shape, spacing=0.1):
+    """A random permutation of 0, spacing, 2·spacing, ...: no ties, and ties stay far away (≫ h = 1e-6)."""
+    return rng.permutation(int(np.prod(shape))).reshape(shape) * spacing - 1.0

@@ -1,11 +1,11 @@
-"""Exercise-style tests of Conv ("same" padding, strides, 1-D and 2-D).
+"""Math tests of Conv ("same" padding, strides, 1-D and 2-D), run against every implementation.
 
-Evidence of four kinds (STYLE.md point 8 and 9): golden values worked out by
-hand (arithmetic in the comments), float64 central-difference gradient checks
-with random upstream errors, an independent computation of the forward pass
-with ``scipy.signal.correlate``, and the plain loop-over-offsets reference in
-``layers/conv_reference.py`` that the fast im2col layer must reproduce. A
-deliberately wrong backward must fail the gradient checker.
+Evidence of four kinds: golden values worked out by hand (arithmetic in the comments),
+float64 central-difference gradient checks with random upstream errors, an independent
+computation of the forward pass with ``scipy.signal.correlate``, and the plain textbook
+layer of ``tests/textbook.py`` as a reference for all gradients. A deliberately wrong
+backward must fail the gradient checker. The ``Conv`` fixture gives the teaching layer,
+the fast one and the textbook one in turn (see ``tests/helpers.py``).
 """
 import copy
 
@@ -14,10 +14,10 @@ import pytest
 import scipy.signal
 
 from framework.gradient_check import assert_gradients, check_gradients
-from layers import Conv
-from layers.conv_reference import conv_backward_reference, conv_forward_reference, same_padding
 from optimizers import Sgd
-from tests.helpers import RecordingInitializer, assert_arguments_untouched, make_conv
+from tests.helpers import RecordingInitializer, assert_arguments_untouched, batch_last, layer_fixture, make_conv
+
+Conv = layer_fixture("Conv", textbook=True)
 
 TOLERANCE = 1e-7          # float64, h = 1e-6: a correct layer gives ~1e-9
 FLOAT32_TOLERANCE = 1e-2  # float32, h = 3e-3: a correct layer gives ~1e-3
@@ -28,17 +28,13 @@ def rng():
     return np.random.default_rng(20240508)
 
 
-def batch_last(array):
-    """The same values stored in (c, y, x, b) memory order, still shaped (b, c, y, x)."""
-    return np.ascontiguousarray(np.moveaxis(array, 0, -1)).transpose((array.ndim - 1,) + tuple(range(array.ndim - 1)))
-
-
 # (stride_shape, convolution_shape, num_kernels, input_shape)
 CASES_2D = {
     "odd 3x3": ((1, 1), (2, 3, 3), 3, (2, 2, 6, 7)),
     "even 4x4": ((1, 1), (2, 4, 4), 2, (2, 2, 6, 5)),
     "uneven 5x8": ((1, 1), (3, 5, 8), 2, (2, 3, 10, 13)),
     "even 2x2": ((1, 1), (1, 2, 2), 2, (3, 1, 5, 4)),
+    "LeNet 5x5": ((1, 1), (2, 5, 5), 3, (2, 2, 7, 8)),
     "stride (3, 2) odd": ((3, 2), (2, 3, 3), 3, (2, 2, 10, 13)),
     "stride (3, 2) uneven 4x5": ((3, 2), (2, 4, 5), 2, (2, 2, 10, 13)),
     "stride 2 as int": (2, (2, 3, 3), 2, (2, 2, 7, 6)),
@@ -61,7 +57,7 @@ ALL_CASES = {**{"2-D " + name: case for name, case in CASES_2D.items()},
 # -- golden values worked out by hand -------------------------------------------------
 
 
-def test_1d_odd_kernel_known_values():
+def test_1d_odd_kernel_known_values(Conv):
     layer = Conv([1], (1, 3), 1)
     layer.weights = np.array([[[1.0, 0.0, -1.0]]])
     layer.bias = np.array([0.5])
@@ -72,7 +68,7 @@ def test_1d_odd_kernel_known_values():
     np.testing.assert_allclose(output, [[[-1.5, -1.5, -1.5, 3.5]]], rtol=0, atol=1e-15)
 
 
-def test_1d_odd_kernel_known_gradients():
+def test_1d_odd_kernel_known_gradients(Conv):
     layer = Conv([1], (1, 3), 1)
     layer.weights = np.array([[[1.0, 0.0, -1.0]]])
     layer.bias = np.array([0.5])
@@ -86,7 +82,7 @@ def test_1d_odd_kernel_known_gradients():
     np.testing.assert_allclose(layer.gradient_bias, [1.0], rtol=0, atol=1e-15)
 
 
-def test_1d_even_kernel_pads_after_and_stride_subsamples():
+def test_1d_even_kernel_pads_after_and_stride_subsamples(Conv):
     layer = Conv([1], (1, 2), 1)
     layer.weights = np.array([[[1.0, 10.0]]])
     layer.bias = np.array([0.0])
@@ -100,7 +96,7 @@ def test_1d_even_kernel_pads_after_and_stride_subsamples():
     np.testing.assert_allclose(strided.forward(signal), [[[21.0, 43.0]]], rtol=0, atol=1e-15)
 
 
-def test_2d_even_kernel_known_values():
+def test_2d_even_kernel_known_values(Conv):
     layer = Conv((1, 1), (1, 2, 2), 1)
     layer.weights = np.array([[[[1.0, 0.0],
                                 [0.0, 1.0]]]])
@@ -118,7 +114,27 @@ def test_2d_even_kernel_known_values():
     np.testing.assert_allclose(layer.forward(image), expected, rtol=0, atol=1e-15)
 
 
-def test_two_kernels_two_channels_known_values():
+def test_2d_stride_known_gradients(Conv):
+    layer = Conv((2, 2), (1, 3, 3), 1)
+    layer.weights = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)  # [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    layer.bias = np.array([0.0])
+    image = np.arange(16.0).reshape(1, 1, 4, 4)
+    layer.forward(image)
+    # Stride 2 keeps z at (0, 0), (0, 2), (2, 0), (2, 2): a 2x2 output. An error of 1 on
+    # output (1, 1) = z[2, 2] only: z[2, 2] = Σ W[p, q] x̃[2 + p, 2 + q] = Σ W[p, q] x[1 + p, 1 + q]
+    # (one zero of padding before; 1 + p ≤ 3 stays inside the 4x4 image). So W lands on
+    # x[1:4, 1:4], ∂L/∂x[1 + p, 1 + q] = W[p, q], and ∂L/∂W[p, q] = x[1 + p, 1 + q] = 4(1 + p) + 1 + q.
+    input_gradient = layer.backward(np.array([[[[0.0, 0.0], [0.0, 1.0]]]]))
+    expected_input = np.zeros((4, 4))
+    expected_input[1:4, 1:4] = layer.weights[0, 0]
+    np.testing.assert_allclose(input_gradient[0, 0], expected_input, rtol=0, atol=1e-15)
+    # x[1:4, 1:4] = [[5, 6, 7], [9, 10, 11], [13, 14, 15]]
+    np.testing.assert_allclose(layer.gradient_weights[0, 0], [[5.0, 6.0, 7.0], [9.0, 10.0, 11.0],
+                                                              [13.0, 14.0, 15.0]], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(layer.gradient_bias, [1.0], rtol=0, atol=1e-15)
+
+
+def test_two_kernels_two_channels_known_values(Conv):
     layer = Conv((1, 1), (2, 1, 1), 2)
     # 1x1 kernels mix channels per pixel: kernel 0 = ch0 + ch1, kernel 1 = 2·ch0 − ch1, bias [0, 1]
     layer.weights = np.array([[[[1.0]], [[1.0]]],
@@ -129,20 +145,23 @@ def test_two_kernels_two_channels_known_values():
     np.testing.assert_allclose(layer.forward(image), [[[[4.0, 7.0]], [[0.0, 0.0]]]], rtol=0, atol=1e-15)
 
 
-def test_same_padding_convention():
-    # (before, after): odd kernels pad symmetrically, even kernels put the extra zero after.
-    assert same_padding(1) == (0, 0)
-    assert same_padding(3) == (1, 1)
-    assert same_padding(5) == (2, 2)
-    assert same_padding(2) == (0, 1)
-    assert same_padding(4) == (1, 2)
+def test_kernel_assigned_then_expanded_reproduces_an_impulse(Conv):
+    # The exercise's two-step assignment: a (3, 3) kernel, then expand_dims through the property.
+    layer = Conv((1, 1), (1, 3, 3), 1)
+    layer.weights = np.array([[1.0, 2.0, 1.0], [2.0, 3.0, 2.0], [1.0, 2.0, 1.0]])
+    layer.weights = np.expand_dims(np.expand_dims(layer.weights, 0), 0)
+    layer.bias = np.array([0.0])
+    image = np.zeros((1, 1, 5, 5))
+    image[0, 0, 2, 2] = 1.0
+    # A correlation turns an impulse into the kernel flipped; this kernel is symmetric.
+    np.testing.assert_allclose(layer.forward(image)[0, 0, 1:4, 1:4], [[1, 2, 1], [2, 3, 2], [1, 2, 1]])
 
 
 # -- shapes, initialization, parameters -------------------------------------------------
 
 
 @pytest.mark.parametrize("case", ALL_CASES.values(), ids=ALL_CASES.keys())
-def test_shapes(case, rng):
+def test_shapes(Conv, case, rng):
     stride_shape, convolution_shape, num_kernels, input_shape = case
     layer = Conv(stride_shape, convolution_shape, num_kernels)
     strides = np.broadcast_to(np.atleast_1d(stride_shape), (len(input_shape) - 2,))
@@ -156,13 +175,7 @@ def test_shapes(case, rng):
     assert layer.gradient_bias.shape == layer.bias.shape
 
 
-def test_output_shape_with_stride_on_uneven_image(rng):
-    # ceil(10 / 3) = 4 rows, ceil(13 / 2) = 7 columns
-    layer = Conv((3, 2), (1, 5, 8), 4)
-    assert layer.forward(rng.standard_normal((2, 1, 10, 13))).shape == (2, 4, 4, 7)
-
-
-def test_starts_uniform_in_unit_interval_and_is_trainable():
+def test_starts_uniform_in_unit_interval_and_is_trainable(Conv):
     layer = Conv((1, 1), (3, 5, 5), 8, rng=np.random.default_rng(0))
     assert layer.trainable
     assert layer.weights.shape == (8, 3, 5, 5)
@@ -170,14 +183,14 @@ def test_starts_uniform_in_unit_interval_and_is_trainable():
     assert np.all((layer.bias >= 0) & (layer.bias < 1))
 
 
-def test_same_rng_seed_gives_same_weights():
+def test_same_rng_seed_gives_same_weights(Conv):
     first = Conv((1, 1), (2, 3, 3), 4, rng=np.random.default_rng(7))
     second = Conv((1, 1), (2, 3, 3), 4, rng=np.random.default_rng(7))
     np.testing.assert_array_equal(first.weights, second.weights)
     np.testing.assert_array_equal(first.bias, second.bias)
 
 
-def test_initialize_passes_fans_2d():
+def test_initialize_passes_fans_2d(Conv):
     layer = Conv((1, 1), (3, 5, 8), 4)
     weights_initializer, bias_initializer = RecordingInitializer(0.25), RecordingInitializer(0.5)
     layer.initialize(weights_initializer, bias_initializer)
@@ -188,7 +201,7 @@ def test_initialize_passes_fans_2d():
     np.testing.assert_array_equal(layer.bias, np.full(4, 0.5))
 
 
-def test_initialize_passes_fans_1d():
+def test_initialize_passes_fans_1d(Conv):
     layer = Conv([1], (2, 7), 3)
     weights_initializer = RecordingInitializer(0.1)
     layer.initialize(weights_initializer, RecordingInitializer(0.0))
@@ -196,26 +209,26 @@ def test_initialize_passes_fans_1d():
     assert weights_initializer.calls == [((3, 2, 7), 14, 21)]
 
 
-def test_initialize_keeps_float32():
+def test_initialize_keeps_float32(Conv):
     layer = Conv((1, 1), (1, 3, 3), 2, dtype=np.float32)
     layer.initialize(RecordingInitializer(0.1), RecordingInitializer(0.0))
     assert layer.weights.dtype == np.float32 and layer.bias.dtype == np.float32
 
 
-def test_optimizer_updates_weights_and_bias_separately(rng):
-    layer = make_conv((1, 1), (2, 3, 3), 2, rng)
+def test_optimizer_updates_weights_and_bias_separately(Conv, rng):
+    layer = make_conv(Conv, (1, 1), (2, 3, 3), 2, rng)
     weights, bias = layer.weights.copy(), layer.bias.copy()
     layer.optimizer = Sgd(0.1)
-    assert layer._weights_optimizer is not layer._bias_optimizer
+    assert layer.weights_optimizer is not layer.bias_optimizer
     output = layer.forward(rng.standard_normal((2, 2, 4, 4)))
     layer.backward(np.ones(output.shape))
     np.testing.assert_allclose(layer.weights, weights - 0.1 * layer.gradient_weights, rtol=1e-14)
     np.testing.assert_allclose(layer.bias, bias - 0.1 * layer.gradient_bias, rtol=1e-14)
 
 
-def test_backward_returns_input_gradient_of_the_forward_weights(rng):
+def test_backward_returns_input_gradient_of_the_forward_weights(Conv, rng):
     # The update must happen after the input gradient is computed with the old weights.
-    layer = make_conv((1, 1), (2, 3, 3), 2, rng)
+    layer = make_conv(Conv, (1, 1), (2, 3, 3), 2, rng)
     reference = copy.deepcopy(layer)
     layer.optimizer = Sgd(1.0)
     input_tensor = rng.standard_normal((2, 2, 5, 5))
@@ -225,70 +238,34 @@ def test_backward_returns_input_gradient_of_the_forward_weights(rng):
     np.testing.assert_allclose(layer.backward(error_tensor), reference.backward(error_tensor), rtol=1e-13)
 
 
-def test_reused_buffers_survive_a_deep_copy_and_repeated_calls(rng):
-    """The padded input, its windows view and the columns are reused between calls; a deep copy
-    made after a forward pass must still compute from its own new input, as must the original."""
-    layer = make_conv((1, 1), (2, 3, 3), 2, rng)
+def test_deep_copy_after_forward_computes_on_its_own(Conv, rng):
+    layer = make_conv(Conv, (1, 1), (2, 3, 3), 2, rng)
     first, second = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((2, 2, 5, 5))
+    expected_first, expected_second = copy.deepcopy(layer).forward(first), copy.deepcopy(layer).forward(second)
     layer.forward(first)
     twin = copy.deepcopy(layer)
-    fresh = copy.deepcopy(make_conv((1, 1), (2, 3, 3), 2, rng))
-    fresh.weights, fresh.bias = layer.weights, layer.bias
-    np.testing.assert_array_equal(twin.forward(second), fresh.forward(second))
-    np.testing.assert_array_equal(layer.forward(second), fresh.forward(second))
-    np.testing.assert_array_equal(twin.forward(first), layer.forward(first))
-
-
-@pytest.mark.parametrize("case", ALL_CASES.values(), ids=ALL_CASES.keys())
-@pytest.mark.parametrize("tile_bytes", [1, Conv.TILE_BYTES])
-def test_testing_phase_computes_the_same_in_tiles(case, tile_bytes, rng):
-    """The testing phase builds the columns a few output rows at a time (one row per tile with
-    tile_bytes=1); outputs, and the gradients of a backward pass after it, are the training
-    phase's."""
-    stride_shape, convolution_shape, num_kernels, input_shape = case
-    training = make_conv(stride_shape, convolution_shape, num_kernels, rng)
-    testing = copy.deepcopy(training)
-    testing.testing_phase, testing.TILE_BYTES = True, tile_bytes
-    input_tensor = rng.standard_normal(input_shape)
-    output = training.forward(input_tensor)
-    np.testing.assert_allclose(testing.forward(input_tensor), output, rtol=1e-12, atol=1e-12)
-    assert testing.columns is None  # not kept in the testing phase
-    error_tensor = rng.standard_normal(output.shape)
-    np.testing.assert_allclose(testing.backward(error_tensor), training.backward(error_tensor),
-                               rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(testing.gradient_weights, training.gradient_weights, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(testing.gradient_bias, training.gradient_bias, rtol=1e-12, atol=1e-12)
-
-
-def test_replica_shares_the_weights_but_no_buffer(rng):
-    layer = make_conv((1, 1), (2, 3, 3), 2, rng)
-    first, second = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((2, 2, 5, 5))
-    reference = copy.deepcopy(layer)
-    output = layer.forward(first)
-    reference.forward(first)
-    twin = layer.replica()
-    assert twin.weights is layer.weights and twin.bias is layer.bias
-    twin.forward(second)  # same shapes: a shared buffer would now hold the second input
-    assert twin._buffers.keys() == layer._buffers.keys() >= {"padded", "columns"}
-    for name, (_, buffer) in twin._buffers.items():
-        assert not np.shares_memory(buffer, layer._buffers[name][1]), name
-    error_tensor = rng.standard_normal(output.shape)
-    np.testing.assert_array_equal(layer.backward(error_tensor), reference.backward(error_tensor))
-    np.testing.assert_array_equal(layer.gradient_weights, reference.gradient_weights)
+    np.testing.assert_allclose(twin.forward(second), expected_second, rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(layer.forward(first), expected_first, rtol=1e-14, atol=1e-14)
 
 
 # -- gradient checks --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("case", ALL_CASES.values(), ids=ALL_CASES.keys())
-def test_gradients(case, rng):
+def test_gradients(Conv, case, rng):
     stride_shape, convolution_shape, num_kernels, input_shape = case
-    layer = make_conv(stride_shape, convolution_shape, num_kernels, rng)
+    layer = make_conv(Conv, stride_shape, convolution_shape, num_kernels, rng)
     assert_gradients(layer, rng.standard_normal(input_shape), tolerance=TOLERANCE, rng=rng)
 
 
-def test_gradients_float32_stay_float32_and_pass_at_float32_tolerance(rng):
-    layer = make_conv((2, 1), (2, 3, 4), 3, rng, dtype=np.float32)
+def test_gradients_in_testing_phase(Conv, rng):
+    layer = make_conv(Conv, (1, 1), (2, 5, 5), 2, rng)
+    layer.testing_phase = True
+    assert_gradients(layer, rng.standard_normal((2, 2, 6, 6)), tolerance=TOLERANCE, rng=rng)
+
+
+def test_gradients_float32_stay_float32_and_pass_at_float32_tolerance(Conv, rng):
+    layer = make_conv(Conv, (2, 1), (2, 3, 4), 3, rng, dtype=np.float32)
     input_tensor = rng.standard_normal((2, 2, 6, 5)).astype(np.float32)
     output = layer.forward(input_tensor)
     input_gradient = layer.backward(np.ones(output.shape, dtype=np.float32))
@@ -297,33 +274,33 @@ def test_gradients_float32_stay_float32_and_pass_at_float32_tolerance(rng):
     assert_gradients(layer, input_tensor, tolerance=FLOAT32_TOLERANCE, rng=rng)
 
 
-def test_float32_1d_stays_float32(rng):
+def test_float32_1d_stays_float32(Conv, rng):
     layer = Conv([2], (2, 4), 3, dtype=np.float32)
     output = layer.forward(rng.standard_normal((2, 2, 9)).astype(np.float32))
     assert output.dtype == np.float32
     assert layer.backward(np.ones(output.shape, dtype=np.float32)).dtype == np.float32
 
 
-class ConvWithWrongInputGradient(Conv):
+def with_a_wrong_input_gradient(conv_class):
     """A deliberate bug: the input gradient lands one pixel to the right of where it belongs."""
+    class Wrong(conv_class):
+        def backward(self, error_tensor):
+            return np.roll(super().backward(error_tensor), 1, axis=-1)
+    return Wrong
 
-    def backward(self, error_tensor):
-        input_gradient = super().backward(error_tensor)
-        return np.roll(input_gradient, 1, axis=-1)
 
-
-class ConvWithWrongWeightsGradient(Conv):
+def with_a_wrong_weights_gradient(conv_class):
     """A deliberate bug: the weights gradient has the right shape but its kernel is flipped."""
+    class Wrong(conv_class):
+        def backward(self, error_tensor):
+            input_gradient = super().backward(error_tensor)
+            self.gradient_weights = self.gradient_weights[..., ::-1, ::-1].copy()
+            return input_gradient
+    return Wrong
 
-    def backward(self, error_tensor):
-        input_gradient = super().backward(error_tensor)
-        self.gradient_weights = self.gradient_weights[..., ::-1, ::-1].copy()
-        return input_gradient
 
-
-def test_checker_rejects_a_wrong_input_gradient(rng):
-    layer = ConvWithWrongInputGradient((1, 1), (2, 3, 3), 2)
-    layer.weights = rng.standard_normal(layer.weights.shape)
+def test_checker_rejects_a_wrong_input_gradient(Conv, rng):
+    layer = make_conv(with_a_wrong_input_gradient(Conv), (1, 1), (2, 3, 3), 2, rng)
     differences = check_gradients(layer, rng.standard_normal((2, 2, 5, 5)), rng=rng)
     assert differences["input"] > 1e-2
     assert differences["weights"] < TOLERANCE and differences["bias"] < TOLERANCE
@@ -331,32 +308,17 @@ def test_checker_rejects_a_wrong_input_gradient(rng):
         assert_gradients(layer, rng.standard_normal((2, 2, 5, 5)), rng=rng)
 
 
-def test_checker_rejects_a_wrong_weights_gradient(rng):
-    layer = ConvWithWrongWeightsGradient((1, 1), (2, 3, 3), 2)
-    layer.weights = rng.standard_normal(layer.weights.shape)
+def test_checker_rejects_a_wrong_weights_gradient(Conv, rng):
+    layer = make_conv(with_a_wrong_weights_gradient(Conv), (1, 1), (2, 3, 3), 2, rng)
     with pytest.raises(AssertionError, match="weights"):
         assert_gradients(layer, rng.standard_normal((2, 2, 5, 5)), rng=rng)
-
-
-def test_first_layer_can_skip_the_input_gradient(rng):
-    layer = make_conv((1, 1), (1, 3, 3), 2, rng)
-    reference = copy.deepcopy(layer)
-    layer.compute_input_gradient = False
-    input_tensor = rng.standard_normal((2, 1, 5, 5))
-    error_tensor = rng.standard_normal((2, 2, 5, 5))
-    layer.forward(input_tensor)
-    assert layer.backward(error_tensor) is None
-    reference.forward(input_tensor)
-    reference.backward(error_tensor)
-    np.testing.assert_allclose(layer.gradient_weights, reference.gradient_weights, rtol=1e-14)
-    np.testing.assert_allclose(layer.gradient_bias, reference.gradient_bias, rtol=1e-14)
 
 
 # -- an independent forward computation: scipy.signal.correlate ------------------------
 
 
 def scipy_same_correlation(input_tensor, weights, bias, stride_shape):
-    """Σ over channels of scipy's full cross-correlation, cropped to PyTorch's "same", then strided.
+    """Σ over channels of scipy's full cross-correlation, cut to PyTorch's "same", then strided.
 
     The full correlation f has f[t] = Σ_p x[t − (m − 1) + p] w[p]; we want
     z[i] = Σ_p x[i − before + p] w[p] with before = (m − 1) // 2, i.e. z[i] = f[i + m − 1 − before].
@@ -380,27 +342,27 @@ def scipy_same_correlation(input_tensor, weights, bias, stride_shape):
 
 
 @pytest.mark.parametrize("case", ALL_CASES.values(), ids=ALL_CASES.keys())
-def test_forward_matches_scipy_correlate(case, rng):
+def test_forward_matches_scipy_correlate(Conv, case, rng):
     stride_shape, convolution_shape, num_kernels, input_shape = case
-    layer = make_conv(stride_shape, convolution_shape, num_kernels, rng)
+    layer = make_conv(Conv, stride_shape, convolution_shape, num_kernels, rng)
     input_tensor = rng.standard_normal(input_shape)
     expected = scipy_same_correlation(input_tensor, layer.weights, layer.bias, stride_shape)
     np.testing.assert_allclose(layer.forward(input_tensor), expected, rtol=1e-12, atol=1e-12)
 
 
-def test_odd_kernel_matches_scipy_same_mode_directly(rng):
+def test_odd_kernel_matches_scipy_same_mode_directly(Conv, rng):
     # For odd kernels every convention agrees: scipy's mode="same" is the layer's output.
-    layer = make_conv((1, 1), (1, 5, 3), 1, rng)
+    layer = make_conv(Conv, (1, 1), (1, 5, 3), 1, rng)
     layer.bias = np.zeros(1)
     image = rng.standard_normal((1, 1, 8, 9))
     expected = scipy.signal.correlate(image[0, 0], layer.weights[0, 0], mode="same")
     np.testing.assert_allclose(layer.forward(image)[0, 0], expected, rtol=1e-12, atol=1e-12)
 
 
-def test_even_kernel_differs_from_scipy_same_mode_by_one_pixel(rng):
+def test_even_kernel_differs_from_scipy_same_mode_by_one_pixel(Conv, rng):
     # scipy's mode="same" puts the extra zero of an even kernel *before* the data, PyTorch
     # (and this layer) after: the results are the same map shifted by one position.
-    layer = make_conv([1], (1, 4), 1, rng)
+    layer = make_conv(Conv, [1], (1, 4), 1, rng)
     layer.bias = np.zeros(1)
     signal = rng.standard_normal((1, 1, 12))
     ours = layer.forward(signal)[0, 0]
@@ -409,114 +371,52 @@ def test_even_kernel_differs_from_scipy_same_mode_by_one_pixel(rng):
     assert not np.allclose(ours, theirs)
 
 
-# -- fast layer against the plain reference -------------------------------------------
+# -- against the textbook reference ---------------------------------------------------------
 
 
-# Output blocks (B_y, B_x) to try on every case; 1-D layers take the (1, B_x) ones.
-OUTPUT_BLOCKS = [(1, 1), (2, 2), (2, 3), (3, 1), (1, 2), (4, 4)]
+def reference_results(layer, input_tensor, error_tensor, stride_shape):
+    """Output and (input, weights, bias) gradients of the textbook Conv with ``layer``'s parameters."""
+    from tests.textbook import Conv as TextbookConv
+
+    reference = TextbookConv(stride_shape, layer.convolution_shape, layer.num_kernels)
+    reference.weights, reference.bias = layer.weights, layer.bias
+    output = reference.forward(input_tensor.astype(np.float64))
+    return output, reference.backward(error_tensor.astype(np.float64)), reference.gradient_weights, \
+        reference.gradient_bias
 
 
-def blocks_for(input_shape):
-    return [block for block in OUTPUT_BLOCKS if len(input_shape) == 4 or block[0] == 1]
-
-
+@pytest.mark.parametrize("testing_phase", [False, True], ids=["training", "testing"])
 @pytest.mark.parametrize("case", ALL_CASES.values(), ids=ALL_CASES.keys())
-def test_fast_layer_matches_reference_with_every_output_block(case, rng):
-    # Output, input/weights/bias gradients, training and testing phase, for blocks that divide
-    # the output, that overhang it, that are larger than it, with and without strides.
+def test_matches_the_textbook_reference(Conv, case, testing_phase, rng):
     stride_shape, convolution_shape, num_kernels, input_shape = case
-    layer = make_conv(stride_shape, convolution_shape, num_kernels, rng)
+    layer = make_conv(Conv, stride_shape, convolution_shape, num_kernels, rng)
+    layer.testing_phase = testing_phase
     input_tensor = rng.standard_normal(input_shape)
-    expected_output = conv_forward_reference(input_tensor, layer.weights, layer.bias, stride_shape)
-    error_tensor = rng.standard_normal(expected_output.shape)
-    expected_gradients = conv_backward_reference(input_tensor, layer.weights, stride_shape, error_tensor)
-    for block in blocks_for(input_shape):
-        layer.output_block = block
-        for testing_phase in (False, True):
-            layer.testing_phase = testing_phase
-            np.testing.assert_allclose(layer.forward(input_tensor), expected_output, rtol=1e-12, atol=1e-12,
-                                       err_msg=f"output_block {block}, testing phase {testing_phase}")
-            actual_gradients = (layer.backward(error_tensor), layer.gradient_weights, layer.gradient_bias)
-            for actual, expected, name in zip(actual_gradients, expected_gradients, ("input", "weights", "bias")):
-                np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12,
-                                           err_msg=f"{name} gradient, output_block {block}")
-
-
-@pytest.mark.parametrize("block", [(1, 1), (2, 2), (3, 2)])
-def test_gradients_with_output_blocks(block, rng):
-    layer = make_conv((1, 1), (2, 4, 3), 3, rng)
-    layer.output_block = block
-    assert_gradients(layer, rng.standard_normal((2, 2, 7, 6)), tolerance=TOLERANCE, rng=rng)
-
-
-def test_default_output_blocks():
-    # 2x2 for 2-D layers with stride 1 and kernels of at least 5x5, else 1x1 (class docstring).
-    assert Conv((1, 1), (1, 5, 5), 6).output_block == (2, 2)
-    assert Conv((1, 1), (6, 7, 5), 16).output_block == (2, 2)
-    assert Conv((1, 1), (6, 3, 3), 16).output_block == (1, 1)
-    assert Conv((1, 1), (6, 5, 4), 16).output_block == (1, 1)
-    assert Conv((2, 1), (6, 5, 5), 16).output_block == (1, 1)
-    assert Conv([1], (3, 5), 4).output_block == (1, 1)
-
-
-@pytest.mark.parametrize("block", [(0, 1), (1, 2, 3), "ab", 2, (1.5, 1)])
-def test_bad_output_block_is_refused(block):
-    with pytest.raises(ValueError, match="output_block"):
-        Conv((1, 1), (1, 3, 3), 2).output_block = block
-
-
-def test_setting_output_block_discards_the_forward_pass(rng):
-    layer = make_conv((1, 1), (1, 5, 5), 2, rng)
-    output = layer.forward(rng.standard_normal((2, 1, 6, 6)))
-    layer.output_block = (1, 1)
-    with pytest.raises(RuntimeError, match="before forward"):
-        layer.backward(np.ones(output.shape))
-
-
-def test_1d_output_block_must_be_one_pixel_high():
-    with pytest.raises(ValueError, match=r"output_block must be \(1, B_x\)"):
-        Conv([1], (1, 3), 2).output_block = (2, 2)
-
-
-STRIDE_1_CASES = {name: case for name, case in ALL_CASES.items()
-                  if set(np.atleast_1d(case[0])) == {1}}
-
-
-@pytest.mark.parametrize("case", STRIDE_1_CASES.values(), ids=STRIDE_1_CASES.keys())
-def test_both_input_gradient_methods_agree_at_stride_1(case, rng):
-    # Stride 1 without output blocks takes the shifted-sums route; col2im (the route of
-    # blocked and strided layers) must give the same.
-    stride_shape, convolution_shape, num_kernels, input_shape = case
-    layer = make_conv(stride_shape, convolution_shape, num_kernels, rng)
-    layer.output_block = (1, 1)
-    output = layer.forward(rng.standard_normal(input_shape))
+    output = layer.forward(input_tensor)
     error_tensor = rng.standard_normal(output.shape)
-    expected = layer.backward(error_tensor)
-    errors = error_tensor if error_tensor.ndim == 4 else error_tensor[:, :, np.newaxis, :]
-    error_rows = np.ascontiguousarray(errors.transpose(1, 2, 3, 0)).reshape(num_kernels, -1)
-    np.testing.assert_allclose(layer._input_gradient_by_col2im(error_rows), expected, rtol=1e-12, atol=1e-12)
+    actual = (output, layer.backward(error_tensor), layer.gradient_weights, layer.gradient_bias)
+    for name, got, expected in zip(("output", "input gradient", "weights gradient", "bias gradient"), actual,
+                                   reference_results(layer, input_tensor, error_tensor, stride_shape)):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
-def test_lenet_shapes_match_reference_in_float32(rng):
+def test_lenet_shapes_match_the_reference_in_float32(Conv, rng):
     layer = Conv((1, 1), (6, 5, 5), 16, dtype=np.float32, rng=rng)
     input_tensor = rng.standard_normal((8, 6, 14, 14)).astype(np.float32)
     output = layer.forward(input_tensor)
     error_tensor = rng.standard_normal(output.shape).astype(np.float32)
-    input_gradient = layer.backward(error_tensor)
-    np.testing.assert_allclose(output, conv_forward_reference(input_tensor, layer.weights, layer.bias, (1, 1)),
-                               rtol=1e-4, atol=1e-4)
-    expected_input_gradient, expected_weights_gradient, _ = conv_backward_reference(
-        input_tensor, layer.weights, (1, 1), error_tensor)
-    np.testing.assert_allclose(input_gradient, expected_input_gradient, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(layer.gradient_weights, expected_weights_gradient, rtol=1e-4, atol=1e-3)
+    actual = (output, layer.backward(error_tensor), layer.gradient_weights)
+    for got, expected, atol in zip(actual, reference_results(layer, input_tensor, error_tensor, (1, 1)),
+                                   (1e-4, 1e-4, 1e-3)):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=atol)
 
 
-# -- buffers, memory layout, no mutation ----------------------------------------------
+# -- repeated calls, memory layouts, no mutation ----------------------------------------------
 
 
-def test_reused_buffers_never_change_earlier_results(rng):
-    # The layer reuses its padded-input and column buffers; what it returned must not change.
-    layer = make_conv((1, 1), (2, 3, 3), 2, rng)
+def test_results_are_not_overwritten_by_the_next_call(Conv, rng):
+    layer = make_conv(Conv, (1, 1), (2, 3, 3), 2, rng)
     first_input, second_input = rng.standard_normal((3, 2, 5, 5)), rng.standard_normal((3, 2, 5, 5))
     first_output = layer.forward(first_input)
     first_copy = first_output.copy()
@@ -529,24 +429,19 @@ def test_reused_buffers_never_change_earlier_results(rng):
 
 
 @pytest.mark.parametrize("stride_shape", [(2, 1), (1, 1)])
-def test_changing_batch_and_image_size_between_calls(stride_shape, rng):
-    # With 2x2 output blocks, 7 and 8 rows (or 6 and 5 columns) need padded buffers of the
-    # same shape but with different data regions: stale pixels must not leak into results.
-    layer = make_conv(stride_shape, (2, 3, 4), 3, rng)
-    layer.output_block = (2, 2)
-    for batch, height, width in ((3, 8, 6), (5, 7, 5), (1, 8, 6), (3, 7, 6), (3, 7, 5)):
+def test_changing_batch_and_image_size_between_calls(Conv, stride_shape, rng):
+    layer = make_conv(Conv, stride_shape, (2, 3, 4), 3, rng)
+    for batch, height, width in ((3, 8, 6), (5, 7, 5), (1, 8, 6), (3, 7, 6)):
         input_tensor = rng.standard_normal((batch, 2, height, width))
         output = layer.forward(input_tensor)
-        expected = conv_forward_reference(input_tensor, layer.weights, layer.bias, stride_shape)
-        np.testing.assert_allclose(output, expected, rtol=1e-12, atol=1e-12)
         error_tensor = rng.standard_normal(output.shape)
-        expected_input_gradient, _, _ = conv_backward_reference(input_tensor, layer.weights, stride_shape,
-                                                                error_tensor)
-        np.testing.assert_allclose(layer.backward(error_tensor), expected_input_gradient, rtol=1e-12, atol=1e-12)
+        expected = reference_results(layer, input_tensor, error_tensor, stride_shape)
+        np.testing.assert_allclose(output, expected[0], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(layer.backward(error_tensor), expected[1], rtol=1e-12, atol=1e-12)
 
 
-def test_any_memory_layout_gives_the_same_results(rng):
-    layer = make_conv((1, 2), (3, 3, 2), 2, rng)
+def test_any_memory_layout_gives_the_same_results(Conv, rng):
+    layer = make_conv(Conv, (1, 2), (3, 3, 2), 2, rng)
     input_tensor = rng.standard_normal((4, 3, 6, 7))
     output = layer.forward(input_tensor).copy()
     error_tensor = rng.standard_normal(output.shape)
@@ -558,73 +453,72 @@ def test_any_memory_layout_gives_the_same_results(rng):
         np.testing.assert_allclose(layer.gradient_weights, gradient_weights, rtol=1e-13, atol=1e-13)
 
 
-def test_forward_and_backward_do_not_mutate_their_arguments(rng):
-    layer = make_conv((1, 1), (2, 3, 3), 2, rng)
+def test_forward_and_backward_do_not_mutate_their_arguments(Conv, rng):
+    layer = make_conv(Conv, (1, 1), (2, 3, 3), 2, rng)
     input_tensor = rng.standard_normal((2, 2, 5, 5))
     error_tensor = rng.standard_normal((2, 2, 5, 5))
     assert_arguments_untouched(layer, input_tensor, error_tensor)
 
 
-def test_integer_input_is_converted(rng):
-    layer = make_conv((1, 1), (1, 3, 3), 1, rng)
+def test_integer_input_is_converted(Conv, rng):
+    layer = make_conv(Conv, (1, 1), (1, 3, 3), 1, rng)
     pixels = rng.integers(0, 256, size=(2, 1, 4, 4))
     np.testing.assert_allclose(layer.forward(pixels), layer.forward(pixels.astype(np.float64)), rtol=1e-15)
 
 
-# -- errors -----------------------------------------------------------------------------
+# -- errors: they name the layer, what it expected and what came ----------------------------
 
 
-def test_wrong_channel_count_is_refused(rng):
-    layer = Conv((1, 1), (3, 5, 5), 4)
-    with pytest.raises(ValueError, match=r"Conv.*3 channel.*got 1 channel"):
-        layer.forward(rng.standard_normal((2, 1, 8, 8)))
+def test_wrong_channel_count_is_refused(Conv, rng):
+    with pytest.raises(ValueError, match=r"Conv.*3.*\(2, 1, 8, 8\)"):
+        Conv((1, 1), (3, 5, 5), 4).forward(rng.standard_normal((2, 1, 8, 8)))
 
 
-def test_wrong_rank_is_refused(rng):
-    with pytest.raises(ValueError, match=r"Conv.*\(batch, 3, y, x\).*got shape \(2, 3, 8\)"):
+def test_wrong_rank_is_refused(Conv, rng):
+    with pytest.raises(ValueError, match=r"Conv.*\(2, 3, 8\)"):
         Conv((1, 1), (3, 5, 5), 4).forward(rng.standard_normal((2, 3, 8)))
-    with pytest.raises(ValueError, match=r"Conv.*\(batch, 2, x\).*got shape \(2, 2, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"Conv.*\(2, 2, 8, 8\)"):
         Conv([1], (2, 3), 4).forward(rng.standard_normal((2, 2, 8, 8)))
 
 
-def test_float64_input_to_a_float32_layer_is_refused(rng):
+def test_float64_input_to_a_float32_layer_is_refused(Conv, rng):
     layer = Conv((1, 1), (1, 3, 3), 1, dtype=np.float32)
     with pytest.raises(TypeError, match="Conv.*float32.*float64"):
         layer.forward(rng.standard_normal((1, 1, 4, 4)))
 
 
 @pytest.mark.parametrize("stride_shape", [(0, 1), (1, -2), (1, 1, 1), (1.5, 1), "ab", None, True])
-def test_bad_stride_shape_is_refused(stride_shape):
-    with pytest.raises(ValueError, match="Conv: .*stride_shape"):
+def test_bad_stride_shape_is_refused(Conv, stride_shape):
+    with pytest.raises(ValueError, match="Conv.*stride_shape"):
         Conv(stride_shape, (1, 3, 3), 2)
 
 
 @pytest.mark.parametrize("convolution_shape", [(3,), (1, 3, 3, 3), (0, 3, 3), (1, 0, 3), (1, 2.5), 5])
-def test_bad_convolution_shape_is_refused(convolution_shape):
-    with pytest.raises(ValueError, match="Conv: .*convolution_shape"):
+def test_bad_convolution_shape_is_refused(Conv, convolution_shape):
+    with pytest.raises(ValueError, match="Conv.*convolution_shape"):
         Conv((1, 1), convolution_shape, 2)
 
 
 @pytest.mark.parametrize("num_kernels", [0, -1, 2.5, True])
-def test_bad_num_kernels_is_refused(num_kernels):
-    with pytest.raises(ValueError, match="Conv: num_kernels"):
+def test_bad_num_kernels_is_refused(Conv, num_kernels):
+    with pytest.raises(ValueError, match="Conv.*num_kernels"):
         Conv((1, 1), (1, 3, 3), num_kernels)
 
 
-def test_wrong_error_shape_is_refused(rng):
+def test_wrong_error_shape_is_refused(Conv, rng):
     layer = Conv((2, 2), (1, 3, 3), 2)
     layer.forward(rng.standard_normal((2, 1, 5, 5)))
-    with pytest.raises(ValueError, match=r"Conv.backward: expected error_tensor of shape \(2, 2, 3, 3\)"):
+    with pytest.raises(ValueError, match=r"Conv.*\(2, 2, 3, 3\).*\(2, 2, 5, 5\)"):
         layer.backward(np.ones((2, 2, 5, 5)))
 
 
-def test_backward_before_forward_is_refused():
-    with pytest.raises(RuntimeError, match="Conv.backward called before forward"):
+def test_backward_before_forward_is_refused(Conv):
+    with pytest.raises(RuntimeError, match="Conv"):
         Conv((1, 1), (1, 3, 3), 2).backward(np.ones((1, 2, 3, 3)))
 
 
-def test_wrong_weights_shape_is_refused_at_forward(rng):
+def test_wrong_weights_shape_is_refused_at_forward(Conv, rng):
     layer = Conv((1, 1), (1, 3, 3), 2)
     layer.weights = np.ones((2, 3, 3))
-    with pytest.raises(ValueError, match=r"Conv: expected weights of shape \(2, 1, 3, 3\), got \(2, 3, 3\)"):
+    with pytest.raises(ValueError, match=r"Conv.*\(2, 1, 3, 3\).*\(2, 3, 3\)"):
         layer.forward(rng.standard_normal((1, 1, 4, 4)))

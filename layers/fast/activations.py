@@ -1,11 +1,12 @@
-"""Element-wise activations and SoftMax.
+"""The fast element-wise activations and SoftMax: the teaching layers' numbers, in the
+input's dtype and memory layout, with as few temporary arrays as the formulas allow.
 
-Each caches its *output* where the derivative needs only the output
-(TanH, Sigmoid, SoftMax) and the positive mask for ReLU.
+Each caches what its derivative needs: the positive mask for ReLU, the output for
+TanH, Sigmoid and SoftMax.
 """
 import numpy as np
 
-from layers.base import BaseLayer
+from layers.base import BaseLayer, SoftMaxLayer
 
 
 class ReLU(BaseLayer):
@@ -23,8 +24,8 @@ class ReLU(BaseLayer):
     def backward(self, error_tensor):
         positive = self._cached("positive")
         self._check_error_shape(error_tensor, positive.shape)
-        # Multiplying by the boolean mask keeps the error's dtype and memory layout and is
-        # ~8x faster than np.where at LeNet's sizes.
+        # A product with the boolean mask keeps the error's dtype and memory layout, and is
+        # faster than np.where.
         return error_tensor * positive
 
 
@@ -42,40 +43,13 @@ class TanH(BaseLayer):
     def backward(self, error_tensor):
         output = self._cached("output")
         self._check_error_shape(error_tensor, output.shape)
-        return error_tensor * (1 - output * output)
+        derivative = np.square(output)
+        np.subtract(1, derivative, out=derivative)
+        return np.multiply(error_tensor, derivative)
 
 
 class Sigmoid(BaseLayer):
-    """y = 1 / (1 + e^(−x));   ∂L/∂x = E · y · (1 − y).   Cache: ``output``.
-
-    Computed as (1 + tanh(x/2)) / 2, which equals the logistic function and never
-    overflows for large |x|.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.output = None
-
-    def forward(self, input_tensor):
-        input_tensor = np.asarray(input_tensor)
-        self.output = 0.5 * (1 + np.tanh(0.5 * input_tensor))
-        return self.output
-
-    def backward(self, error_tensor):
-        output = self._cached("output")
-        self._check_error_shape(error_tensor, output.shape)
-        return error_tensor * output * (1 - output)
-
-
-class SoftMax(BaseLayer):
-    """Class probabilities of a batch of scores ``(b, classes)``.
-
-        ŷ_k = exp(x_k − max_j x_j) / Σ_j exp(x_j − max_j x_j)
-
-    Subtracting the row maximum changes nothing mathematically and keeps exp
-    from overflowing for huge scores.
-
-        ∂L/∂x = ŷ ⊙ (E − Σ_j E_j ŷ_j)      (row-wise; the Jacobian diag(ŷ) − ŷŷᵀ applied to E)
+    """y = 1 / (1 + e^(−x)) = (1 + tanh(x/2)) / 2 (never overflows);   ∂L/∂x = E · y · (1 − y).
 
     Cache: ``output``.
     """
@@ -86,8 +60,33 @@ class SoftMax(BaseLayer):
 
     def forward(self, input_tensor):
         input_tensor = np.asarray(input_tensor)
+        output = np.tanh(input_tensor * input_tensor.dtype.type(0.5))
+        output += 1
+        output *= 0.5
+        self.output = output
+        return output
+
+    def backward(self, error_tensor):
+        output = self._cached("output")
+        self._check_error_shape(error_tensor, output.shape)
+        derivative = np.subtract(1, output)
+        derivative *= output
+        return np.multiply(error_tensor, derivative)
+
+
+class SoftMax(SoftMaxLayer):
+    """ŷ_k = exp(x_k − max_j x_j) / Σ_j exp(x_j − max_j x_j), row by row for scores ``(b, classes)``;
+    ∂L/∂x = ŷ ⊙ (E − Σ_j E_j ŷ_j).   Cache: ``output``.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.output = None
+
+    def forward(self, input_tensor):
+        input_tensor = np.asarray(input_tensor)
         if input_tensor.ndim != 2:
-            raise ValueError(f"SoftMax: expected scores of shape (batch, classes), got {input_tensor.shape}")
+            raise ValueError(f"{self.name}: expected scores of shape (batch, classes), got {input_tensor.shape}")
         exponentials = np.exp(input_tensor - input_tensor.max(axis=1, keepdims=True))
         self.output = exponentials / exponentials.sum(axis=1, keepdims=True)
         return self.output
@@ -95,5 +94,6 @@ class SoftMax(BaseLayer):
     def backward(self, error_tensor):
         output = self._cached("output")
         self._check_error_shape(error_tensor, output.shape)
-        weighted_sum = np.sum(error_tensor * output, axis=1, keepdims=True)
-        return output * (error_tensor - weighted_sum)
+        previous_error = error_tensor - np.sum(error_tensor * output, axis=1, keepdims=True)
+        previous_error *= output
+        return previous_error

@@ -1,0 +1,35 @@
+"""Sigmoid: the logistic function."""
+import numpy as np
+
+from layers.base import BaseLayer
+
+
+class Sigmoid(BaseLayer):
+    """y = 1 / (1 + e^(−x)), element-wise, any shape.
+
+    Backward, for E = ∂L/∂y:   ∂L/∂x = E · y · (1 − y)
+
+    The derivative needs only the output, so that is what is kept. For large |x|,
+    e^(−x) overflows; the identity 1 / (1 + e^(−x)) = (1 + tanh(x/2)) / 2 gives the
+    same values without ever overflowing.
+
+    Cache: ``output`` (y).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.output = None
+
+    def forward(self, input_tensor):
+        input_tensor = np.asarray(input_tensor)
+        # BEGIN SOLUTION
+        self.output = 0.5 * (1 + np.tanh(0.5 * input_tensor))
+        return self.output
+        # END SOLUTION
+
+    def backward(self, error_tensor):
+        output = self._cached("output")
+        self._check_error_shape(error_tensor, output.shape)
+        # BEGIN SOLUTION
+        return error_tensor * output * (1 - output)
+        # END SOLUTION

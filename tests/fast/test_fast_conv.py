@@ -1,0 +1,234 @@
+"""The fast Conv's internals: output blocks, the testing phase's column tiles, reused buffers,
+the two input-gradient routes, replicas, and the switch that skips the input gradient.
+
+Every result is compared with the teaching Conv (``layers.conv.Conv``), whose math the
+math tests in ``tests/test_conv.py`` establish.
+"""
+import copy
+
+import numpy as np
+import pytest
+
+from framework.gradient_check import assert_gradients
+from layers.conv import Conv as TeachingConv
+from layers.fast.conv import Conv
+from tests.helpers import make_conv
+
+TOLERANCE = 1e-7
+
+# (stride_shape, convolution_shape, num_kernels, input_shape)
+CASES = {
+    "2-D odd 3x3": ((1, 1), (2, 3, 3), 3, (2, 2, 6, 7)),
+    "2-D even 4x4": ((1, 1), (2, 4, 4), 2, (2, 2, 6, 5)),
+    "2-D uneven 5x8": ((1, 1), (3, 5, 8), 2, (2, 3, 10, 13)),
+    "2-D LeNet 5x5": ((1, 1), (2, 5, 5), 3, (2, 2, 7, 8)),
+    "2-D stride (3, 2) uneven 4x5": ((3, 2), (2, 4, 5), 2, (2, 2, 10, 13)),
+    "2-D stride larger than kernel": ((4, 3), (1, 2, 2), 2, (2, 1, 9, 7)),
+    "2-D 1x1 kernel, stride 2": ((2, 2), (3, 1, 1), 2, (2, 3, 5, 6)),
+    "1-D even 4": ([1], (2, 4), 2, (3, 2, 9)),
+    "1-D stride 2": ([2], (3, 3), 2, (2, 3, 11)),
+}
+STRIDE_1_CASES = {name: case for name, case in CASES.items() if set(np.atleast_1d(case[0])) == {1}}
+# Output blocks (B_y, B_x) to try on every case; 1-D layers take the (1, B_x) ones.
+OUTPUT_BLOCKS = [(1, 1), (2, 2), (2, 3), (3, 1), (1, 2), (4, 4)]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20240509)
+
+
+def teaching_twin(layer):
+    twin = TeachingConv(layer.stride_shape, layer.convolution_shape, layer.num_kernels)
+    twin.weights, twin.bias = layer.weights, layer.bias
+    return twin
+
+
+def expected_results(layer, input_tensor, error_tensor):
+    twin = teaching_twin(layer)
+    output = twin.forward(input_tensor)
+    return output, twin.backward(error_tensor), twin.gradient_weights, twin.gradient_bias
+
+
+def assert_results(layer, input_tensor, error_tensor, expected, message=""):
+    actual = (layer.forward(input_tensor), layer.backward(error_tensor), layer.gradient_weights, layer.gradient_bias)
+    for name, got, wanted in zip(("output", "input gradient", "weights gradient", "bias gradient"), actual, expected):
+        np.testing.assert_allclose(got, wanted, rtol=1e-12, atol=1e-12, err_msg=f"{name} {message}")
+
+
+# -- output blocks -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_every_output_block_gives_the_teaching_results(case, rng):
+    # Blocks that divide the output, overhang it, or are larger than it, with and without
+    # strides, in the training and the testing phase.
+    stride_shape, convolution_shape, num_kernels, input_shape = case
+    layer = make_conv(Conv, stride_shape, convolution_shape, num_kernels, rng)
+    input_tensor = rng.standard_normal(input_shape)
+    error_tensor = rng.standard_normal(teaching_twin(layer).forward(input_tensor).shape)
+    expected = expected_results(layer, input_tensor, error_tensor)
+    for block in [block for block in OUTPUT_BLOCKS if len(input_shape) == 4 or block[0] == 1]:
+        layer.output_block = block
+        for testing_phase in (False, True):
+            layer.testing_phase = testing_phase
+            assert_results(layer, input_tensor, error_tensor, expected, f"output_block {block}, "
+                                                                        f"testing phase {testing_phase}")
+
+
+@pytest.mark.parametrize("block", [(1, 1), (2, 2), (3, 2)])
+def test_gradients_with_output_blocks(block, rng):
+    layer = make_conv(Conv, (1, 1), (2, 4, 3), 3, rng)
+    layer.output_block = block
+    assert_gradients(layer, rng.standard_normal((2, 2, 7, 6)), tolerance=TOLERANCE, rng=rng)
+
+
+def test_default_output_blocks():
+    # 2x2 for 2-D layers with stride 1 and kernels of at least 5x5, else 1x1 (class docstring).
+    assert Conv((1, 1), (1, 5, 5), 6).output_block == (2, 2)
+    assert Conv((1, 1), (6, 7, 5), 16).output_block == (2, 2)
+    assert Conv((1, 1), (6, 3, 3), 16).output_block == (1, 1)
+    assert Conv((1, 1), (6, 5, 4), 16).output_block == (1, 1)
+    assert Conv((2, 1), (6, 5, 5), 16).output_block == (1, 1)
+    assert Conv([1], (3, 5), 4).output_block == (1, 1)
+
+
+@pytest.mark.parametrize("block", [(0, 1), (1, 2, 3), "ab", 2, (1.5, 1)])
+def test_bad_output_block_is_refused(block):
+    with pytest.raises(ValueError, match="Conv.*output_block"):
+        Conv((1, 1), (1, 3, 3), 2).output_block = block
+
+
+def test_1d_output_block_must_be_one_pixel_high():
+    with pytest.raises(ValueError, match=r"output_block must be \(1, B_x\)"):
+        Conv([1], (1, 3), 2).output_block = (2, 2)
+
+
+def test_setting_output_block_discards_the_forward_pass(rng):
+    layer = make_conv(Conv, (1, 1), (1, 5, 5), 2, rng)
+    output = layer.forward(rng.standard_normal((2, 1, 6, 6)))
+    layer.output_block = (1, 1)
+    with pytest.raises(RuntimeError, match="before forward"):
+        layer.backward(np.ones(output.shape))
+
+
+def test_columns_shrink_with_output_blocks(rng):
+    # LeNet's 5x5 kernels with 2x2 blocks: one column holds the 6x6 patch under four outputs.
+    layer = make_conv(Conv, (1, 1), (1, 5, 5), 6, rng)
+    layer.forward(rng.standard_normal((8, 1, 28, 28)))
+    assert layer.columns.shape == (1 * 6 * 6, 14 * 14 * 8)
+    layer.output_block = (1, 1)
+    layer.forward(rng.standard_normal((8, 1, 28, 28)))
+    assert layer.columns.shape == (1 * 5 * 5, 28 * 28 * 8)
+
+
+# -- input gradient routes, the first layer's switch ------------------------------------------
+
+
+@pytest.mark.parametrize("case", STRIDE_1_CASES.values(), ids=STRIDE_1_CASES.keys())
+def test_both_input_gradient_routes_agree_at_stride_1(case, rng):
+    # Stride 1 without output blocks takes the shifted-sums route; col2im (the route of
+    # blocked and strided layers) must give the same.
+    stride_shape, convolution_shape, num_kernels, input_shape = case
+    layer = make_conv(Conv, stride_shape, convolution_shape, num_kernels, rng)
+    layer.output_block = (1, 1)
+    output = layer.forward(rng.standard_normal(input_shape))
+    error_tensor = rng.standard_normal(output.shape)
+    expected = layer.backward(error_tensor)
+    errors = error_tensor if error_tensor.ndim == 4 else error_tensor[:, :, np.newaxis, :]
+    error_rows = np.ascontiguousarray(errors.transpose(1, 2, 3, 0)).reshape(num_kernels, -1)
+    np.testing.assert_allclose(layer._input_gradient_by_col2im(error_rows), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_first_layer_can_skip_the_input_gradient(rng):
+    assert "compute_input_gradient" in Conv.switches
+    layer = make_conv(Conv, (1, 1), (1, 3, 3), 2, rng)
+    reference = copy.deepcopy(layer)
+    layer.compute_input_gradient = False
+    input_tensor = rng.standard_normal((2, 1, 5, 5))
+    error_tensor = rng.standard_normal((2, 2, 5, 5))
+    layer.forward(input_tensor)
+    assert layer.backward(error_tensor) is None
+    reference.forward(input_tensor)
+    reference.backward(error_tensor)
+    np.testing.assert_allclose(layer.gradient_weights, reference.gradient_weights, rtol=1e-14)
+    np.testing.assert_allclose(layer.gradient_bias, reference.gradient_bias, rtol=1e-14)
+
+
+# -- the testing phase's tiles ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+@pytest.mark.parametrize("tile_bytes", [1, Conv.TILE_BYTES])
+def test_testing_phase_computes_the_same_in_tiles(case, tile_bytes, rng):
+    """The testing phase builds the columns a few output rows at a time (one row per tile with
+    tile_bytes=1); outputs, and the gradients of a backward pass after it, are the training
+    phase's."""
+    stride_shape, convolution_shape, num_kernels, input_shape = case
+    training = make_conv(Conv, stride_shape, convolution_shape, num_kernels, rng)
+    testing = copy.deepcopy(training)
+    testing.testing_phase, testing.TILE_BYTES = True, tile_bytes
+    input_tensor = rng.standard_normal(input_shape)
+    output = training.forward(input_tensor)
+    np.testing.assert_allclose(testing.forward(input_tensor), output, rtol=1e-12, atol=1e-12)
+    assert testing.columns is None  # not kept in the testing phase
+    error_tensor = rng.standard_normal(output.shape)
+    np.testing.assert_allclose(testing.backward(error_tensor), training.backward(error_tensor),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(testing.gradient_weights, training.gradient_weights, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(testing.gradient_bias, training.gradient_bias, rtol=1e-12, atol=1e-12)
+
+
+# -- buffers, layouts, replicas ---------------------------------------------------------------
+
+
+def test_reused_buffers_survive_a_deep_copy_and_repeated_calls(rng):
+    """The padded input, its windows view and the columns are reused between calls; a deep copy
+    made after a forward pass must still compute from its own new input, as must the original."""
+    layer = make_conv(Conv, (1, 1), (2, 3, 3), 2, rng)
+    first, second = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((2, 2, 5, 5))
+    layer.forward(first)
+    twin = copy.deepcopy(layer)
+    fresh = copy.deepcopy(make_conv(Conv, (1, 1), (2, 3, 3), 2, rng))
+    fresh.weights, fresh.bias = layer.weights, layer.bias
+    np.testing.assert_array_equal(twin.forward(second), fresh.forward(second))
+    np.testing.assert_array_equal(layer.forward(second), fresh.forward(second))
+    np.testing.assert_array_equal(twin.forward(first), layer.forward(first))
+
+
+@pytest.mark.parametrize("stride_shape", [(2, 1), (1, 1)])
+def test_changing_sizes_with_output_blocks(stride_shape, rng):
+    # With 2x2 output blocks, 7 and 8 rows (or 6 and 5 columns) need padded buffers of the
+    # same shape but with different data regions: stale pixels must not leak into results.
+    layer = make_conv(Conv, stride_shape, (2, 3, 4), 3, rng)
+    layer.output_block = (2, 2)
+    for batch, height, width in ((3, 8, 6), (5, 7, 5), (1, 8, 6), (3, 7, 6), (3, 7, 5)):
+        input_tensor = rng.standard_normal((batch, 2, height, width))
+        error_tensor = rng.standard_normal(teaching_twin(layer).forward(input_tensor).shape)
+        assert_results(layer, input_tensor, error_tensor, expected_results(layer, input_tensor, error_tensor),
+                       f"batch {batch}, image {height}x{width}")
+
+
+def test_output_and_input_gradient_are_batch_last(rng):
+    # (c, y, x, b) in memory: the batch axis varies fastest (see the class docstring).
+    layer = make_conv(Conv, (1, 1), (2, 3, 3), 4, rng)
+    output = layer.forward(rng.standard_normal((5, 2, 6, 6)))
+    assert np.argmin(output.strides) == 0
+    assert np.argmin(layer.backward(np.ones(output.shape)).strides) == 0
+
+
+def test_replica_shares_the_weights_but_no_buffer(rng):
+    layer = make_conv(Conv, (1, 1), (2, 3, 3), 2, rng)
+    first, second = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((2, 2, 5, 5))
+    reference = copy.deepcopy(layer)
+    output = layer.forward(first)
+    reference.forward(first)
+    twin = layer.replica()
+    assert twin.weights is layer.weights and twin.bias is layer.bias
+    twin.forward(second)  # same shapes: a shared buffer would now hold the second input
+    assert twin._buffers.keys() == layer._buffers.keys() >= {"padded", "columns"}
+    for name, (_, buffer) in twin._buffers.items():
+        assert not np.shares_memory(buffer, layer._buffers[name][1]), name
+    error_tensor = rng.standard_normal(output.shape)
+    np.testing.assert_array_equal(layer.backward(error_tensor), reference.backward(error_tensor))
+    np.testing.assert_array_equal(layer.gradient_weights, reference.gradient_weights)
