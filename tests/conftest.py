@@ -41,3 +41,42 @@ def mnist_small():
     images = dataset.test_images.reshape(-1, 784)
     labels = dataset.test_labels
     return images[:6000], labels[:6000], images[6000:8000], labels[6000:8000]
+
+
+def fashion_mnist_folder():
+    """The folder holding verified Fashion-MNIST (``NORMNET_FASHION_DATA``, else the copy in
+    ``../shared/data/fashion-mnist`` beside the repository), or None when neither has it."""
+    candidates = [os.environ.get("NORMNET_FASHION_DATA"), REPOSITORY.parent / "shared" / "data" / "fashion-mnist"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "t10k-images-idx3-ubyte.gz").exists():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture(scope="session")
+def study_data():
+    """MNIST and Fashion-MNIST for the Norm Loss study, exported as ``NORMNET_DATA`` and
+    ``NORMNET_FASHION_DATA`` (so worker processes started by the test find them too).
+
+    Missing data skips the test on a developer's machine and fails it under ``CI=true``:
+    CI must never pass by not running the study."""
+    from data import DataError
+
+    problems = []
+    try:
+        mnist = mnist_folder()
+    except DataError as error:
+        mnist = None
+        problems.append(f"MNIST: {error}")
+    fashion = fashion_mnist_folder()
+    if fashion is None:
+        problems.append("Fashion-MNIST: neither NORMNET_FASHION_DATA nor ../shared/data/fashion-mnist holds it")
+    if problems:
+        reason = "the Norm Loss study needs MNIST and Fashion-MNIST; " + "; ".join(problems)
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("NORMNET_DATA", str(mnist))
+        environment.setenv("NORMNET_FASHION_DATA", str(fashion))
+        yield {"mnist": mnist, "fashion-mnist": fashion}

@@ -1,46 +1,62 @@
-"""``normnet compare --quick`` end to end: the files it writes, and that a rerun resumes.
+"""``normnet compare --quick`` end to end: the files it writes, that a rerun resumes, and that a
+local Dask cluster of two workers yields the same runs with the same numbers as one process.
 
-Slow (trains real, tiny LeNet and all-conv runs on Fashion-MNIST and MNIST): under 2 minutes.
+Slow (trains real, tiny LeNet and all-conv runs on Fashion-MNIST and MNIST). Needs both
+datasets: skipped without them, failed without them under CI=true (the ``study_data`` fixture).
 """
 import csv
 import json
 
 import pytest
 
+from experiments.figures import FIGURES
+from experiments.grid import Settings, main_specs
+from experiments.results import RESULT_COLUMNS
 from framework.cli import main
-from framework.compare import Settings, main_specs
-from framework.compare_report import FIGURES, RESULT_COLUMNS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# What may differ between two executions of the same run: where and how fast it ran.
+CIRCUMSTANCES = ("executed_on", "wall_seconds")
 
 
-def _data_available():
-    from data import load_dataset
+@pytest.fixture(scope="module")
+def quick_in_process(study_data, tmp_path_factory):
+    """The output folder of ``normnet compare --quick --workers 1`` and what it printed."""
+    import contextlib
+    import io
 
-    try:
-        load_dataset("mnist")
-        load_dataset("fashion-mnist")
-    except Exception:  # noqa: BLE001 - any reason the datasets cannot be had means: skip
-        return False
-    return True
+    output_dir = tmp_path_factory.mktemp("quick") / "compare"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["compare", "--quick", "--workers", "1", "--output-dir", str(output_dir), "--no-progress"]) == 0
+    return output_dir, printed.getvalue()
+
+
+def numbers(record):
+    """A run record without what depends on where and how fast it ran, as JSON text (NaN as null)."""
+    from experiments.storage import json_bytes
+
+    kept = {key: value for key, value in record.items() if key not in CIRCUMSTANCES}
+    kept["rows"] = [{key: value for key, value in row.items() if key != "seconds_per_step"} for row in record["rows"]]
+    return json_bytes(kept)
+
+
+def run_records(output_dir):
+    return {path.name: json.loads(path.read_text()) for path in (output_dir / "runs").glob("*.json")}
 
 
 @pytest.mark.slow
-def test_compare_quick_writes_every_output_and_resumes(tmp_path, capsys):
-    if not _data_available():
-        pytest.skip("MNIST or Fashion-MNIST is not available on this machine")
-    output_dir = tmp_path / "compare"
-
-    assert main(["compare", "--quick", "--output-dir", str(output_dir), "--no-progress"]) == 0
-    first_output = capsys.readouterr().out
+def test_compare_quick_writes_every_output_and_resumes(quick_in_process, capsys):
+    output_dir, first_output = quick_in_process
 
     # One JSON per finished run, each holding its spec, per-epoch rows and a norm trajectory.
     run_files = sorted((output_dir / "runs").glob("*.json"))
     settings = Settings.quick()
     assert len(run_files) >= len(set(main_specs(settings)))
     record = json.loads(run_files[0].read_text())
-    assert {"spec", "rows", "trajectory", "run_id"} <= set(record)
+    assert {"spec", "rows", "trajectory", "run_id", "executed_on"} <= set(record)
     assert record["trajectory"][0]["step"] == 0
+    assert not any(json.loads(path.read_text())["failed"] for path in run_files)
 
     # results.csv: the documented columns; one row per run per epoch, plus the epoch-0 row.
     with open(output_dir / "results.csv", newline="") as handle:
@@ -72,12 +88,34 @@ def test_compare_quick_writes_every_output_and_resumes(tmp_path, capsys):
                     "## 4. Seconds per training step", "## Weight norms"):
         assert heading in summary
     assert "| Norm Loss |" in summary
+    assert "## Failed runs" not in summary
     assert "nan" not in summary.lower()
 
-    # A second invocation finds every run done and trains nothing.
+    # The last line reports the runs of this call; a second invocation trains nothing.
+    assert first_output.strip().splitlines()[-1].startswith(f"done: {len(run_files)} runs executed in this call;")
     modified = {path: path.stat().st_mtime_ns for path in run_files}
-    assert main(["compare", "--quick", "--output-dir", str(output_dir), "--no-progress"]) == 0
+    assert main(["compare", "--quick", "--workers", "1", "--output-dir", str(output_dir), "--no-progress"]) == 0
     second_output = capsys.readouterr().out
-    assert "0 runs executed" in second_output
-    assert "runs executed" in first_output and "0 runs executed" not in first_output
+    assert second_output.strip().splitlines()[-1].startswith("done: 0 runs executed in this call;")
     assert {path: path.stat().st_mtime_ns for path in (output_dir / "runs").glob("*.json")} == modified
+
+
+@pytest.mark.slow
+def test_compare_quick_on_a_local_cluster_of_two_workers_matches_one_process(quick_in_process, tmp_path, capsys):
+    in_process_dir, _ = quick_in_process
+    output_dir = tmp_path / "compare"
+
+    assert main(["compare", "--quick", "--workers", "2", "--output-dir", str(output_dir), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "on a local Dask cluster of 2 worker processes" in printed
+
+    on_cluster = run_records(output_dir)
+    in_process = run_records(in_process_dir)
+    assert set(on_cluster) == set(in_process)
+    assert {record["executed_on"].split(" on host")[0].rsplit(":", 1)[0] for record in on_cluster.values()} == {
+        "worker tcp://127.0.0.1"}
+    # Two workers, each run on one of them: both took part.
+    assert len({record["executed_on"] for record in on_cluster.values()}) == 2
+    for name, record in on_cluster.items():
+        assert numbers(record) == numbers(in_process[name]), name
+    assert printed.strip().splitlines()[-1].startswith(f"done: {len(on_cluster)} runs executed in this call;")

@@ -1,0 +1,65 @@
+"""``normnet compare``: the study's subcommand, registered with ``normnet`` through the
+entry-point group ``normnet.commands`` (see ``setup.cfg``)."""
+import argparse
+import sys
+from pathlib import Path
+
+from experiments.executors import available_cores
+from experiments.grid import EXPERIMENTS
+from experiments.runner import run_compare
+
+
+def _workers(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _scheduler(text):
+    if "://" not in text:
+        raise argparse.ArgumentTypeError(f"expected a scheduler address like tcp://HOST:PORT, got {text!r}")
+    return text
+
+
+def add_parser(subparsers):
+    """Register ``normnet compare`` (called by framework.cli.build_parser)."""
+    parser = subparsers.add_parser(
+        "compare", help="Norm Loss against none/L1/L2: a grid of runs, results.csv, figures, summary.md",
+        description="Test the Norm Loss paper's claims: train a grid of LeNet (and all-conv) runs on "
+                    "Fashion-MNIST and MNIST with no regularizer, L1, L2 and Norm Loss; write results.csv, "
+                    "timing.csv, PNG figures and summary.md into --output-dir. Finished runs are kept in "
+                    "<output-dir>/runs/ and never run again: rerun the same command to continue.")
+    parser.add_argument("--output-dir", type=Path, default=Path("runs/compare"))
+    parser.add_argument("--quick", action="store_true", help="a tiny grid exercising every step (a few minutes)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="folder with the IDX files, on every machine that runs (default: $NORMNET_DATA "
+                             "and $NORMNET_FASHION_DATA, the cache, or a download)")
+    parser.add_argument("--only", choices=EXPERIMENTS, default=None,
+                        help="run only this experiment (and the 'main' runs it depends on)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_workers, default=None,
+                       help="run the grid on a local Dask cluster of this many single-threaded worker "
+                            "processes; 1 runs it in this process (default: one per core, here "
+                            f"{available_cores()})")
+    where.add_argument("--scheduler", type=_scheduler, default=None, metavar="tcp://HOST:PORT",
+                       help="run the grid on the existing Dask cluster of this scheduler "
+                            "(started with 'dask scheduler' and 'dask worker')")
+    parser.add_argument("--no-progress", action="store_true", help="print only the plan and the summary")
+    parser.set_defaults(handler=_compare)
+
+
+def _compare(arguments):
+    workers = arguments.workers or available_cores()
+    try:
+        run_compare(arguments.output_dir, quick=arguments.quick, data_dir=arguments.data_dir, only=arguments.only,
+                    workers=workers, scheduler=arguments.scheduler, progress=not arguments.no_progress,
+                    log=lambda *args: print(*args, flush=True))
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished runs are kept in {arguments.output_dir}/runs; "
+              f"run the same command again to continue", file=sys.stderr)
+        return 130
+    return 0

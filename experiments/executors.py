@@ -1,0 +1,156 @@
+"""Where the study's runs execute: in this process, or as tasks on a Dask cluster.
+
+Both executors offer the same three operations, so the runner does not care which it has:
+
+    submit(spec, priority)   queue a run (higher priority first)
+    completed()              yield (spec, record) as runs finish, including runs submitted meanwhile
+    with executor: ...       start and stop (a local cluster, a connection)
+
+On a cluster each run is one task: its input is the spec, its result the run's record
+(``experiments.runs.run_on_worker``). What happens when something goes wrong there:
+
+- A worker dies in the middle of a run (killed, out of memory, its machine gone): the
+  scheduler notices the lost connection and gives the run to another worker. It does so
+  for up to ``allowed-failures`` deaths per task (the scheduler's setting; the local
+  cluster's is ALLOWED_FAILURES); after that the run is recorded as failed, since a run
+  that keeps killing its workers is the run's own problem.
+- A run raises: the task catches it and returns a failed record; the grid goes on.
+- A worker cannot find a dataset: the task raises MissingDataError naming the worker and
+  the files. Dask retries it (``RETRIES``, perhaps on a worker that has the data); if it
+  still fails, the whole command stops with that error. Nothing is recorded for the run,
+  so it runs once the data is there.
+"""
+import heapq
+import itertools
+import os
+import uuid
+from pathlib import Path
+
+from experiments.runs import MissingDataError, execute_run, failed_record, process_datasets, run_on_worker
+
+ALLOWED_FAILURES = 3   # worker deaths a run may cause before it counts as failed (the local cluster)
+RETRIES = 2            # further tries of a task that raised (only missing data and broken installations do)
+ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def available_cores():
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class InProcess:
+    """Runs the specs one after the other in this process, highest priority first."""
+
+    def __init__(self, data_dir=None):
+        self.datasets = process_datasets(data_dir)
+        self.description = "in this process"
+        self._queue = []
+        self._order = itertools.count()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        self._queue.clear()
+
+    def submit(self, spec, priority=0):
+        heapq.heappush(self._queue, (-priority, next(self._order), spec))
+
+    def completed(self):
+        while self._queue:
+            _, _, spec = heapq.heappop(self._queue)
+            yield spec, execute_run(spec, self.datasets)
+
+
+class DaskCluster:
+    """Runs the specs as tasks on a local Dask cluster of ``workers`` processes, or on the
+    cluster whose scheduler listens at ``scheduler`` (``tcp://HOST:PORT``).
+
+    The local cluster's workers are processes with one thread each and one BLAS thread
+    (their environment says so before NumPy loads; the task holds BLAS at one thread again,
+    for workers started by hand).
+    """
+
+    def __init__(self, data_dir=None, workers=None, scheduler=None, log=print):
+        if (workers is None) == (scheduler is None):
+            raise ValueError("DaskCluster: expected either a number of workers or a scheduler address, "
+                             f"got workers={workers!r}, scheduler={scheduler!r}")
+        # Workers may run in other folders or on other machines: give them an absolute path.
+        self.data_dir = None if data_dir is None else Path(data_dir).absolute()
+        self.workers = workers
+        self.scheduler = scheduler
+        self.log = log
+        self.cluster = None
+        self.client = None
+        self._completion = None
+        self._specs = {}
+        self._call = uuid.uuid4().hex[:8]   # task keys of this call never meet those of an earlier one
+
+    def __enter__(self):
+        from distributed import Client, LocalCluster, as_completed
+
+        try:
+            if self.scheduler is None:
+                self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                            env=ONE_BLAS_THREAD, dashboard_address=None,
+                                            scheduler_kwargs={"allowed_failures": ALLOWED_FAILURES})
+                self.client = Client(self.cluster)
+                self.description = f"on a local Dask cluster of {self.workers} worker processes"
+            else:
+                self.client = Client(self.scheduler, timeout="20s")
+                self._check_scheduler()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        self._completion = as_completed()
+        return self
+
+    def _check_scheduler(self):
+        workers = len(self.client.scheduler_info()["workers"])
+        allowed_failures = self.client.run_on_scheduler(_allowed_failures)
+        self.description = f"on the Dask cluster at {self.scheduler} ({workers} workers now)"
+        if workers == 0:
+            self.log(f"the scheduler at {self.scheduler} has no workers yet: the runs wait for some")
+        if allowed_failures < 1:
+            self.log(f"warning: the scheduler at {self.scheduler} has allowed-failures = {allowed_failures}: "
+                     "a run whose worker dies fails instead of moving to another worker (start it with "
+                     "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=3)")
+
+    def __exit__(self, *exception):
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+    def submit(self, spec, priority=0):
+        future = self.client.submit(run_on_worker, spec, self.data_dir, key=f"run-{spec.run_id}-{self._call}",
+                                    priority=priority, retries=RETRIES, pure=False)
+        self._specs[future.key] = spec
+        self._completion.add(future)
+
+    def completed(self):
+        from distributed.scheduler import KilledWorker
+
+        for future in self._completion:
+            spec = self._specs.pop(future.key)
+            if future.status == "finished":
+                record = future.result()
+            else:
+                error = future.exception()
+                if isinstance(error, KilledWorker):
+                    # Every worker that ran it died: the run itself is the likely cause (memory).
+                    record = failed_record(spec, error, "the cluster")
+                elif isinstance(error, MissingDataError):
+                    raise MissingDataError(str(error)) from None
+                else:
+                    raise RuntimeError(f"normnet compare: run {spec.run_id} could not execute {self.description}: "
+                                       f"{type(error).__name__}: {error} (is normnet installed on every worker?)")
+            future.release()
+            yield spec, record
+
+
+def _allowed_failures(dask_scheduler):
+    return dask_scheduler.allowed_failures
