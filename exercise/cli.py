@@ -1,0 +1,100 @@
+"""``normnet exercise``: the command line of the exercise tools (registered under the
+entry-point group ``normnet.commands``)."""
+import argparse
+from pathlib import Path
+
+from exercise.grading import (DEFAULT_TIMEOUT_SECONDS, HIDDEN_TESTS, format_table, grade, looks_like_a_tree,
+                              score, submissions_in, write_csv)
+from exercise.points import PARTS, find_part
+from exercise.student_version import make_student_version
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser("exercise", help="make the student version; grade student trees",
+                                   description="Exercise mode: write the student version of normnet, "
+                                               "and grade student trees part by part.")
+    commands = parser.add_subparsers(dest="exercise_command", required=True)
+
+    make = commands.add_parser("make", help="write the student version into DIR",
+                               description="Write the student version into DIR: every solution block "
+                                           "becomes raise NotImplementedError, with the exercise tests, "
+                                           "the notebooks (outputs cleared) and STUDENT.md.")
+    make.add_argument("directory", type=Path, metavar="DIR")
+    make.add_argument("--force", action="store_true", help="write into DIR even if it is not empty")
+    make.set_defaults(handler=_make)
+
+    grade_parser = commands.add_parser(
+        "grade", help="grade a student tree, or a folder of submissions",
+        description="Run the exercise tests against the code in DIR, one process per part, and print "
+                    "part, tests passed, points; the last line is 'score: X/Y'. If DIR is a folder of "
+                    "submissions (student trees), grade each and write a CSV of scores.")
+    grade_parser.add_argument("directory", type=Path, nargs="?", default=Path("."), metavar="DIR",
+                              help="a student tree or a folder of them (default: the current folder)")
+    grade_parser.add_argument("--part", action="append", metavar="NAME", dest="parts",
+                              help="grade only this part (repeatable); default: all of them")
+    grade_parser.add_argument("--timeout", type=_positive_seconds, default=DEFAULT_TIMEOUT_SECONDS,
+                              help="seconds each part may run (default %(default)s)")
+    grade_parser.add_argument("--jobs", type=_positive_count, default=None,
+                              help="parts graded at the same time (default: one per core, at most four)")
+    grade_parser.add_argument("--hidden", type=Path, default=HIDDEN_TESTS, metavar="FOLDER",
+                              help="hidden tests, test_<part key>_*.py (default: tests/hidden of this project, "
+                                   "if present)")
+    grade_parser.add_argument("--csv", type=Path, default=None, metavar="FILE",
+                              help="write the scores as CSV (default for a folder of submissions: scores.csv)")
+    grade_parser.set_defaults(handler=_grade)
+
+
+def _positive_seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    return value
+
+
+def _positive_count(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _make(arguments):
+    summary = make_student_version(arguments.directory, force=arguments.force)
+    print(f"student version written to {arguments.directory}: {summary['files']} files, "
+          f"{summary['stubs']} stubs to implement, {summary['notebooks']} notebooks; see its STUDENT.md")
+    return 0
+
+
+def _grade(arguments):
+    parts = [find_part(name) for name in arguments.parts] if arguments.parts else list(PARTS)
+    folder = arguments.directory
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder")
+    options = dict(parts=parts, timeout=arguments.timeout, hidden=arguments.hidden, jobs=arguments.jobs)
+    if looks_like_a_tree(folder):
+        results = grade(folder, **options)
+        print(format_table(results), flush=True)
+        if arguments.csv is not None:
+            write_csv(arguments.csv, {folder.resolve().name: results})
+        return 0
+    submissions = submissions_in(folder)
+    if not submissions:
+        raise ValueError(f"{folder} is neither a student tree (no layers/ folder) nor a folder of them")
+    graded = {}
+    for submission in submissions:
+        print(f"== {submission.name}", flush=True)
+        graded[submission.name] = grade(submission, **options)
+        print(format_table(graded[submission.name]) + "\n", flush=True)
+    csv_path = arguments.csv or Path("scores.csv")
+    write_csv(csv_path, graded)
+    for name, results in graded.items():
+        earned, possible = score(results)
+        print(f"{name}: {earned}/{possible}")
+    print(f"scores of {len(graded)} submissions written to {csv_path}")
+    return 0
