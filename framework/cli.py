@@ -63,6 +63,8 @@ def _add_train_parser(subparsers):
                         help="keep probability of dropout after the hidden fully connected layers "
                              "(default: no dropout)")
     parser.add_argument("--batch-norm", action="store_true", help="batch normalization after each convolution")
+    parser.add_argument("--teaching-layers", dest="fast", action="store_false",
+                        help="build the network from the teaching layers (layers) instead of the fast ones")
     parser.add_argument("--dtype", choices=["float32", "float64"], default=defaults.dtype)
     parser.add_argument("--initializer", choices=["he", "xavier", "uniform", "small"], default=defaults.initializer)
     parser.add_argument("--model", choices=["lenet", "allconv"], default=defaults.model)
@@ -71,11 +73,13 @@ def _add_train_parser(subparsers):
                         help="images carved from the end of the training set to evaluate on after each epoch")
     parser.add_argument("--train-size", type=_integer(1), default=defaults.train_size,
                         help="train on the first N training images only (default: all)")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--seed", type=_integer(0), default=defaults.seed)
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="folder holding the four IDX files (default: $NORMNET_DATA, the cache, or a download)")
     parser.add_argument("--output-dir", type=Path, default=Path("runs/lenet"))
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --output-dir")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite the run in --output-dir (its checkpoint, metrics, curves and config)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_train)
 
@@ -83,18 +87,14 @@ def _add_train_parser(subparsers):
 def _train(arguments):
     from framework.training import TrainConfig, train
 
-    config = TrainConfig(epochs=arguments.epochs, batch_size=arguments.batch_size,
-                         learning_rate=arguments.learning_rate, lr_decay=arguments.lr_decay, optimizer=arguments.optimizer,
-                         regularizer=arguments.regularizer, alpha=arguments.alpha, dropout=arguments.dropout,
-                         batch_norm=arguments.batch_norm, dtype=arguments.dtype, seed=arguments.seed,
-                         model=arguments.model, dataset=arguments.dataset, initializer=arguments.initializer,
-                         validation_size=arguments.validation_size, train_size=arguments.train_size)
+    config = TrainConfig.from_arguments(arguments)
     print(f"training {config.model} on {config.dataset}: {config.epochs} epochs, batch {config.batch_size}, "
           f"{config.optimizer} lr {config.learning_rate:g} (x{config.lr_decay:g} per epoch), {config.regularizer} alpha {config.alpha:g}, "
           f"{config.dtype}; output in {arguments.output_dir}", flush=True)
     try:
         _, _, test_accuracy = train(config, arguments.output_dir, data_dir=arguments.data_dir,
-                                    resume=arguments.resume, progress=None if not arguments.no_progress else False)
+                                    resume=arguments.resume, force=arguments.force,
+                                    progress=None if not arguments.no_progress else False)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished epochs are saved in {arguments.output_dir}; "
               f"continue with the same command and --resume", file=sys.stderr)
@@ -209,12 +209,13 @@ def _plugin_commands():
 
 def main(argv=None):
     from data import DataError
+    from framework.training import RunFolderError
 
     parser = build_parser()
     arguments = parser.parse_args(argv)
     try:
         return arguments.handler(arguments)
-    except (ValueError, OSError, DataError) as error:
+    except (ValueError, OSError, DataError, RunFolderError) as error:
         # Bad values, corrupt or foreign files, failed downloads: one clear line, no traceback.
         print(f"normnet {arguments.command}: error: {error}", file=sys.stderr)
         return 2

@@ -106,7 +106,7 @@ def test_learning_rate_decays_per_epoch_on_every_optimizer(tmp_path):
     for layer in network.layers:
         if layer.trainable:
             assert layer.optimizer.learning_rate == pytest.approx(2.5e-4)
-            assert layer._bias_optimizer.learning_rate == pytest.approx(2.5e-4)
+            assert layer.bias_optimizer.learning_rate == pytest.approx(2.5e-4)
 
 
 def test_resume_refuses_other_settings(tmp_path):

@@ -1,0 +1,342 @@
+"""`normnet train`'s run folder: a finished run is never overwritten silently, one run writes to a
+folder at a time, a kill -9 at any point loses at most the epoch in progress (real fault injection:
+a child process killed at a chosen point, then --resume, compared bit for bit with an uninterrupted
+run), a diverging run keeps a true last good checkpoint, and files respect the umask."""
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from framework.cli import build_parser, main
+from framework.persistence import METADATA_KEY, CheckpointError, _digest, read_checkpoint
+from framework.training import (CHECKPOINT, LOCK, RUN_FILES, RunFolderError, TrainConfig, locked_run_folder,
+                                train)
+from tests.conftest import REPOSITORY, mnist_folder
+
+# Ten steps per epoch, two epochs, dropout (whose generator a resume must restore) and a
+# learning-rate schedule (which a resume must continue).
+SETTINGS = ["--epochs", "2", "--batch-size", "32", "--train-size", "320", "--dropout", "0.5", "--lr-decay", "0.5",
+            "--seed", "7", "--no-progress"]
+TIMING_COLUMNS = ("seconds", "seconds_per_step", "images_per_second")
+
+
+def train_arguments(folder, *extra):
+    return ["train", *SETTINGS, "--data-dir", str(mnist_folder()), "--output-dir", str(folder), *extra]
+
+
+def quiet(*_):
+    pass
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A finished two-epoch run, written under umask 022."""
+    folder = tmp_path_factory.mktemp("finished") / "run"
+    previous = os.umask(0o022)
+    try:
+        assert main(train_arguments(folder)) == 0
+    finally:
+        os.umask(previous)
+    return folder
+
+
+@pytest.fixture
+def run_copy(finished_run, tmp_path):
+    folder = tmp_path / "run"
+    shutil.copytree(finished_run, folder)
+    return folder
+
+
+def stored_arrays(path):
+    with np.load(path, allow_pickle=False) as archive:
+        return {key: archive[key] for key in archive.files if key != METADATA_KEY}
+
+
+def assert_same_checkpoint(expected, actual):
+    """Every array of the two checkpoints, bit for bit."""
+    expected, actual = stored_arrays(expected), stored_arrays(actual)
+    assert sorted(expected) == sorted(actual)
+    for key in expected:
+        np.testing.assert_array_equal(expected[key], actual[key], err_msg=key)
+
+
+def metric_rows(path):
+    with open(path) as handle:
+        return [{key: value for key, value in row.items() if key not in TIMING_COLUMNS}
+                for row in csv.DictReader(handle)]
+
+
+def one_line_error(capsys):
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and error.startswith("normnet train: error: "), error
+    return error
+
+
+# -- a finished run is never overwritten silently ---------------------------------------------
+
+def test_training_into_a_finished_run_is_refused_with_the_ways_out(run_copy, capsys):
+    before = {name: (run_copy / name).read_bytes() for name in RUN_FILES}
+    assert main(train_arguments(run_copy)) == 2
+    error = one_line_error(capsys)
+    assert str(run_copy) in error and "--resume" in error and "--force" in error and "--output-dir" in error
+    assert {name: (run_copy / name).read_bytes() for name in RUN_FILES} == before
+
+
+@pytest.mark.parametrize("name", RUN_FILES)
+def test_any_run_file_marks_a_folder_as_taken(tmp_path, name):
+    (tmp_path / name).write_text("")
+    with pytest.raises(RunFolderError, match=f"already holds a normnet run \\({name}\\)"):
+        train(TrainConfig(), tmp_path, data_dir=mnist_folder(), log=quiet)
+
+
+def test_force_replaces_the_run_and_keeps_the_users_files(run_copy, capsys):
+    (run_copy / "notes.txt").write_text("mine")
+    (run_copy / "data.tmp").write_text("mine too")
+    assert main(train_arguments(run_copy, "--epochs", "1", "--force")) == 0
+    assert len(metric_rows(run_copy / "metrics.csv")) == 1
+    assert len(read_checkpoint(run_copy / CHECKPOINT)[1]["history"]) == 1
+    assert (run_copy / "notes.txt").read_text() == "mine" and (run_copy / "data.tmp").read_text() == "mine too"
+
+
+def test_resume_and_force_exclude_each_other(tmp_path):
+    with pytest.raises(ValueError, match="exclude each other"):
+        train(TrainConfig(), tmp_path, resume=True, force=True)
+
+
+# -- one run per folder at a time ---------------------------------------------------------------
+
+HOLD_LOCK = """
+import sys, time
+from framework.training import locked_run_folder
+with locked_run_folder(sys.argv[1]):
+    print("locked", flush=True)
+    time.sleep(120)
+"""
+
+
+def child_environment():
+    return dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", NORMNET_DATA=str(mnist_folder()),
+                PYTHONPATH=str(REPOSITORY))
+
+
+def test_a_second_run_into_a_locked_folder_is_refused_and_a_killed_holder_frees_it(tmp_path, capsys):
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(tmp_path)], cwd=REPOSITORY,
+                              env=child_environment(), stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert main(train_arguments(tmp_path)) == 2
+        error = one_line_error(capsys)
+        assert f"{tmp_path} is in use by another normnet train (process {holder.pid} holds" in error
+    finally:
+        holder.kill()  # SIGKILL: the holder gets no chance to clean up
+        holder.wait()
+    # The lock file stays behind, but the lock died with its process.
+    assert (tmp_path / LOCK).exists()
+    with locked_run_folder(tmp_path):
+        with pytest.raises(RunFolderError, match="in use by another normnet train"):
+            with locked_run_folder(tmp_path):
+                pass
+
+
+# -- kill -9 at a chosen point, then --resume -----------------------------------------------------
+
+KILL_AT = """
+import os, signal, sys
+from pathlib import Path
+
+target, count = sys.argv[1], int(sys.argv[2])
+seen = {}
+
+def die_at_the_chosen_call(name):
+    seen[name] = seen.get(name, 0) + 1
+    if name == target and seen[name] == count:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+real_replace = os.replace
+
+def replace(source, destination):
+    # The rename that finishes an atomic write: dying here leaves the new file complete but unnamed.
+    die_at_the_chosen_call(Path(destination).name)
+    return real_replace(source, destination)
+
+os.replace = replace
+
+from framework.neural_network import NeuralNetwork
+
+real_train = NeuralNetwork.train
+
+def train(self, iterations):
+    die_at_the_chosen_call("step")
+    return real_train(self, iterations)
+
+NeuralNetwork.train = train
+
+from framework.cli import main
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+def killed_run(folder, target, count):
+    """Run normnet train in a child process that SIGKILLs itself at the ``count``-th ``target``
+    (a training step, or the rename that completes a write of the named file)."""
+    result = subprocess.run([sys.executable, "-c", KILL_AT, target, str(count), *train_arguments(folder)],
+                            cwd=REPOSITORY, env=child_environment(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == -signal.SIGKILL, result.stderr
+
+
+def test_kill_during_training_then_resume_is_bit_identical(finished_run, tmp_path, capsys):
+    folder = tmp_path / "run"
+    killed_run(folder, "step", 14)  # the 4th step of the second epoch
+    assert len(read_checkpoint(folder / CHECKPOINT)[1]["history"]) == 1
+    assert main(train_arguments(folder, "--resume")) == 0
+    assert_same_checkpoint(finished_run / CHECKPOINT, folder / CHECKPOINT)
+    assert metric_rows(folder / "metrics.csv") == metric_rows(finished_run / "metrics.csv")
+
+
+def test_kill_in_the_middle_of_a_checkpoint_write_then_resume_is_bit_identical(finished_run, tmp_path, capsys):
+    folder = tmp_path / "run"
+    killed_run(folder, CHECKPOINT, 2)  # the second epoch's checkpoint is written but not yet renamed
+    leftovers = list(folder.glob(f".{CHECKPOINT}.*.tmp"))
+    assert len(leftovers) == 1
+    assert len(read_checkpoint(folder / CHECKPOINT)[1]["history"]) == 1
+    (folder / "my.tmp").write_text("a user's file")
+    assert main(train_arguments(folder, "--resume")) == 0
+    assert_same_checkpoint(finished_run / CHECKPOINT, folder / CHECKPOINT)
+    assert not leftovers[0].exists()  # the stale temporary file is cleaned up ...
+    assert (folder / "my.tmp").read_text() == "a user's file"  # ... and nothing else
+
+
+def test_kill_between_checkpoint_and_metrics_then_resume_rewrites_them(finished_run, tmp_path, capsys):
+    folder = tmp_path / "run"
+    killed_run(folder, "metrics.csv", 2)  # the second epoch's checkpoint is in place, its metrics are not
+    assert len(read_checkpoint(folder / CHECKPOINT)[1]["history"]) == 2
+    assert len(metric_rows(folder / "metrics.csv")) == 1
+    curves_before = (folder / "curves.png").read_bytes()
+    assert main(train_arguments(folder, "--resume")) == 0
+    assert f"resuming from {folder / CHECKPOINT} after epoch 2" in capsys.readouterr().out
+    assert metric_rows(folder / "metrics.csv") == metric_rows(finished_run / "metrics.csv")
+    assert (folder / "curves.png").read_bytes() != curves_before  # redrawn with both epochs
+    assert_same_checkpoint(finished_run / CHECKPOINT, folder / CHECKPOINT)
+
+
+# -- a diverging run keeps a true last good checkpoint ------------------------------------------
+
+@pytest.mark.parametrize("poisoned_step, message", [
+    (20, "after epoch 2; the last good checkpoint is {checkpoint} (after epoch 1)"),
+    (10, "after epoch 1; no epoch finished, so there is no checkpoint"),
+])
+def test_weights_that_turn_non_finite_never_reach_the_checkpoint(tmp_path, monkeypatch, poisoned_step, message):
+    # The last step of an epoch: its loss is finite (computed before the update), its update is not.
+    from framework.neural_network import NeuralNetwork
+
+    real_train = NeuralNetwork.train
+    calls = {"count": 0}
+
+    def train_then_poison(self, iterations):
+        real_train(self, iterations)
+        calls["count"] += 1
+        if calls["count"] == poisoned_step:
+            layer = next(layer for layer in self.layers if layer.trainable)
+            layer.weights = np.full_like(layer.weights, np.nan)
+
+    monkeypatch.setattr(NeuralNetwork, "train", train_then_poison)
+    config = TrainConfig(epochs=2, batch_size=32, train_size=320, seed=7)
+    with pytest.raises(FloatingPointError) as error_info:
+        train(config, tmp_path, data_dir=mnist_folder(), log=quiet)
+    assert "layers.0.weights holds non-finite values " + message.format(checkpoint=tmp_path / CHECKPOINT) \
+        in str(error_info.value)
+    if poisoned_step == 20:
+        network, extra = read_checkpoint(tmp_path / CHECKPOINT)
+        assert len(extra["history"]) == 1
+        assert all(np.isfinite(layer.weights).all() for layer in network.layers if layer.trainable)
+    else:
+        assert not (tmp_path / CHECKPOINT).exists()
+
+
+# -- a malformed checkpoint on --resume -----------------------------------------------------------
+
+def rewrite_extra(path, change):
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    metadata = json.loads(arrays.pop(METADATA_KEY).tobytes())
+    change(metadata["extra"])
+    metadata["digest"] = _digest(metadata, arrays)
+    np.savez(path, **arrays, **{METADATA_KEY: np.frombuffer(json.dumps(metadata).encode(), np.uint8)})
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda extra: extra.update(history="x"), 'extra.history: expected a list of per-epoch rows, got "x"'),
+    (lambda extra: extra["history"][1].update(epoch=5), "extra.history[1].epoch: expected 2, got 5"),
+    (lambda extra: extra["history"][0].update(train_loss=[1]), "extra.history[0].train_loss: expected a number"),
+    (lambda extra: extra.pop("data_state"), "extra.data_state: missing"),
+    (lambda extra: extra["data_state"].pop("num_samples"), "extra.data_state.num_samples: missing"),
+    (lambda extra: extra.update(config=[]), "extra.config: expected an object, got a list"),
+])
+def test_resume_from_a_malformed_checkpoint_is_one_clear_line(run_copy, capsys, change, message):
+    rewrite_extra(run_copy / CHECKPOINT, change)
+    assert main(train_arguments(run_copy, "--resume")) == 2
+    error = one_line_error(capsys)
+    assert f"{run_copy / CHECKPOINT}: {message}" in error
+
+
+def test_resume_from_a_checkpoint_whose_extra_is_a_list_is_one_clear_line(run_copy, capsys):
+    path = run_copy / CHECKPOINT
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    metadata = json.loads(arrays.pop(METADATA_KEY).tobytes())
+    metadata["extra"] = []
+    metadata["digest"] = _digest(metadata, arrays)
+    np.savez(path, **arrays, **{METADATA_KEY: np.frombuffer(json.dumps(metadata).encode(), np.uint8)})
+    assert main(train_arguments(run_copy, "--resume")) == 2
+    assert "extra: expected an object, got a list" in one_line_error(capsys)
+    with pytest.raises(CheckpointError):
+        train(TrainConfig(epochs=2, batch_size=32, train_size=320, dropout=0.5, lr_decay=0.5, seed=7), run_copy,
+              data_dir=mnist_folder(), resume=True, log=quiet)
+
+
+# -- settings that cannot work are refused before anything runs -------------------------------
+
+def test_a_batch_larger_than_the_training_set_is_refused(tmp_path, capsys):
+    assert main(["train", "--batch-size", "100000", "--train-size", "64", "--output-dir", str(tmp_path)]) == 2
+    assert "batch_size must be at most train_size (64)" in one_line_error(capsys)
+    with pytest.raises(ValueError, match=r"batch_size 70000 is larger than the training set \(60000 images\)"):
+        train(TrainConfig(batch_size=70000), tmp_path / "whole", data_dir=mnist_folder(), log=quiet)
+
+
+def test_a_negative_seed_is_refused_naming_the_option(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--seed", "-1"])
+    assert "argument --seed: expected an integer >= 0, got -1" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        TrainConfig(seed=-1)
+
+
+def test_the_train_command_builds_its_config_in_one_place():
+    arguments = build_parser().parse_args(["train", "--epochs", "4", "--lr", "0.01", "--teaching-layers",
+                                           "--batch-norm", "--train-size", "640"])
+    config = TrainConfig.from_arguments(arguments)
+    assert (config.epochs, config.learning_rate, config.fast, config.batch_norm, config.train_size) == \
+        (4, 0.01, False, True, 640)
+    # Every setting of a run is an option of the command.
+    defaults = TrainConfig.from_arguments(build_parser().parse_args(["train"]))
+    assert all(hasattr(build_parser().parse_args(["train"]), name) for name in defaults.to_dict())
+    assert defaults == TrainConfig()
+
+
+# -- permissions ---------------------------------------------------------------------------------
+
+def test_run_files_respect_the_umask(finished_run):
+    for name in RUN_FILES:
+        assert (finished_run / name).stat().st_mode & 0o777 == 0o644, name
+
+
+def test_the_lock_is_released_when_train_returns(finished_run):
+    # flock locks of two opens conflict within one process too: a lock train kept would show here.
+    with locked_run_folder(finished_run):
+        pass
