@@ -56,7 +56,8 @@ class GridProgress:
         self.grid = set()
         self.enabled = enabled
         self.log = log
-        self.bar = tqdm(total=0, desc="runs", unit="run", disable=not enabled, dynamic_ncols=True)
+        # No bar when stderr is no terminal (a log file): the per-run lines say it all there.
+        self.bar = tqdm(total=0, desc="runs", unit="run", disable=None if enabled else True, dynamic_ncols=True)
 
     def set_grid(self, specs):
         """The grid is ``specs`` (runs already finished count as done)."""
@@ -65,21 +66,21 @@ class GridProgress:
         self._advance()
 
     def write(self, line):
-        """Print ``line`` above the bar (or just print it when there is no bar)."""
-        if self.enabled:
-            self.bar.write(line)
-        else:
+        """Print ``line`` above the bar (or just log it when there is no bar)."""
+        if self.bar.disable:
             self.log(line)
+        else:
+            self.bar.write(line)
 
     def finish(self, record):
         self.finished.add(record["run_id"])
         self._advance()
         if self.enabled:
-            self.bar.write(f"  {record['run_id']}: {describe(record)}")
+            self.write(f"  {record['run_id']}: {describe(record)}")
 
     def _advance(self):
-        done = len(self.grid & self.finished)
-        self.bar.update(done - self.bar.n)
+        if not self.bar.disable:
+            self.bar.update(len(self.grid & self.finished) - self.bar.n)
 
     def close(self):
         self.bar.close()
@@ -89,10 +90,10 @@ def describe(record):
     """One line on how a run ended."""
     where = record.get("executed_on", "")
     if record.get("failed"):
-        return f"FAILED on {where}: {record['error']}"
+        return f"FAILED ({where}): {record['error']}"
     last = record["rows"][-1]
     return (("diverged; " if record["diverged"] else "") + f"test error {last['test_error']:.4f} "
-            f"({record['wall_seconds']:.1f} s on {where})")
+            f"({record['wall_seconds']:.1f} s, {where})")
 
 
 def run_grid(executor, output_dir, settings, experiments, progress=True, log=print):
@@ -144,7 +145,8 @@ def run_grid(executor, output_dir, settings, experiments, progress=True, log=pri
 
 
 def _plan(output_dir, settings, experiments, parallel, log):
-    """Print how many runs are left per experiment and roughly how long they take."""
+    """Print how many runs are left per experiment and roughly how long they take on ``parallel``
+    workers (None: a cluster of unknown size)."""
     from threadpoolctl import threadpool_limits
 
     finished = finished_run_ids(output_dir)
@@ -161,9 +163,11 @@ def _plan(output_dir, settings, experiments, parallel, log):
     for name, specs in by_experiment.items():
         log(f"  {name:8s} about {len(specs):3d} runs to do, ~{estimate_seconds(specs, throughput) / 60:.1f} min "
             "on one worker")
-    log(f"  total: {len(todo)} runs to do, ~{estimate_seconds(todo, throughput) / 60 / parallel:.1f} min "
-        f"on {parallel} worker{'s' if parallel > 1 else ''} (plus timing and figures; runs shared by "
-        "experiments are counted once)")
+    minutes = estimate_seconds(todo, throughput) / 60
+    on = (f"~{minutes / parallel:.1f} min on {parallel} worker{'s' if parallel > 1 else ''}" if parallel
+          else f"~{minutes:.1f} min on one worker, divided among the cluster's workers")
+    log(f"  total: {len(todo)} runs to do, {on} (plus timing and figures; runs shared by experiments are "
+        "counted once)")
 
 
 def run_compare(output_dir, quick=False, data_dir=None, only=None, workers=1, scheduler=None, progress=True,
@@ -188,7 +192,7 @@ def run_compare(output_dir, quick=False, data_dir=None, only=None, workers=1, sc
     size = "custom" if custom else "quick" if quick else "full"
     log(f"normnet compare: {size} grid into {output_dir}; "
         f"experiments: {', '.join(experiments)}")
-    _plan(output_dir, settings, experiments, workers if scheduler is None else 1, log)
+    _plan(output_dir, settings, experiments, workers if scheduler is None else None, log)
 
     if scheduler is not None:
         executor = DaskCluster(data_dir, scheduler=scheduler, log=log)
