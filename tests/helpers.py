@@ -71,3 +71,41 @@ def away_from_zero(rng, shape, low=0.1, high=2.0):
 def distinct_values(rng, shape, spacing=0.1):
     """A random permutation of 0, spacing, 2·spacing, ...: no ties, and ties stay far away (≫ h = 1e-6)."""
     return rng.permutation(int(np.prod(shape))).reshape(shape) * spacing - 1.0
+
+
+def assert_layer_contract(layer_class, rng, input_shape, output_shape=None):
+    """What a layer without parameters owes besides its formula, checked on ``layer_class()``:
+
+    the output shape (``output_shape``, default the input's) and back; forward and backward
+    leave their arguments and the returned output alone; float32 stays float32; both phases
+    give the same; a wrong error shape and a backward before forward get errors naming the layer.
+    """
+    output_shape = tuple(input_shape if output_shape is None else output_shape)
+    name = layer_class.__name__
+    layer = layer_class()
+    input_tensor = away_from_zero(rng, input_shape)
+    input_copy = input_tensor.copy()
+    output = layer.forward(input_tensor)
+    output_copy = output.copy()
+    assert output.shape == output_shape
+    error_tensor = rng.standard_normal(output_shape)
+    error_copy = error_tensor.copy()
+    assert layer.backward(error_tensor).shape == tuple(input_shape)
+    for array, original in ((input_tensor, input_copy), (output, output_copy), (error_tensor, error_copy)):
+        np.testing.assert_array_equal(array, original)
+
+    testing = layer_class()
+    testing.testing_phase = True
+    np.testing.assert_array_equal(testing.forward(input_tensor), output)
+    np.testing.assert_array_equal(testing.backward(error_tensor), layer.backward(error_tensor))
+
+    float32 = layer_class()
+    assert float32.forward(input_tensor.astype(np.float32)).dtype == np.float32
+    assert float32.backward(error_tensor.astype(np.float32)).dtype == np.float32
+
+    with pytest.raises(RuntimeError, match=name):
+        layer_class().backward(error_tensor)
+    wrong_shape = (output_shape[0] + 1,) + output_shape[1:]
+    with pytest.raises(ValueError, match=rf"{name}.*\({', '.join(map(str, output_shape))}\).*"
+                                         rf"\({', '.join(map(str, wrong_shape))}\)"):
+        layer.backward(np.ones(wrong_shape))

@@ -5,7 +5,8 @@ import pytest
 from framework.initializers import He
 from framework.losses import CrossEntropyLoss
 from framework.models import build_allconv, build_lenet, make_initializer
-from layers import BatchNormalization, Conv, Dropout, Flatten, FullyConnected, Pooling, ReLU, SoftMax
+import layers
+from layers.fast import BatchNormalization, Conv, Dropout, Flatten, FullyConnected, Pooling, ReLU, SoftMax
 from optimizers import Adam, SgdWithMomentum
 from regularizers import L1Regularizer, L2Regularizer, NormLoss
 
@@ -23,6 +24,22 @@ def test_lenet_architecture_matches_the_slides():
     assert isinstance(network.loss_layer, CrossEntropyLoss)
     # The first layer's input gradient would flow into the data: it is not computed.
     assert conv1.compute_input_gradient is False and conv2.compute_input_gradient is True
+
+
+@pytest.mark.parametrize("builder, options", [(build_lenet, {"batch_norm": True, "dropout": 0.5}),
+                                              (build_allconv, {"width": 4})])
+def test_teaching_layers_build_the_same_network(builder, options):
+    """fast=False: the same architecture from the teaching layers, with the same parameters and outputs."""
+    fast = builder(rng=np.random.default_rng(0), **options)
+    teaching = builder(rng=np.random.default_rng(0), fast=False, **options)
+    assert [type(layer).__name__ for layer in teaching.layers] == [type(layer).__name__ for layer in fast.layers]
+    assert all(type(layer) is layers.LAYERS[type(layer).__name__] for layer in teaching.layers)
+    assert not hasattr(teaching.layers[0], "compute_input_gradient")  # a fast Conv's switch only
+    for ours, theirs in zip(teaching.layers, fast.layers):
+        if ours.trainable:
+            np.testing.assert_array_equal(ours.weights, theirs.weights)
+    images = np.random.default_rng(1).random((3, 1, 28, 28))
+    np.testing.assert_allclose(teaching.test(images), fast.test(images), rtol=1e-12, atol=1e-15)
 
 
 def _training_step(network, images, labels):
@@ -89,7 +106,7 @@ def test_lenet_regularizer_reaches_every_kernel_but_no_bias(name, kind):
     for layer in trainable:
         assert isinstance(layer.optimizer, SgdWithMomentum)
         assert isinstance(layer.regularizer, kind) and layer.regularizer.alpha == 1e-3
-        assert layer._bias_optimizer.regularizer is None
+        assert layer.bias_optimizer.regularizer is None
 
 
 def test_lenet_without_regularizer():

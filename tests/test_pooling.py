@@ -1,4 +1,4 @@
-"""Exercise-style tests of max Pooling ("valid", any strides, 1-D and 2-D).
+"""Math tests of max Pooling ("valid", any strides, 1-D and 2-D), run against the teaching and the fast layer.
 
 Golden values worked out by hand, float64 central-difference gradient checks
 (inputs are distinct values spaced far apart compared with the difference step,
@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from framework.gradient_check import assert_gradients, check_gradients
-from layers import Pooling
-from tests.helpers import assert_arguments_untouched
+from tests.helpers import assert_arguments_untouched, batch_last, distinct_values, layer_fixture
+
+Pooling = layer_fixture("Pooling")
 
 TOLERANCE = 1e-7
 
@@ -20,11 +21,6 @@ TOLERANCE = 1e-7
 @pytest.fixture
 def rng():
     return np.random.default_rng(8)
-
-
-def distinct_values(rng, shape, spacing=0.1):
-    """A random permutation of 0, spacing, 2·spacing, ...: no ties, and ties stay far away (≫ h = 1e-6)."""
-    return rng.permutation(int(np.prod(shape))).reshape(shape) * spacing - 1.0
 
 
 def reference_pooling(input_tensor, stride_shape, pooling_shape, error_tensor):
@@ -65,7 +61,7 @@ CASES = {
 # -- golden values worked out by hand -------------------------------------------------
 
 
-def test_known_values_2x2_stride_2():
+def test_known_values_2x2_stride_2(Pooling):
     image = np.array([[[[1.0, 5.0, 2.0, 0.0],
                         [3.0, 4.0, 8.0, 6.0],
                         [7.0, 0.5, 9.0, 1.5],
@@ -82,7 +78,7 @@ def test_known_values_2x2_stride_2():
                                                       [0.0, 0.0, 0.0, 0.0]]]])
 
 
-def test_overlapping_windows_add_up_at_a_shared_maximum():
+def test_overlapping_windows_add_up_at_a_shared_maximum(Pooling):
     image = np.array([[[[1.0, 2.0, 3.0],
                         [4.0, 9.0, 5.0],
                         [6.0, 7.0, 8.0]]]])
@@ -96,7 +92,7 @@ def test_overlapping_windows_add_up_at_a_shared_maximum():
     np.testing.assert_array_equal(input_gradient, expected)
 
 
-def test_subsampling_skips_rows_and_columns():
+def test_subsampling_skips_rows_and_columns(Pooling):
     image = np.arange(25.0).reshape(1, 1, 5, 5)  # entry (i, j) = 5i + j, so the maximum is the bottom-right
     layer = Pooling((3, 3), (2, 2))
     # windows at rows/columns {0, 1} and {3, 4}: maxima at (1, 1) = 6, (1, 4) = 9, (4, 1) = 21, (4, 4) = 24
@@ -107,7 +103,7 @@ def test_subsampling_skips_rows_and_columns():
     np.testing.assert_array_equal(input_gradient, expected)
 
 
-def test_tied_window_sends_its_error_to_the_first_maximum_only():
+def test_tied_window_sends_its_error_to_the_first_maximum_only(Pooling):
     image = np.zeros((1, 1, 2, 4))  # as after a ReLU: many exact zeros
     image[0, 0, 1, 3] = 1.0
     layer = Pooling((2, 2), (2, 2))
@@ -118,7 +114,7 @@ def test_tied_window_sends_its_error_to_the_first_maximum_only():
                                                       [0.0, 0.0, 0.0, 7.0]]]])
 
 
-def test_1d_known_values():
+def test_1d_known_values(Pooling):
     signal = np.array([[[3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0]]])
     layer = Pooling([2], [3])
     # windows at 0, 2, 4: {3, 1, 4} → 4 (index 2);  {4, 1, 5} → 5 (index 4);  {5, 9, 2} → 9 (index 5)
@@ -131,7 +127,7 @@ def test_1d_known_values():
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
-def test_shapes(case, rng):
+def test_shapes(Pooling, case, rng):
     stride_shape, pooling_shape, input_shape = case
     layer = Pooling(stride_shape, pooling_shape)
     output = layer.forward(distinct_values(rng, input_shape))
@@ -142,14 +138,14 @@ def test_shapes(case, rng):
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
-def test_gradients(case, rng):
+def test_gradients(Pooling, case, rng):
     stride_shape, pooling_shape, input_shape = case
     layer = Pooling(stride_shape, pooling_shape)
     assert_gradients(layer, distinct_values(rng, input_shape), tolerance=TOLERANCE, rng=rng)
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
-def test_matches_window_by_window_reference(case, rng):
+def test_matches_window_by_window_reference(Pooling, case, rng):
     stride_shape, pooling_shape, input_shape = case
     layer = Pooling(stride_shape, pooling_shape)
     input_tensor = distinct_values(rng, input_shape)
@@ -160,7 +156,7 @@ def test_matches_window_by_window_reference(case, rng):
     np.testing.assert_allclose(layer.backward(error_tensor), expected_gradient, rtol=1e-15, atol=1e-15)
 
 
-def test_ties_match_the_reference(rng):
+def test_ties_match_the_reference(Pooling, rng):
     # Small integers: plenty of ties inside the overlapping windows.
     input_tensor = rng.integers(0, 3, size=(2, 2, 7, 8)).astype(np.float64)
     layer = Pooling((1, 2), (3, 2))
@@ -171,19 +167,22 @@ def test_ties_match_the_reference(rng):
     np.testing.assert_allclose(layer.backward(error_tensor), expected_gradient, rtol=1e-15, atol=1e-15)
 
 
-class PoolingWithWrongBackward(Pooling):
-    """A deliberate bug: spreads each window's error evenly instead of routing it to the maximum."""
+def test_checker_rejects_a_wrong_backward(Pooling, rng):
+    class SpreadingEvenly(Pooling):  # a deliberate bug: each window's error spread over the window
+        def backward(self, error_tensor):
+            super().backward(error_tensor)
+            input_gradient = np.zeros(self.remembered_shape)
+            for row in range(error_tensor.shape[2]):
+                for column in range(error_tensor.shape[3]):
+                    input_gradient[:, :, 2 * row:2 * row + 2, 2 * column:2 * column + 2] += \
+                        error_tensor[:, :, row:row + 1, column:column + 1] / 4
+            return input_gradient
 
-    def backward(self, error_tensor):
-        input_gradient = np.zeros_like(self.input_tensor)
-        area = np.prod(self.pooling_shape)
-        for entry in self._window_entries(input_gradient, self.output.shape):
-            entry += error_tensor / area
-        return input_gradient
+        def forward(self, input_tensor):
+            self.remembered_shape = np.shape(input_tensor)
+            return super().forward(input_tensor)
 
-
-def test_checker_rejects_a_wrong_backward(rng):
-    layer = PoolingWithWrongBackward((2, 2), (2, 2))
+    layer = SpreadingEvenly((2, 2), (2, 2))
     differences = check_gradients(layer, distinct_values(rng, (2, 2, 4, 4)), rng=rng)
     assert differences["input"] > 1e-1
     with pytest.raises(AssertionError, match="input"):
@@ -193,7 +192,7 @@ def test_checker_rejects_a_wrong_backward(rng):
 # -- dtype, layout, no mutation --------------------------------------------------------
 
 
-def test_float32_stays_float32_and_passes_at_float32_tolerance(rng):
+def test_float32_stays_float32_and_passes_at_float32_tolerance(Pooling, rng):
     layer = Pooling((2, 2), (2, 2))
     input_tensor = distinct_values(rng, (2, 2, 6, 6)).astype(np.float32)
     output = layer.forward(input_tensor)
@@ -202,26 +201,32 @@ def test_float32_stays_float32_and_passes_at_float32_tolerance(rng):
     assert_gradients(layer, input_tensor, tolerance=1e-2, rng=rng)
 
 
-def test_keeps_the_memory_layout_of_its_input(rng):
-    # Conv hands over batch-last arrays (memory order c, y, x, b); Pooling must keep that order.
+def test_any_memory_layout_gives_the_same_results(Pooling, rng):
     values = distinct_values(rng, (4, 3, 6, 6))
-    batch_last = np.ascontiguousarray(values.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    error_tensor = rng.standard_normal((4, 3, 3, 3))
     layer = Pooling((2, 2), (2, 2))
-    output = layer.forward(batch_last)
-    assert np.argmin(output.strides) == 0  # the batch axis is the fastest-varying one
-    input_gradient = layer.backward(np.ones(output.shape))
-    assert np.argmin(input_gradient.strides) == 0
-    np.testing.assert_array_equal(output, Pooling((2, 2), (2, 2)).forward(values))
+    output, input_gradient = layer.forward(values), layer.backward(error_tensor)
+    for layout in (batch_last, np.asfortranarray):
+        np.testing.assert_array_equal(layer.forward(layout(values)), output)
+        np.testing.assert_array_equal(layer.backward(layout(error_tensor)), input_gradient)
 
 
-def test_forward_and_backward_do_not_mutate_their_arguments(rng):
+def test_the_same_in_both_phases(Pooling, rng):
+    values, error_tensor = distinct_values(rng, (2, 2, 6, 6)), rng.standard_normal((2, 2, 3, 3))
+    training, testing = Pooling((2, 2), (2, 2)), Pooling((2, 2), (2, 2))
+    testing.testing_phase = True
+    np.testing.assert_array_equal(testing.forward(values), training.forward(values))
+    np.testing.assert_array_equal(testing.backward(error_tensor), training.backward(error_tensor))
+
+
+def test_forward_and_backward_do_not_mutate_their_arguments(Pooling, rng):
     layer = Pooling((1, 1), (2, 2))
     input_tensor = distinct_values(rng, (2, 2, 4, 4))
     error_tensor = rng.standard_normal((2, 2, 3, 3))
     assert_arguments_untouched(layer, input_tensor, error_tensor)
 
 
-def test_returned_output_is_not_overwritten_by_the_next_call(rng):
+def test_returned_output_is_not_overwritten_by_the_next_call(Pooling, rng):
     layer = Pooling((2, 2), (2, 2))
     first = layer.forward(distinct_values(rng, (1, 1, 4, 4)))
     first_copy = first.copy()
@@ -229,7 +234,7 @@ def test_returned_output_is_not_overwritten_by_the_next_call(rng):
     np.testing.assert_array_equal(first, first_copy)
 
 
-def test_stride_given_once_applies_to_both_axes(rng):
+def test_stride_given_once_applies_to_both_axes(Pooling, rng):
     input_tensor = distinct_values(rng, (1, 2, 7, 7))
     expected = Pooling((2, 2), (3, 3)).forward(input_tensor)
     np.testing.assert_array_equal(Pooling(2, (3, 3)).forward(input_tensor), expected)
@@ -239,38 +244,38 @@ def test_stride_given_once_applies_to_both_axes(rng):
 # -- errors -----------------------------------------------------------------------------
 
 
-def test_window_larger_than_input_is_refused(rng):
+def test_window_larger_than_input_is_refused(Pooling, rng):
     layer = Pooling((2, 2), (3, 3))
-    with pytest.raises(ValueError, match=r"Pooling: pooling window \(3, 3\) is larger than .* \(2, 5\)"):
+    with pytest.raises(ValueError, match=r"Pooling.*\(3, 3\).*\(1, 1, 2, 5\)"):
         layer.forward(rng.standard_normal((1, 1, 2, 5)))
 
 
-def test_wrong_rank_is_refused(rng):
-    with pytest.raises(ValueError, match=r"Pooling: .*\(batch, channels, y, x\).*got shape \(2, 8, 8\)"):
+def test_wrong_rank_is_refused(Pooling, rng):
+    with pytest.raises(ValueError, match=r"Pooling.*\(2, 8, 8\)"):
         Pooling((2, 2), (2, 2)).forward(rng.standard_normal((2, 8, 8)))
-    with pytest.raises(ValueError, match=r"Pooling: .*\(batch, channels, x\).*got shape \(2, 1, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"Pooling.*\(2, 1, 8, 8\)"):
         Pooling([2], [2]).forward(rng.standard_normal((2, 1, 8, 8)))
 
 
 @pytest.mark.parametrize("pooling_shape", [(0, 2), (2, -1), (2, 2, 2), (2.0, 2), 2, None, "ab"])
-def test_bad_pooling_shape_is_refused(pooling_shape):
-    with pytest.raises(ValueError, match="Pooling: pooling_shape"):
+def test_bad_pooling_shape_is_refused(Pooling, pooling_shape):
+    with pytest.raises(ValueError, match="Pooling.*pooling_shape"):
         Pooling((2, 2), pooling_shape)
 
 
 @pytest.mark.parametrize("stride_shape", [(0, 2), (2, 2, 2), (1.5, 1), None, True])
-def test_bad_stride_shape_is_refused(stride_shape):
-    with pytest.raises(ValueError, match="Pooling: stride_shape"):
+def test_bad_stride_shape_is_refused(Pooling, stride_shape):
+    with pytest.raises(ValueError, match="Pooling.*stride_shape"):
         Pooling(stride_shape, (2, 2))
 
 
-def test_wrong_error_shape_is_refused(rng):
+def test_wrong_error_shape_is_refused(Pooling, rng):
     layer = Pooling((2, 2), (2, 2))
     layer.forward(distinct_values(rng, (1, 1, 4, 4)))
-    with pytest.raises(ValueError, match=r"Pooling.backward: expected error_tensor of shape \(1, 1, 2, 2\)"):
+    with pytest.raises(ValueError, match=r"Pooling.*\(1, 1, 2, 2\).*\(1, 1, 4, 4\)"):
         layer.backward(np.ones((1, 1, 4, 4)))
 
 
-def test_backward_before_forward_is_refused():
-    with pytest.raises(RuntimeError, match="Pooling.backward called before forward"):
+def test_backward_before_forward_is_refused(Pooling):
+    with pytest.raises(RuntimeError, match="Pooling"):
         Pooling((2, 2), (2, 2)).backward(np.ones((1, 1, 2, 2)))

@@ -1,4 +1,4 @@
-"""BatchNormalization against PyTorch's ``torch.nn.functional.batch_norm`` in float64.
+"""BatchNormalization (teaching and fast) against PyTorch's ``torch.nn.functional.batch_norm`` in float64.
 
 PyTorch is only a reference here, never a dependency: without it these tests
 are skipped. Both sides use the same ε, so outputs and all gradients agree to
@@ -7,9 +7,11 @@ rounding (tolerance 1e-10 relative; float64 rounding gives ~1e-14).
 import numpy as np
 import pytest
 
-from layers import BatchNormalization
+from tests.helpers import layer_fixture
 
 torch = pytest.importorskip("torch")
+
+BatchNormalization = layer_fixture("BatchNormalization")
 
 RTOL, ATOL = 1e-10, 1e-12
 
@@ -28,7 +30,7 @@ def torch_batch_norm(input_tensor, weights, bias, error_tensor, epsilon):
 
 @pytest.mark.parametrize("shape", [(16, 5), (4, 3, 6, 7), (5, 2, 9)], ids=["vector", "image", "signal"])
 @pytest.mark.parametrize("epsilon", [1e-11, 1e-5])
-def test_training_matches_torch(shape, epsilon):
+def test_training_matches_torch(BatchNormalization, shape, epsilon):
     rng = np.random.default_rng(31)
     channels = shape[1]
     layer = BatchNormalization(channels, epsilon=epsilon)
@@ -47,7 +49,7 @@ def test_training_matches_torch(shape, epsilon):
     np.testing.assert_allclose(layer.gradient_bias, expected[3], rtol=RTOL, atol=ATOL)
 
 
-def test_running_mean_and_testing_output_match_torch():
+def test_running_mean_and_testing_output_match_torch(BatchNormalization):
     # PyTorch's update: running ← (1 − momentum) running + momentum · batch, so momentum = 1 − decay = 0.2.
     # Its running *variance* uses the unbiased batch variance (ours the biased one), so we compare the
     # running mean, then the testing output given the same running moments.

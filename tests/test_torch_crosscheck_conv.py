@@ -1,4 +1,4 @@
-"""Conv and Pooling against PyTorch's conv1d/conv2d/max_pool1d/max_pool2d in float64.
+"""Conv and Pooling (teaching and fast) against PyTorch's conv1d/conv2d/max_pool1d/max_pool2d in float64.
 
 PyTorch is only a reference here, never a dependency: without it these tests are
 skipped. The convolution is compared with PyTorch's own ``padding="same"`` at
@@ -10,10 +10,12 @@ gradients agree to 1e-8 relative (float64 rounding gives ~1e-14).
 import numpy as np
 import pytest
 
-from layers import Pooling
-from tests.helpers import make_conv
+from tests.helpers import layer_fixture, make_conv
 
 torch = pytest.importorskip("torch")
+
+Conv = layer_fixture("Conv", textbook=True)
+Pooling = layer_fixture("Pooling")
 
 RTOL, ATOL = 1e-8, 1e-10
 
@@ -48,10 +50,10 @@ CONV_CASES = {
 # PyTorch warns that it pads even kernels with an internal copy; that is what we compare with.
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
 @pytest.mark.parametrize("case", CONV_CASES.values(), ids=CONV_CASES.keys())
-def test_conv_matches_torch(case):
+def test_conv_matches_torch(Conv, case):
     rng = np.random.default_rng(5)
     stride_shape, convolution_shape, num_kernels, input_shape = case
-    layer = make_conv(stride_shape, convolution_shape, num_kernels, rng)
+    layer = make_conv(Conv, stride_shape, convolution_shape, num_kernels, rng)
     input_tensor = rng.standard_normal(input_shape)
     output = layer.forward(input_tensor)
     error_tensor = rng.standard_normal(output.shape)
@@ -82,7 +84,7 @@ def torch_max_pool(input_tensor, stride_shape, pooling_shape, error_tensor):
 
 @pytest.mark.parametrize("ties", [False, True], ids=["distinct", "ties"])
 @pytest.mark.parametrize("case", POOL_CASES.values(), ids=POOL_CASES.keys())
-def test_max_pool_matches_torch(case, ties):
+def test_max_pool_matches_torch(Pooling, case, ties):
     # With ties both send the error to the first maximum of the window in row-major order.
     rng = np.random.default_rng(6)
     stride_shape, pooling_shape, input_shape = case

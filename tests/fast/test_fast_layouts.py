@@ -1,0 +1,74 @@
+"""The fast layers' memory layouts and replicas: what keeps a batch-last Conv stack cheap.
+
+The fast Conv hands out batch-last arrays (memory order c, y, x, b); Pooling, ReLU, Flatten,
+FullyConnected's input gradient and BatchNormalization keep whatever layout they are given,
+so that element-wise work downstream runs on matching layouts.
+"""
+import numpy as np
+import pytest
+
+from layers.fast import BatchNormalization, FullyConnected, Pooling, ReLU
+from framework.models import build_lenet
+from tests.helpers import batch_last, distinct_values
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(21)
+
+
+def test_pooling_keeps_the_memory_layout_of_its_input(rng):
+    values = distinct_values(rng, (4, 3, 6, 6))
+    layer = Pooling((2, 2), (2, 2))
+    output = layer.forward(batch_last(values))
+    assert np.argmin(output.strides) == 0  # the batch axis is the fastest-varying one
+    assert np.argmin(layer.backward(np.ones(output.shape)).strides) == 0
+    # an error in another layout is copied into the output's layout, with the same result
+    np.testing.assert_array_equal(layer.backward(np.ones(output.shape)), layer.backward(batch_last(np.ones(output.shape))))
+
+
+def test_relu_keeps_the_memory_layout(rng):
+    layer = ReLU()
+    output = layer.forward(batch_last(rng.standard_normal((4, 3, 5, 5))))
+    assert np.argmin(output.strides) == 0
+    assert np.argmin(layer.backward(batch_last(np.ones(output.shape))).strides) == 0
+
+
+def test_fully_connected_input_gradient_keeps_the_input_layout(rng):
+    # Behind Flatten of a batch-last Conv stack the input is column-major; the input gradient
+    # comes back in that layout with the same values as for a row-major input.
+    layer = FullyConnected(5, 3, rng=rng)
+    row_major = rng.standard_normal((4, 5))
+    error_tensor = rng.standard_normal((4, 3))
+    layer.forward(row_major)
+    expected = layer.backward(error_tensor)
+    layer.forward(np.asfortranarray(row_major))
+    column_major = layer.backward(error_tensor)
+    assert column_major.flags.f_contiguous and expected.flags.c_contiguous
+    np.testing.assert_allclose(column_major, expected, rtol=1e-15, atol=1e-15)
+
+
+def test_batch_normalization_returns_images_in_the_input_layout(rng):
+    layer = BatchNormalization(3)
+    output = layer.forward(batch_last(rng.standard_normal((4, 3, 5, 5))))
+    assert np.argmin(output.strides) == 0
+
+
+def test_a_lenet_passes_batch_last_arrays_from_layer_to_layer(rng):
+    network = build_lenet(rng=rng)
+    tensor = rng.random((4, 1, 28, 28))
+    for layer in network.layers[:6]:  # Conv, Pooling, ReLU, Conv, Pooling, ReLU
+        tensor = layer.forward(tensor)
+        assert np.argmin(tensor.strides) == 0, type(layer).__name__
+
+
+def test_replicas_of_a_lenet_compute_what_the_network_does(rng):
+    network = build_lenet(batch_norm=True, rng=rng)
+    network.phase = "test"
+    images = rng.random((6, 1, 28, 28))
+    expected = network.test(images)
+    replicas = [layer.replica() for layer in network.layers]
+    tensor = images
+    for layer in replicas:
+        tensor = layer.forward(tensor)
+    np.testing.assert_array_equal(tensor, expected)
