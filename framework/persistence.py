@@ -231,13 +231,15 @@ class _Member:
 
 
 class _Plan:
-    """What checked metadata calls for: the arrays (each required or optional, some in pairs
-    that come together or not at all) and, for each layer, its checked arguments."""
+    """What checked metadata calls for: the arrays (``members``; the ``required`` ones, and in
+    ``together`` the groups whose arrays come all or none), and ``layers``: each layer's type
+    and checked constructor arguments."""
 
     def __init__(self):
         self.members = {}
         self.required = set()
         self.together = []
+        self.layers = []
 
     def need(self, key, shape, dtype, required=True):
         self.members[key] = _Member(key, shape, dtype)
@@ -321,7 +323,6 @@ def check_metadata(metadata, fast=True):
         raise CheckpointError(f"layers: {len(layers)} layers is more than the limit of {MAX_LAYERS}")
     classes = _layer_classes(fast)
     plan = _Plan()
-    plan.layers = []
     for index, entry in enumerate(layers):
         where = f"layers[{index}]"
         if not isinstance(entry, dict):
@@ -583,7 +584,7 @@ def save(path, network, extra=None):
 
 # What reading a damaged archive or .npy member can raise; all of it means "damaged file".
 _DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, TypeError, SyntaxError,
-           NotImplementedError, RuntimeError, OverflowError, MemoryError)
+           NotImplementedError, RuntimeError, OverflowError)
 
 
 def _member_header(archive, info):

@@ -212,7 +212,10 @@ def locked_run_folder(folder):
         try:
             _lock(descriptor)
         except OSError:
-            holder = path.read_text(errors="replace").strip() or "another process"
+            try:
+                holder = path.read_text(errors="replace").strip() or "another process"
+            except OSError:  # where locks are mandatory (Windows), the holder's bytes are unreadable
+                holder = "another process"
             raise RunFolderError(f"{folder} is in use by another normnet train ({holder} holds {path}); "
                                  f"wait for it to finish or choose another --output-dir") from None
         os.ftruncate(descriptor, 0)
