@@ -160,3 +160,37 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
         atomic_write(path, failing_writer)
     assert path.read_bytes() == b"old"
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(np.float32, 1e-6), (np.float64, 1e-12)])
+@pytest.mark.parametrize("builder", ["lenet", "allconv"])
+def test_fast_layers_load_into_teaching_layers_and_back(tmp_path, batch, builder, dtype, tolerance):
+    """A checkpoint names layer types, not packages: the fast network loads into the teaching
+    layers and back, computing the same outputs; the fast Conv's speed switch is dropped
+    on the way to the teaching Conv, which has no such switch, and the default comes back."""
+    from framework.models import build_allconv
+    from layers import LAYERS as TEACHING
+
+    images, labels = batch[0].astype(dtype), batch[1].astype(dtype)
+    build = build_lenet if builder == "lenet" else build_allconv
+    options = {"batch_norm": True, "dropout": 0.5} if builder == "lenet" else {"width": 4}
+    network = build(dtype=dtype, rng=np.random.default_rng(0), **options)
+    network.data_layer = FixedBatch(images, labels)
+    network.train(2)
+    expected = network.test(images)
+
+    teaching = load(save(tmp_path / "fast.npz", network), fast=False)
+    assert all(type(layer) is TEACHING[type(layer).__name__] for layer in teaching.layers)
+    assert not hasattr(teaching.layers[0], "compute_input_gradient")
+    np.testing.assert_allclose(teaching.test(images), expected, rtol=0, atol=tolerance)
+
+    fast = load(save(tmp_path / "teaching.npz", teaching), fast=True)
+    assert uses_fast_layers(fast)
+    np.testing.assert_allclose(fast.test(images), expected, rtol=0, atol=tolerance)
+    # Training goes on alike from the loaded parameters and optimizer state (in float64: in
+    # float32, Adam's step divides rounding-level gradient differences by their own size).
+    if dtype == np.float64:
+        for copy in (teaching, fast):
+            copy.data_layer = FixedBatch(images, labels)
+            copy.train(1)
+        np.testing.assert_allclose(teaching.test(images), fast.test(images), rtol=0, atol=1e-9)
