@@ -1,4 +1,4 @@
-"""Time Conv and Pooling at the shapes of LeNet (batch 64, float32), beside PyTorch if installed.
+"""Time the fast Conv and Pooling (layers.fast) at the shapes of LeNet (batch 64, float32), beside PyTorch if installed.
 
     python3 benchmarks/bench_layers.py [--repetitions 200] [--batch 64] [--threads N]
 
@@ -12,7 +12,7 @@ normnet, only a yardstick here.
 Layout column: "C" feeds normnet ordinary C-ordered arrays (b, c, y, x) as
 input and error. "batch-last" feeds arrays whose memory is ordered (c, y, x, b),
 the layout that Conv returns and that Pooling and the activations keep, i.e.
-what conv2 and the pools receive inside a normnet LeNet (see layers/conv.py).
+what conv2 and the pools receive inside a normnet LeNet (see layers/fast/conv.py).
 conv1 takes the images straight from the data (C order) and, as the first
 layer, computes no input gradient (``compute_input_gradient = False``); PyTorch
 likewise gets an input that does not require a gradient there.
@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from layers import Conv, Pooling
+from layers.fast import Conv, Pooling
 from threads import add_threads_option, restart_with_threads
 
 try:
