@@ -199,7 +199,7 @@ def shrinkage_paths(regularizers, trajectories, starts):
         axes[-1].plot(np.linalg.norm(trajectories[name][:, 0], axis=1), color=REGULARIZER_COLORS[name], label=name)
     axes[-1].axhline(1, color="red", ls="--", lw=0.8)
     axes[-1].set_xlabel("step")
-    axes[-1].set_ylabel(f"‖w‖ of the unit starting at {tuple(starts[0])}")
+    axes[-1].set_ylabel(f"‖w‖ of the unit starting at ({starts[0][0]:g}, {starts[0][1]:g})")
     axes[-1].set_title("Norm of one unit", fontsize=10)
     axes[-1].legend(fontsize=8)
     axes[-1].grid(alpha=0.3)
