@@ -91,9 +91,14 @@ def as_floating(layer_name, tensor, dtype):
     if tensor.dtype == dtype:
         return tensor
     if np.issubdtype(tensor.dtype, np.floating) or np.issubdtype(tensor.dtype, np.complexfloating):
+        # Advice that works: only float32 and float64 networks exist, so other precisions
+        # (float16, complex) are told to convert, never to build a network of their dtype.
+        if tensor.dtype in (np.float32, np.float64):
+            advice = f"build the network with dtype={tensor.dtype.name} or convert the input"
+        else:
+            advice = f"convert the input with .astype(np.{np.dtype(dtype).name})"
         raise TypeError(f"{layer_name}: expected {np.dtype(dtype).name} input (the dtype of its "
-                        f"parameters), got {tensor.dtype.name}; build the network with "
-                        f"dtype={tensor.dtype.name} or convert the input")
+                        f"parameters), got {tensor.dtype.name}; {advice}")
     return tensor.astype(dtype)
 
 
@@ -173,14 +178,20 @@ def kept_fraction(owner, probability):
     return value
 
 
-def check_batch_norm_input(layer_name, shape, channels):
-    """A ValueError naming the layer unless ``shape`` is (batch, channels[, ...]) with 0 to 2 spatial axes."""
+def check_batch_norm_input(layer_name, shape, channels, training=False):
+    """A ValueError naming the layer unless ``shape`` is (batch, channels[, ...]) with 0 to 2
+    spatial axes, and, in training, holds at least one value per channel: the moments of an
+    empty batch are NaN, and they would turn the running moments, and every later test
+    output, into NaN."""
     if len(shape) not in (2, 3, 4):
         raise ValueError(f"{layer_name}: expected input of shape (batch, {channels}) or "
                          f"(batch, {channels}, y, x), got {shape}")
     if shape[1] != channels:
         raise ValueError(f"{layer_name}: expected {channels} channels on axis 1, got "
                          f"{shape[1]} (input shape {shape})")
+    if training and math.prod(shape) == 0:
+        raise ValueError(f"{layer_name}: expected a training batch with at least one value per "
+                         f"channel, got input of shape {shape}")
 
 
 def check_reformat(layer_name, shape, image_shape):

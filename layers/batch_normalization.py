@@ -93,7 +93,8 @@ class BatchNormalization(TrainableLayer):
     def forward(self, input_tensor):
         self.check_parameters()
         input_tensor = as_floating(self.name, input_tensor, self.dtype)
-        check_batch_norm_input(self.name, input_tensor.shape, self.channels)
+        check_batch_norm_input(self.name, input_tensor.shape, self.channels,
+                               training=not self.testing_phase)
         self.image_shape = input_tensor.shape if input_tensor.ndim > 2 else None
         # BEGIN SOLUTION
         vectors = input_tensor if self.image_shape is None else self.reformat(input_tensor)

@@ -105,7 +105,8 @@ class BatchNormalization(TrainableLayer):
     def forward(self, input_tensor):
         self.check_parameters()
         input_tensor = as_floating(self.name, input_tensor, self.dtype)
-        check_batch_norm_input(self.name, input_tensor.shape, self.channels)
+        check_batch_norm_input(self.name, input_tensor.shape, self.channels,
+                               training=not self.testing_phase)
         self.image_shape = input_tensor.shape if input_tensor.ndim > 2 else None
         vectors = self.reformat(input_tensor) if input_tensor.ndim > 2 else input_tensor
 
