@@ -29,6 +29,33 @@ def layer_fixture(name, textbook=False):
     return implementation
 
 
+class FixedBatch:
+    """A data layer whose ``next()`` returns the same (input_tensor, one-hot labels) every time."""
+
+    def __init__(self, input_tensor, label_tensor):
+        self.input_tensor, self.label_tensor = input_tensor, label_tensor
+
+    def next(self):
+        return self.input_tensor, self.label_tensor
+
+
+class ShuffledBatches:
+    """A tiny data layer: ``next()`` returns (input_tensor, one-hot labels) of ``batch_size``
+    items, drawn without repetition from a permutation that is renewed once it runs out."""
+
+    def __init__(self, images, labels, batch_size, rng, classes=10):
+        self.images, self.labels = images, labels
+        self.batch_size, self.rng, self.classes = batch_size, rng, classes
+        self.order, self.position = None, len(images)
+
+    def next(self):
+        if self.position + self.batch_size > len(self.images):
+            self.order, self.position = self.rng.permutation(len(self.images)), 0
+        chosen = self.order[self.position:self.position + self.batch_size]
+        self.position += self.batch_size
+        return self.images[chosen], np.eye(self.classes)[self.labels[chosen]]
+
+
 class RecordingInitializer:
     """Remembers every call and returns a constant array of the requested shape."""
 

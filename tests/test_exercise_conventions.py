@@ -10,6 +10,7 @@ from framework.initializers import Constant
 from framework.losses import CrossEntropyLoss
 from layers import BatchNormalization, Conv, FullyConnected, SoftMax
 from optimizers import Sgd
+from tests.helpers import FixedBatch
 
 
 @pytest.fixture
@@ -108,12 +109,6 @@ def test_the_reported_loss_keeps_its_epsilon():
     assert CrossEntropyLoss("sum").forward(prediction, labels) == pytest.approx(2 * 36.0437, abs=1e-3)
 
 
-class _FixedBatch:
-    def __init__(self, input_tensor, labels):
-        self.batch = (input_tensor, labels)
-
-    def next(self):
-        return self.batch
 
 
 class _Recorder(FullyConnected):
@@ -135,7 +130,7 @@ def test_network_hands_the_last_layer_prediction_minus_label_for_any_gap(dtype, 
     last.weights = np.eye(4, dtype=dtype)                  # the logits pass through unchanged
     network.append_layer(SoftMax())
     network.loss_layer = CrossEntropyLoss(reduction)
-    network.data_layer = _FixedBatch(logits, labels)
+    network.data_layer = FixedBatch(logits, labels)
     network.train(1)
     assert np.isfinite(network.loss[-1])
     expected = _softmax(logits.astype(np.float64)) - labels

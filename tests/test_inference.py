@@ -7,6 +7,7 @@ from threadpoolctl import threadpool_info
 
 from layers.base import BaseLayer
 from framework.models import build_lenet
+from tests.helpers import FixedBatch
 
 
 @pytest.fixture
@@ -17,11 +18,8 @@ def trained_lenet():
     images = rng.random((16, 1, 28, 28))
     labels = np.eye(10)[rng.integers(0, 10, 16)]
 
-    class Batch:
-        def next(self):
-            return images, labels
 
-    network.data_layer = Batch()
+    network.data_layer = FixedBatch(images, labels)
     network.train(2)
     return network
 

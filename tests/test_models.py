@@ -9,6 +9,7 @@ import layers
 from layers.fast import BatchNormalization, Conv, Dropout, Flatten, FullyConnected, Pooling, ReLU, SoftMax
 from optimizers import Adam, SgdWithMomentum
 from regularizers import L1Regularizer, L2Regularizer, NormLoss
+from tests.helpers import FixedBatch
 
 
 def test_lenet_architecture_matches_the_slides():
@@ -134,11 +135,8 @@ def test_float32_end_to_end(builder):
     images = rng.random((8, 1, 28, 28)).astype(np.float32)
     labels = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 8)]
 
-    class Batch:
-        def next(self):
-            return images, labels
 
-    network.data_layer = Batch()
+    network.data_layer = FixedBatch(images, labels)
     network.train(2)
     assert network.test(images).dtype == np.float32
     for layer in network.layers:

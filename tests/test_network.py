@@ -13,34 +13,13 @@ from framework.losses import CrossEntropyLoss
 from layers import FullyConnected, ReLU, SoftMax
 from optimizers import Adam, Optimizer, Sgd, SgdWithMomentum
 from regularizers import L1Regularizer, L2Regularizer, NormLoss, unit_norms
-from tests.helpers import RecordingInitializer
+from tests.helpers import FixedBatch, RecordingInitializer, ShuffledBatches
 
 # -- helpers ---------------------------------------------------------------------------
 
 
-class FixedBatch:
-    """A data layer that returns the same batch on every call of next()."""
-
-    def __init__(self, input_tensor, label_tensor):
-        self.input_tensor, self.label_tensor = input_tensor, label_tensor
-
-    def next(self):
-        return self.input_tensor, self.label_tensor
 
 
-class BatchingDataLayer:
-    """Shuffled mini-batches of (images, one-hot labels), reshuffled every epoch."""
-
-    def __init__(self, images, labels, batch_size, rng, classes=10):
-        self.images, self.labels = images, labels
-        self.batch_size, self.rng, self.classes = batch_size, rng, classes
-        self._order = np.zeros(0, dtype=int)
-
-    def next(self):
-        if len(self._order) < self.batch_size:
-            self._order = self.rng.permutation(len(self.images))
-        batch, self._order = self._order[:self.batch_size], self._order[self.batch_size:]
-        return self.images[batch], np.eye(self.classes)[self.labels[batch]]
 
 
 class PhaseRecorder(BaseLayer):
@@ -315,7 +294,7 @@ def test_two_layer_network_learns_mnist(make_optimizer, mnist_small):
     train_images, train_labels, test_images, test_labels = mnist_small
     rng = np.random.default_rng(0)
     network = NeuralNetwork(make_optimizer(), He(rng=rng), Constant(0.1))
-    network.data_layer = BatchingDataLayer(train_images, train_labels, batch_size=50, rng=rng)
+    network.data_layer = ShuffledBatches(train_images, train_labels, batch_size=50, rng=rng)
     network.loss_layer = CrossEntropyLoss()
     for layer in (FullyConnected(784, 64), ReLU(), FullyConnected(64, 10), SoftMax()):
         network.append_layer(layer)

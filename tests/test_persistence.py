@@ -8,16 +8,9 @@ import pytest
 from framework import load, save
 from framework.models import build_lenet
 from framework.persistence import METADATA_KEY, CheckpointError, atomic_write, read_checkpoint
+from tests.helpers import FixedBatch
 
 
-class FixedBatch:
-    """A data layer that always returns the same batch."""
-
-    def __init__(self, images, labels):
-        self.images, self.labels = images, labels
-
-    def next(self):
-        return self.images, self.labels
 
 
 @pytest.fixture

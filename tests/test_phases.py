@@ -15,22 +15,9 @@ from framework.initializers import Constant, He
 from framework.losses import CrossEntropyLoss
 from layers import BatchNormalization, Dropout, FullyConnected, ReLU, SoftMax
 from optimizers import Adam
+from tests.helpers import ShuffledBatches
 
 
-class ShuffledBatches:
-    """A tiny data layer: ``next()`` returns (input_tensor, one-hot labels), reshuffling each epoch."""
-
-    def __init__(self, images, labels, batch_size, rng, classes=10):
-        self.images, self.labels = images, labels
-        self.batch_size, self.rng, self.classes = batch_size, rng, classes
-        self.order, self.position = None, len(images)
-
-    def next(self):
-        if self.position + self.batch_size > len(self.images):
-            self.order, self.position = self.rng.permutation(len(self.images)), 0
-        chosen = self.order[self.position:self.position + self.batch_size]
-        self.position += self.batch_size
-        return self.images[chosen], np.eye(self.classes)[self.labels[chosen]]
 
 
 def build_network(input_size, hidden, seed):

@@ -20,19 +20,12 @@ from framework.persistence import (LAYER_ARGUMENTS, MAX_METADATA_BYTES, METADATA
                                    parameter_shapes, read_checkpoint)
 from optimizers import Adam
 from regularizers import L2Regularizer
+from tests.helpers import FixedBatch
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MEBIBYTE = 2 ** 20
 
 
-class FixedBatch:
-    """A data layer that always returns the same batch."""
-
-    def __init__(self, images, labels):
-        self.images, self.labels = images, labels
-
-    def next(self):
-        return self.images, self.labels
 
 
 def small_network(fast=True):
