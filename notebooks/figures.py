@@ -446,3 +446,93 @@ def kernels_and_responses(digit, kernels, feature_maps):
     fig.suptitle("Learned first-layer kernels (red > 0, blue < 0) and their responses")
     plt.tight_layout()
     plt.show()
+
+
+# -- notebook 2: convolution and pooling ----------------------------------------------------
+
+def padding_and_strides(digit, window, responses):
+    """The padded digit with the first window and the window at ``window`` = (i, j), and the
+    responses ``responses`` (stride → 2-D output) of one kernel at several strides."""
+    i, j = window
+    fig, axes = plt.subplots(1, 1 + len(responses), figsize=(13, 3.6))
+    axes[0].imshow(np.pad(digit, 1), cmap="gray")
+    axes[0].add_patch(plt.Rectangle((-0.5, -0.5), 3, 3, fill=False, edgecolor="red", lw=2))
+    axes[0].add_patch(plt.Rectangle((j - 0.5, i - 0.5), 3, 3, fill=False, edgecolor="orange", lw=2))
+    axes[0].set_title(f"padded input {digit.shape[0] + 2}x{digit.shape[1] + 2}\n"
+                      f"(red: first window, orange: window of ({i}, {j}))", fontsize=9)
+    limit = max(np.abs(output).max() for output in responses.values())
+    for ax, (stride, output) in zip(axes[1:], responses.items()):
+        ax.imshow(output, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_title(f"vertical-edge response, stride {stride}\noutput {output.shape[0]}x{output.shape[1]}", fontsize=9)
+    for ax in axes:
+        ax.set_xlabel("x (column)")
+        ax.set_ylabel("y (row)")
+    plt.tight_layout()
+    plt.show()
+
+
+def filter_responses(images, names, responses):
+    """Each image (rows) beside its response to each named kernel (columns; a blur is drawn in grey)."""
+    fig, axes = plt.subplots(len(images), 1 + len(names), figsize=(12, 2.1 * len(images)))
+    for row, image in enumerate(images):
+        axes[row, 0].imshow(image, cmap="gray")
+        for column, name in enumerate(names, start=1):
+            response = responses[row, column - 1]
+            limit = np.abs(response).max()
+            blur = name == "blur"
+            axes[row, column].imshow(response, cmap="gray" if blur else "RdBu_r", vmin=0 if blur else -limit, vmax=limit)
+    for column, name in enumerate(["input"] + list(names)):
+        axes[0, column].set_title(name, fontsize=10)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"{len(names)} hand-made kernels applied by one Conv layer to {len(images)} MNIST test digits")
+    plt.tight_layout()
+    plt.show()
+
+
+def patch_matrix(toy, patches, product, windows=((0, "red"), (12, "green"), (24, "purple"))):
+    """A padded toy image with three windows, its patch matrix with their rows, and patches @ kernel."""
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4.4), gridspec_kw={"width_ratios": [1, 1, 0.7]})
+    padded = np.pad(toy, 1)
+    axes[0].imshow(padded, cmap="Blues", vmin=-5, vmax=30)
+    for (y, x), value in np.ndenumerate(padded):
+        axes[0].text(x, y, f"{value:.0f}", ha="center", va="center", fontsize=8)
+    width = toy.shape[1]
+    for position, color in windows:
+        y, x = divmod(position, width)
+        axes[0].add_patch(plt.Rectangle((x - 0.5, y - 0.5), 3, 3, fill=False, edgecolor=color, lw=2.5))
+    axes[0].set_title(f"padded {toy.shape[0]}x{toy.shape[1]} image and three windows", fontsize=10)
+    axes[0].set_xticks([])
+    axes[0].set_yticks([])
+    axes[1].imshow(patches, cmap="Blues", vmin=-5, vmax=30, aspect="auto")
+    for position, color in windows:
+        axes[1].add_patch(plt.Rectangle((-0.5, position - 0.5), patches.shape[1], 1, fill=False, edgecolor=color,
+                                        lw=2.5))
+    axes[1].set_xlabel("kernel weight index (p, q) flattened")
+    axes[1].set_ylabel("output position (y, x) flattened")
+    axes[1].set_title(f"patch matrix ({patches.shape[0]} x {patches.shape[1]}): one row per window", fontsize=10)
+    axes[2].imshow(product, cmap="RdBu_r")
+    axes[2].set_title(f"patches @ kernel, reshaped {product.shape[0]}x{product.shape[1]}", fontsize=10)
+    axes[2].set_xticks([])
+    axes[2].set_yticks([])
+    plt.tight_layout()
+    plt.show()
+
+
+def pooling_routes(feature_map, routes, pooled):
+    """A feature map, where max pooling sends the gradient of Σ output (``routes``: title → 2-D counts),
+    and the pooled map."""
+    fig, axes = plt.subplots(1, 2 + len(routes), figsize=(15, 4.2), layout="constrained")
+    axes[0].imshow(feature_map, cmap="magma")
+    axes[0].set_title(f"input: |vertical-edge response|\n{feature_map.shape[0]}x{feature_map.shape[1]}", fontsize=9)
+    for ax, (title, routed) in zip(axes[1:], routes.items()):
+        shown = ax.imshow(routed, cmap="viridis", vmin=0, vmax=4)
+        ax.set_title(f"{title}\n{int((routed > 0).sum())} of {routed.size} pixels get any", fontsize=9)
+    fig.colorbar(shown, ax=axes[len(routes)], shrink=0.8, label="number of windows won", ticks=range(5))
+    axes[-1].imshow(pooled, cmap="magma")
+    axes[-1].set_title(f"output of 2x2 / 2 max pooling\n{pooled.shape[0]}x{pooled.shape[1]}", fontsize=9)
+    for ax in axes:
+        ax.set_xlabel("x (column)")
+        ax.set_ylabel("y (row)")
+    plt.show()
