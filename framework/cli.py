@@ -29,20 +29,25 @@ def _integer(minimum):
 
 
 def _number(low, low_open, high=math.inf, high_open=True):
+    """An argparse type: a finite number in the interval, checked by the optimizers' own
+    ``check_hyperparameter`` (one validator for hyperparameters, in code and on the command line)."""
+    from optimizers.optimizer import check_hyperparameter
+
     def parse(text):
         try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if (not math.isfinite(value) or (value <= low if low_open else value < low)
-                or (value >= high if high_open else value > high)):
-            interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-            raise argparse.ArgumentTypeError(f"expected a number in {interval}, got {text}")
-        return value
+            return check_hyperparameter("", "value", text, low, high, low_open, high_open)
+        except (TypeError, ValueError) as error:
+            # "…: value must be finite and in (0, inf], got -1.0" → "must be …, got -1.0"
+            raise argparse.ArgumentTypeError(str(error).split("value ", 1)[-1]) from None
     return parse
 
 
 def _add_train_parser(subparsers):
+    from data import DATASETS
+    from framework.models import MODELS
+    from layers.initializers import INITIALIZERS
+    from optimizers import OPTIMIZERS
+    from regularizers import REGULARIZERS
     from framework.training import TrainConfig
 
     defaults = TrainConfig()
@@ -55,8 +60,8 @@ def _add_train_parser(subparsers):
     parser.add_argument("--learning-rate", "--lr", type=_number(0, True), default=defaults.learning_rate)
     parser.add_argument("--lr-decay", type=_number(0, True, 1, False), default=defaults.lr_decay,
                         help="multiply the learning rate by this factor after every epoch (default %(default)g)")
-    parser.add_argument("--optimizer", choices=["adam", "sgd", "momentum"], default=defaults.optimizer)
-    parser.add_argument("--regularizer", choices=["none", "l1", "l2", "normloss"], default=defaults.regularizer)
+    parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default=defaults.optimizer)
+    parser.add_argument("--regularizer", choices=list(REGULARIZERS), default=defaults.regularizer)
     parser.add_argument("--alpha", type=_number(0, False), default=defaults.alpha,
                         help="regularization factor (default %(default)g)")
     parser.add_argument("--dropout", type=_number(0, True, 1, False), default=defaults.dropout,
@@ -66,9 +71,9 @@ def _add_train_parser(subparsers):
     parser.add_argument("--teaching-layers", dest="fast", action="store_false",
                         help="build the network from the teaching layers (layers) instead of the fast ones")
     parser.add_argument("--dtype", choices=["float32", "float64"], default=defaults.dtype)
-    parser.add_argument("--initializer", choices=["he", "xavier", "uniform", "small"], default=defaults.initializer)
-    parser.add_argument("--model", choices=["lenet", "allconv"], default=defaults.model)
-    parser.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default=defaults.dataset)
+    parser.add_argument("--initializer", choices=list(INITIALIZERS), default=defaults.initializer)
+    parser.add_argument("--model", choices=list(MODELS), default=defaults.model)
+    parser.add_argument("--dataset", choices=list(DATASETS), default=defaults.dataset)
     parser.add_argument("--validation-size", type=_integer(0), default=defaults.validation_size,
                         help="images carved from the end of the training set to evaluate on after each epoch")
     parser.add_argument("--train-size", type=_integer(1), default=defaults.train_size,
@@ -106,12 +111,18 @@ def _train(arguments):
     return 0
 
 
+DATA_DIR_HELP = ("folder holding the four IDX files, in it or in a subfolder named after the dataset; an error "
+                 "when it does not (default: $NORMNET_DATA or $NORMNET_FASHION_DATA, the cache, or a download)")
+
+
 def _add_eval_parser(subparsers):
+    from data import DATASETS
+
     parser = subparsers.add_parser("eval", help="evaluate a saved network on the test set",
                                    description="Print test accuracy and the confusion matrix of a checkpoint.")
     parser.add_argument("checkpoint", type=Path)
-    parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
+    parser.add_argument("--data-dir", type=Path, default=None, help=DATA_DIR_HELP)
+    parser.add_argument("--dataset", choices=list(DATASETS), default="mnist")
     parser.add_argument("--misclassified", type=Path, default=None, metavar="PNG",
                         help="save a picture of misclassified test images")
     parser.set_defaults(handler=_eval)
@@ -131,10 +142,16 @@ def _eval(arguments):
     network, _ = read_checkpoint(arguments.checkpoint)
     dtype = next((layer.dtype for layer in network.layers if layer.trainable), np.float64)
     dataset = load_dataset(arguments.dataset, data_dir=arguments.data_dir, dtype=dtype)
-    predictions = network.predict(dataset.test_images)
-    matrix = confusion_matrix(dataset.test_labels, predictions)
+    scores = network.test_in_chunks(dataset.test_images)
+    if scores.ndim != 2 or scores.shape[1] != dataset.num_classes:
+        # Class indices beyond the dataset's would index past the confusion matrix.
+        outputs = "x".join(str(length) for length in scores.shape[1:])
+        raise ValueError(f"{arguments.checkpoint}: the network has {outputs} outputs per image, but "
+                         f"{dataset.name} has {dataset.num_classes} classes")
+    predictions = scores.argmax(axis=1)
+    matrix = confusion_matrix(dataset.test_labels, predictions, dataset.num_classes)
     print("confusion matrix (rows: true class, columns: predicted class)")
-    print("      " + " ".join(f"{column:5d}" for column in range(10)))
+    print("      " + " ".join(f"{column:5d}" for column in range(dataset.num_classes)))
     for row_index, row in enumerate(matrix):
         print(f"{row_index:5d} " + " ".join(f"{count:5d}" for count in row))
     if arguments.misclassified is not None:
@@ -168,11 +185,13 @@ def save_misclassified(path, images, labels, predictions, count=36):
 
 
 def _add_data_parser(subparsers):
+    from data import DATASETS
+
     parser = subparsers.add_parser("data", help="dataset management")
     data_commands = parser.add_subparsers(dest="data_command", required=True)
     fetch = data_commands.add_parser("fetch", help="find or download a dataset, verify it, print its folder")
-    fetch.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
-    fetch.add_argument("--data-dir", type=Path, default=None)
+    fetch.add_argument("--dataset", choices=list(DATASETS), default="mnist")
+    fetch.add_argument("--data-dir", type=Path, default=None, help=DATA_DIR_HELP)
     fetch.set_defaults(handler=_fetch)
 
 

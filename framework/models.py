@@ -15,7 +15,7 @@ from optimizers import OPTIMIZERS, SgdWithMomentum
 from regularizers import REGULARIZERS
 
 
-def make_optimizer(name="adam", learning_rate=5e-4, regularizer="l2", alpha=4e-4, momentum=0.9):
+def make_optimizer(name="adam", learning_rate=1e-3, regularizer="l2", alpha=4e-4, momentum=0.9):
     """An optimizer by name (a key of ``optimizers.OPTIMIZERS``) with a regularizer by name
     (a key of ``regularizers.REGULARIZERS``) attached."""
     optimizer_class = OPTIMIZERS[_choice("optimizer", name, OPTIMIZERS)]
@@ -40,7 +40,7 @@ def make_initializer(name, rng=None):
     return INITIALIZERS[_choice("initializer", name, INITIALIZERS)](rng)
 
 
-def build_lenet(optimizer="adam", learning_rate=5e-4, regularizer="l2", alpha=4e-4, dropout=None,
+def build_lenet(optimizer="adam", learning_rate=1e-3, regularizer="l2", alpha=4e-4, dropout=None,
                 batch_norm=False, dtype=np.float64, initializer="he", momentum=0.9, rng=None, fast=True):
     """The modified LeNet of the exercise slides, for 28x28 single-channel images.
 
@@ -53,7 +53,7 @@ def build_lenet(optimizer="adam", learning_rate=5e-4, regularizer="l2", alpha=4e
     Parameters
     ----------
     optimizer : {"adam", "sgd", "momentum"} or Optimizer
-        By default Adam with learning rate 5e-4.
+        By default Adam with learning rate 1e-3, the default of ``normnet train``.
     regularizer : {"none", "l1", "l2", "normloss"}
         Applied to every Conv and FullyConnected kernel with factor ``alpha``
         (default L2, 4e-4). Ignored when ``optimizer`` is an Optimizer object.
@@ -169,3 +169,7 @@ def _choice(what, value, allowed):
     if value not in allowed:
         raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(allowed)}")
     return value
+
+
+# The one table of model builders by name, read by the command line, training and the study.
+MODELS = {"lenet": build_lenet, "allconv": build_allconv}

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from framework.persistence import CheckpointError, describe_network, field_error, read_checkpoint, save, write_file
+from framework.persistence import CheckpointError, atomic_write, describe_network, field_error, read_checkpoint, save
 from regularizers import unit_norms
 
 CHECKPOINT = "checkpoint.npz"
@@ -82,7 +82,9 @@ class TrainConfig:
         _require(self.dropout is None or 0 < self.dropout <= 1, "dropout",
                  "a keep probability in (0, 1]", self.dropout)
         _require(self.dtype in ("float32", "float64"), "dtype", "float32 or float64", self.dtype)
-        _require(self.model in ("lenet", "allconv"), "model", "lenet or allconv", self.model)
+        from framework.models import MODELS
+
+        _require(self.model in MODELS, "model", f"one of {', '.join(MODELS)}", self.model)
         _require(isinstance(self.validation_size, int) and 0 <= self.validation_size < 60000,
                  "validation_size", "an integer in [0, 60000)", self.validation_size)
         _require(self.train_size is None or (isinstance(self.train_size, int) and self.train_size >= 1),
@@ -110,15 +112,16 @@ def _require(condition, name, expected, got):
 
 def build_model(config):
     """The network a config describes, seeded by ``config.seed``."""
-    from framework.models import build_allconv, build_lenet
+    from framework.models import MODELS, build_lenet
 
     rng = np.random.default_rng([config.seed, 0])
-    common = dict(optimizer=config.optimizer, learning_rate=config.learning_rate,
-                  regularizer=config.regularizer, alpha=config.alpha, dtype=np.dtype(config.dtype),
-                  initializer=config.initializer, rng=rng, fast=config.fast)
-    if config.model == "allconv":
-        return build_allconv(**common)
-    return build_lenet(dropout=config.dropout, batch_norm=config.batch_norm, **common)
+    options = dict(optimizer=config.optimizer, learning_rate=config.learning_rate,
+                   regularizer=config.regularizer, alpha=config.alpha, dtype=np.dtype(config.dtype),
+                   initializer=config.initializer, rng=rng, fast=config.fast)
+    builder = MODELS[config.model]
+    if builder is build_lenet:
+        options.update(dropout=config.dropout, batch_norm=config.batch_norm)
+    return builder(**options)
 
 
 def load_data(config, data_dir=None):
@@ -275,7 +278,7 @@ def _train_in_folder(config, output_dir, data_dir, resume, force, progress, log)
         network = build_model(config)
         history = []
     network.data_layer = data_layer
-    write_file(output_dir / CONFIG, lambda handle: handle.write(json.dumps(config.to_dict(), indent=2).encode()))
+    atomic_write(output_dir / CONFIG, lambda handle: handle.write(json.dumps(config.to_dict(), indent=2).encode()))
 
     steps = data_layer.iterations_per_epoch
     for epoch in range(len(history) + 1, config.epochs + 1):
@@ -420,7 +423,7 @@ def write_metrics(path, history):
     writer = csv.DictWriter(buffer, fieldnames=list(history[0]))
     writer.writeheader()
     writer.writerows(history)
-    write_file(path, lambda handle: handle.write(buffer.getvalue().encode()))
+    atomic_write(path, lambda handle: handle.write(buffer.getvalue().encode()))
 
 
 def plot_curves(path, history, evaluation_name="test"):
@@ -449,4 +452,4 @@ def plot_curves(path, history, evaluation_name="test"):
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     plt.close(figure)
-    write_file(path, lambda handle: handle.write(buffer.getvalue()))
+    atomic_write(path, lambda handle: handle.write(buffer.getvalue()))

@@ -81,7 +81,7 @@ def test_pooling_before_relu_is_the_slides_network_exactly(batch_norm):
 
 def test_lenet_defaults_adam_l2_he():
     network = build_lenet()
-    assert isinstance(network.optimizer, Adam) and network.optimizer.learning_rate == 5e-4
+    assert isinstance(network.optimizer, Adam) and network.optimizer.learning_rate == 1e-3
     assert isinstance(network.optimizer.regularizer, L2Regularizer)
     assert network.optimizer.regularizer.alpha == 4e-4
     assert isinstance(network.weights_initializer, He)

@@ -133,9 +133,9 @@ def test_diverging_run_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkey
 @pytest.mark.parametrize("option, value, message", [
     ("--epochs", "0", "expected a positive integer"),
     ("--batch-size", "-3", "expected a positive integer"),
-    ("--learning-rate", "-1", "expected a number in"),
-    ("--alpha", "nan", "expected a number in"),
-    ("--dropout", "1.5", "expected a number in"),
+    ("--learning-rate", "-1", "must be finite and in"),
+    ("--alpha", "nan", "must be finite and in"),
+    ("--dropout", "1.5", "must be finite and in"),
     ("--regularizer", "l3", "invalid choice"),
     ("--dtype", "float16", "invalid choice"),
 ])
