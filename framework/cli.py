@@ -64,6 +64,9 @@ def _add_train_parser(subparsers):
     parser.add_argument("--regularizer", choices=list(REGULARIZERS), default=defaults.regularizer)
     parser.add_argument("--alpha", type=_number(0, False), default=defaults.alpha,
                         help="regularization factor (default %(default)g)")
+    parser.add_argument("--coupled", action="store_true",
+                        help="apply the regularizer's gradient through the optimizer's momentum or moments "
+                             "(the Norm Loss paper's form) instead of as decoupled shrinkage (the default)")
     parser.add_argument("--dropout", type=_number(0, True, 1, False), default=defaults.dropout,
                         help="keep probability of dropout after the hidden fully connected layers "
                              "(default: no dropout)")

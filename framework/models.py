@@ -15,9 +15,10 @@ from optimizers import OPTIMIZERS, SgdWithMomentum
 from regularizers import REGULARIZERS
 
 
-def make_optimizer(name="adam", learning_rate=1e-3, regularizer="l2", alpha=4e-4, momentum=0.9):
+def make_optimizer(name="adam", learning_rate=1e-3, regularizer="l2", alpha=4e-4, momentum=0.9, coupled=False):
     """An optimizer by name (a key of ``optimizers.OPTIMIZERS``) with a regularizer by name
-    (a key of ``regularizers.REGULARIZERS``) attached."""
+    (a key of ``regularizers.REGULARIZERS``) attached, decoupled (default) or ``coupled``
+    (see ``Optimizer.add_regularizer``)."""
     optimizer_class = OPTIMIZERS[_choice("optimizer", name, OPTIMIZERS)]
     if optimizer_class is SgdWithMomentum:
         optimizer = SgdWithMomentum(learning_rate, momentum)
@@ -25,7 +26,7 @@ def make_optimizer(name="adam", learning_rate=1e-3, regularizer="l2", alpha=4e-4
         optimizer = optimizer_class(learning_rate)
     regularizer_object = make_regularizer(regularizer, alpha)
     if regularizer_object is not None:
-        optimizer.add_regularizer(regularizer_object)
+        optimizer.add_regularizer(regularizer_object, coupled=coupled)
     return optimizer
 
 
@@ -41,7 +42,8 @@ def make_initializer(name, rng=None):
 
 
 def build_lenet(optimizer="adam", learning_rate=1e-3, regularizer="l2", alpha=4e-4, dropout=None,
-                batch_norm=False, dtype=np.float64, initializer="he", momentum=0.9, rng=None, fast=True):
+                batch_norm=False, dtype=np.float64, initializer="he", momentum=0.9, rng=None, fast=True,
+                coupled=False):
     """The modified LeNet of the exercise slides, for 28x28 single-channel images.
 
     Conv 5x5 same 1→6, max-pool 2x2/2, ReLU, Conv 5x5 same 6→16, max-pool 2x2/2, ReLU,
@@ -57,6 +59,9 @@ def build_lenet(optimizer="adam", learning_rate=1e-3, regularizer="l2", alpha=4e
     regularizer : {"none", "l1", "l2", "normloss"}
         Applied to every Conv and FullyConnected kernel with factor ``alpha``
         (default L2, 4e-4). Ignored when ``optimizer`` is an Optimizer object.
+    coupled : bool
+        Apply the regularizer in the paper's coupled form, through the optimizer's state,
+        instead of as decoupled shrinkage (see ``Optimizer.add_regularizer``).
     dropout : float or None
         Keep probability of a Dropout layer after each hidden FullyConnected's ReLU.
     batch_norm : bool
@@ -75,7 +80,7 @@ def build_lenet(optimizer="adam", learning_rate=1e-3, regularizer="l2", alpha=4e
     FullyConnected, Pooling, ReLU, SoftMax = layers.FullyConnected, layers.Pooling, layers.ReLU, layers.SoftMax
 
     dtype = np.dtype(dtype)
-    network = _empty_network(optimizer, learning_rate, regularizer, alpha, momentum, initializer, rng)
+    network = _empty_network(optimizer, learning_rate, regularizer, alpha, momentum, initializer, rng, coupled)
 
     def convolution_block(in_channels, out_channels):
         network.append_layer(Conv((1, 1), (in_channels, 5, 5), out_channels, dtype=dtype))
@@ -107,7 +112,7 @@ def build_lenet(optimizer="adam", learning_rate=1e-3, regularizer="l2", alpha=4e
 
 
 def build_allconv(optimizer="adam", learning_rate=1e-3, regularizer="l2", alpha=4e-4, dtype=np.float64,
-                  initializer="he", momentum=0.9, width=16, rng=None, fast=True):
+                  initializer="he", momentum=0.9, width=16, rng=None, fast=True, coupled=False):
     """A small all-convolutional network with batch normalization after each convolution.
 
     Conv 3x3 1→w, BN, ReLU, Conv 3x3 stride 2 w→w (28→14), BN, ReLU,
@@ -124,7 +129,7 @@ def build_allconv(optimizer="adam", learning_rate=1e-3, regularizer="l2", alpha=
         layers.BatchNormalization, layers.Conv, layers.GlobalAveragePooling, layers.ReLU, layers.SoftMax)
 
     dtype = np.dtype(dtype)
-    network = _empty_network(optimizer, learning_rate, regularizer, alpha, momentum, initializer, rng)
+    network = _empty_network(optimizer, learning_rate, regularizer, alpha, momentum, initializer, rng, coupled)
     plan = [(1, width, 1), (width, width, 2), (width, 2 * width, 1), (2 * width, 2 * width, 2)]
     for in_channels, out_channels, stride in plan:
         network.append_layer(Conv((stride, stride), (in_channels, 3, 3), out_channels, dtype=dtype))
@@ -149,11 +154,11 @@ def set_switch(layer, name, value):
         setattr(layer, name, value)
 
 
-def _empty_network(optimizer, learning_rate, regularizer, alpha, momentum, initializer, rng):
+def _empty_network(optimizer, learning_rate, regularizer, alpha, momentum, initializer, rng, coupled):
     """A NeuralNetwork with the named optimizer (or the given Optimizer), kernels from the named
     initializer, biases at 0, and cross entropy averaged over the batch."""
     if not hasattr(optimizer, "calculate_update"):
-        optimizer = make_optimizer(optimizer, learning_rate, regularizer, alpha, momentum)
+        optimizer = make_optimizer(optimizer, learning_rate, regularizer, alpha, momentum, coupled)
     network = NeuralNetwork(optimizer, make_initializer(initializer, rng), Constant(0.0))
     network.loss_layer = CrossEntropyLoss(reduction="mean")
     return network

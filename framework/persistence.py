@@ -31,7 +31,6 @@ the permissions the umask gives any new file.
 import hashlib
 import json
 import math
-import os
 import re
 import zipfile
 import zlib
@@ -40,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from data.files import atomic_write  # (re-exported: the one atomic writer of normnet)
+from data.json_values import json_value  # (re-exported: the one JSON sanitizer of normnet)
 
 FORMAT = "normnet-checkpoint"
 VERSION = 1
@@ -273,7 +273,9 @@ def _check_optimizer(value, where, plan=None, prefix=None, shape=None, dtype=Non
     if "step" in value:
         _integer(value["step"], f"{where}.step", 0, _LARGEST_STEP)
     if value.get("regularizer") is not None:
-        regularizer = _object(value["regularizer"], f"{where}.regularizer", ("type", "alpha"))
+        regularizer = _object(value["regularizer"], f"{where}.regularizer", ("type", "alpha"), ("coupled",))
+        if type(regularizer.get("coupled", False)) is not bool:
+            _fail(f"{where}.regularizer.coupled", "true or false", regularizer["coupled"])
         _choice(regularizer["type"], f"{where}.regularizer.type", tuple(_regularizer_classes()),
                 "a regularizer, one of")
         _number(regularizer["alpha"], f"{where}.regularizer.alpha", 0, math.inf, high_open=True)
@@ -363,21 +365,6 @@ def check_metadata(metadata, fast=True):
 
 # -- network → (metadata, arrays) ------------------------------------------------------------
 
-def json_value(value):
-    """``value`` in plain JSON types: NumPy scalars become numbers, dtypes their names, tuples lists."""
-    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
-        return np.dtype(value).name
-    if isinstance(value, (tuple, list)):
-        return [json_value(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): json_value(item) for key, item in value.items()}
-    if isinstance(value, np.ndarray):
-        return json_value(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def _describe_optimizer(optimizer, prefix, arrays):
     """The optimizer's description; its state goes into ``arrays`` (None: the network's
     prototype optimizer, which is only ever copied, so it has no state worth keeping)."""
@@ -397,6 +384,8 @@ def _describe_optimizer(optimizer, prefix, arrays):
     regularizer = optimizer.regularizer
     if regularizer is not None:
         description["regularizer"] = {"type": type(regularizer).__name__, "alpha": json_value(regularizer.alpha)}
+        if optimizer.coupled_regularization:  # written only when set: older files stay as they were
+            description["regularizer"]["coupled"] = True
     return description
 
 
@@ -456,7 +445,8 @@ def _rebuild_optimizer(description, prefix, arrays, where):
             setattr(optimizer, name, arrays[f"{prefix}.{name}"])
     if description.get("regularizer") is not None:
         regularizer = _regularizer_classes()[description["regularizer"]["type"]]
-        optimizer.add_regularizer(_built(f"{where}.regularizer", regularizer, description["regularizer"]["alpha"]))
+        optimizer.add_regularizer(_built(f"{where}.regularizer", regularizer, description["regularizer"]["alpha"]),
+                                  coupled=description["regularizer"].get("coupled", False))
     return optimizer
 
 
@@ -550,27 +540,6 @@ def _digest(metadata, arrays):
     return hasher.hexdigest()
 
 
-def _umask():
-    # The only portable way to read the umask is to set it; set it straight back.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def write_file(path, write):
-    """:func:`atomic_write` (``write(stream)`` fills a temporary file, renamed over ``path``), the
-    new file getting the permissions a plain ``open`` would give it (0666 less the umask): the
-    temporary file is private to its writer, the result is not."""
-    mode = 0o666 & ~_umask()
-
-    def write_with_mode(stream):
-        if hasattr(os, "fchmod"):
-            os.fchmod(stream.fileno(), mode)
-        write(stream)
-
-    atomic_write(path, write_with_mode)
-
-
 def save(path, network, extra=None):
     """Write ``network`` (and a JSON-able dict ``extra``, e.g. training progress) to ``path`` atomically."""
     metadata, arrays = describe_network(network)
@@ -578,7 +547,7 @@ def save(path, network, extra=None):
     metadata["digest"] = _digest(metadata, arrays)
     payload = dict(arrays)
     payload[METADATA_KEY] = np.frombuffer(json.dumps(metadata).encode(), dtype=np.uint8)
-    write_file(path, lambda stream: np.savez(stream, **payload))
+    atomic_write(path, lambda stream: np.savez(stream, **payload))
     return Path(path)
 
 

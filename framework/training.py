@@ -70,6 +70,7 @@ class TrainConfig:
     validation_size: int = 0
     train_size: int | None = None
     fast: bool = True  # the fast layers (layers.fast); False: the teaching layers, same results
+    coupled: bool = False  # the regularizer through the optimizer's state (the paper's form)
 
     def __post_init__(self):
         _require(isinstance(self.epochs, int) and self.epochs >= 1, "epochs", "an integer >= 1", self.epochs)
@@ -117,7 +118,7 @@ def build_model(config):
     rng = np.random.default_rng([config.seed, 0])
     options = dict(optimizer=config.optimizer, learning_rate=config.learning_rate,
                    regularizer=config.regularizer, alpha=config.alpha, dtype=np.dtype(config.dtype),
-                   initializer=config.initializer, rng=rng, fast=config.fast)
+                   initializer=config.initializer, rng=rng, fast=config.fast, coupled=config.coupled)
     builder = MODELS[config.model]
     if builder is build_lenet:
         options.update(dropout=config.dropout, batch_norm=config.batch_norm)

@@ -40,6 +40,7 @@ def trained_lenet(batch, **options):
     {"dropout": 0.5, "batch_norm": True, "regularizer": "normloss", "alpha": 1e-3},
     {"optimizer": "momentum", "regularizer": "l1", "alpha": 1e-4},
     {"optimizer": "sgd", "regularizer": "none"},
+    {"regularizer": "normloss", "alpha": 1e-3, "coupled": True},
 ])
 def test_round_trip_gives_identical_predictions_and_training(tmp_path, batch, options):
     network = trained_lenet(batch, **options)
@@ -57,6 +58,7 @@ def test_round_trip_gives_identical_predictions_and_training(tmp_path, batch, op
         if original.trainable:
             assert copy.weights.dtype == np.float32
             assert copy.regularizer.__class__ is original.regularizer.__class__
+            assert copy.weights_optimizer.coupled_regularization == original.weights_optimizer.coupled_regularization
 
 
 def test_extra_metadata_round_trips(tmp_path, batch):
