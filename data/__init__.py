@@ -10,14 +10,15 @@ Where the files come from is described in ``data/resolve.py``.
 """
 from data.batches import DataLayer
 from data.datasets import DATASETS, FASHION_MNIST, MNIST, DatasetInfo, IdxFile, dataset_info
-from data.errors import ChecksumError, DataError, DatasetUnavailableError, IdxFormatError, UnsafePickleError
+from data.errors import (ChecksumError, DataError, DataFolderError, DatasetUnavailableError, IdxFormatError,
+                         UnsafePickleError)
 from data.idx import read_idx, write_idx
 from data.loader import ImageDataset, load_dataset, to_one_hot
 from data.resolve import cache_root, fetch
 
 __all__ = [
     "DataLayer", "DATASETS", "FASHION_MNIST", "MNIST", "DatasetInfo", "IdxFile", "dataset_info",
-    "ChecksumError", "DataError", "DatasetUnavailableError", "IdxFormatError", "UnsafePickleError",
+    "ChecksumError", "DataError", "DataFolderError", "DatasetUnavailableError", "IdxFormatError", "UnsafePickleError",
     "read_idx", "write_idx", "ImageDataset", "load_dataset", "to_one_hot",
     "cache_root", "fetch",
 ]

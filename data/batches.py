@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from data.json_values import json_value
 from data.loader import to_one_hot
 
 
@@ -27,17 +28,6 @@ def _generator(rng):
     if rng is None:
         return np.random.default_rng(np.random.randint(0, 2**31 - 1, size=4))
     return np.random.default_rng(rng)
-
-
-def _jsonable(value):
-    """Bit-generator state as plain JSON types (MT19937 keeps a uint32 array in it)."""
-    if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 class DataLayer:
@@ -127,8 +117,8 @@ class DataLayer:
                 "position": self._position,
                 "num_samples": self.num_samples,
                 "shuffle": self.shuffle,
-                "permutation_rng_state": _jsonable(self._permutation_rng_state),
-                "rng_state": _jsonable(self.rng.bit_generator.state)}
+                "permutation_rng_state": json_value(self._permutation_rng_state),
+                "rng_state": json_value(self.rng.bit_generator.state)}
 
     def load_state_dict(self, state):
         """Continue exactly where the DataLayer that wrote ``state`` stood."""

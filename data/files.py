@@ -2,7 +2,7 @@
 import gzip
 import hashlib
 import os
-import tempfile
+import secrets
 import zlib
 from pathlib import Path
 
@@ -36,24 +36,42 @@ def read_payload(path):
     return decompress_if_gzip(path.read_bytes(), path)
 
 
+def _new_temporary_file(path):
+    """``(name, descriptor)`` of a new, empty file ``.<name>.<random>.tmp`` beside ``path``.
+
+    Created with mode 0666 less the umask, as a plain ``open`` would create ``path``
+    itself: the renamed file keeps that mode, so a shared cache or run folder stays
+    readable to others (``tempfile.mkstemp`` would make every file private, 0600).
+    ``O_EXCL`` makes the name ours alone; a name that is taken is drawn again.
+    """
+    flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0)
+    while True:
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return temporary, os.open(temporary, flags, 0o666)
+        except FileExistsError:
+            continue
+
+
 def atomic_write(path, write):
     """Call ``write(stream)`` so that readers of ``path`` see either the old file or the whole new one.
 
     ``write`` fills a temporary file in the same folder (same file system), which is
     flushed to disk and then renamed over ``path`` in one step (``os.replace``). If
-    ``write`` fails, the temporary file is removed and ``path`` is untouched.
+    ``write`` fails, the temporary file is removed and ``path`` is untouched. The new
+    file gets the permissions a plain ``open`` would give it: 0666 less the umask.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary, descriptor = _new_temporary_file(path)
     try:
-        with os.fdopen(handle, "wb") as stream:
+        with os.fdopen(descriptor, "wb") as stream:
             write(stream)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 

@@ -48,8 +48,10 @@ def load_dataset(name="mnist", data_dir=None, dtype=np.float32, one_hot=False, v
 
     Parameters
     ----------
-    data_dir : folder holding the four IDX files (raw or .gz), used read-only; default:
-        the ``NORMNET_DATA`` variable, then the cache, then a download.
+    data_dir : folder holding the four IDX files (raw or .gz), in it or in a subfolder named
+        after the dataset, used read-only; a folder that does not hold them is a
+        ``DataFolderError``. Default: the dataset's variable (``NORMNET_DATA``,
+        ``NORMNET_FASHION_DATA``), then the cache, then a download.
     dtype : floating dtype of the images (and of one-hot labels).
     one_hot : labels as ``(N, 10)`` one-hot rows in ``dtype`` instead of int64.
     validation_size : the last ``validation_size`` training examples become the

