@@ -31,6 +31,10 @@ from experiments.runs import MissingDataError, execute_run, failed_record, proce
 ALLOWED_FAILURES = 3   # worker deaths a run may cause before it counts as failed (the local cluster)
 RETRIES = 2            # further tries of a task that raised (only missing data and broken installations do)
 ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# Dask's nanny starts workers with this glibc setting, which fixes glibc's mmap threshold: every
+# large NumPy temporary of a training step is then mapped, faulted in and returned to the system
+# anew. The study's runs allocate such temporaries on every step, so its workers go without it.
+MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"
 
 
 def available_cores():
@@ -94,9 +98,15 @@ class DaskCluster:
 
         try:
             if self.scheduler is None:
-                self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                            env=ONE_BLAS_THREAD, dashboard_address=None,
-                                            scheduler_kwargs={"allowed_failures": ALLOWED_FAILURES})
+                import dask
+
+                # The nanny also copies its settings into this process's environment, from where
+                # the next cluster's workers would inherit them.
+                os.environ.pop(MALLOC_TRIM, None)
+                with dask.config.set({f"distributed.nanny.pre-spawn-environ.{MALLOC_TRIM}": None}):
+                    self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                                env=ONE_BLAS_THREAD, dashboard_address=":0",
+                                                scheduler_kwargs={"allowed_failures": ALLOWED_FAILURES})
                 self.client = Client(self.cluster)
                 self.description = f"on a local Dask cluster of {self.workers} worker processes"
             else:
@@ -111,6 +121,12 @@ class DaskCluster:
     def _check_scheduler(self):
         workers = len(self.client.scheduler_info()["workers"])
         allowed_failures = self.client.run_on_scheduler(_allowed_failures)
+        trimming = sorted(worker for worker, value in self.client.run(environment_variable, MALLOC_TRIM).items()
+                          if value is not None)
+        if trimming:
+            self.log(f"warning: {len(trimming)} of the workers run with {MALLOC_TRIM} set (Dask's nanny sets it), "
+                     "which slows the study's runs down: start them with the Dask configuration in the README "
+                     f"(distributed.nanny.pre-spawn-environ.{MALLOC_TRIM}: null)")
         self.description = f"on the Dask cluster at {self.scheduler} ({workers} workers now)"
         if workers == 0:
             self.log(f"the scheduler at {self.scheduler} has no workers yet: the runs wait for some")
@@ -154,3 +170,9 @@ class DaskCluster:
 
 def _allowed_failures(dask_scheduler):
     return dask_scheduler.allowed_failures
+
+
+def environment_variable(name):
+    """The value of the environment variable ``name`` in the process that calls it (a worker's,
+    through ``Client.run``; ``os.environ.get`` itself would travel with the caller's environment)."""
+    return os.environ.get(name)
