@@ -57,12 +57,23 @@ class BatchNormalization(TrainableLayer):
     division finite when a channel is constant in a batch; pass ``epsilon=1e-5``
     (PyTorch's default) for a layer more forgiving of channels of tiny variance.
 
-    Memory: images are turned into vectors channel-major (each channel's B·M·N
-    values together, see ``reformat``), and the output image comes back in the
-    memory layout of the input.
+    How it is computed (speed; the numbers are the formulas above): the layer works on
+    "channel rows", a ``(channels, N)`` view of the input with each channel's N = B·M·N
+    values in one row, in the input's own memory order. Behind the fast ``Conv``, whose
+    output is batch-last in memory (``(c, y, x, b)``), that view costs nothing: no copy
+    into the vector layout and none back, and every per-channel sum, dot product and
+    broadcast runs along contiguous memory. An input of another layout is copied once
+    into channel rows, and the output (and the input gradient) come back in the memory
+    layout of the input either way, so element-wise work downstream runs on matching
+    layouts. The variance is the per-channel dot product of the centered rows with
+    themselves (one pass, no squared temporary), and the forward pass caches the centered
+    rows X − μ_B and 1/s rather than X̃ = (X − μ_B)/s, which saves a pass: the backward
+    pass folds 1/s into its per-channel factors.
 
-    Cache (vector layout): ``input_tensor``, the moments used (``mean``,
-    ``variance``), ``normalized`` (X̃), ``image_shape`` (None for vectors).
+    Cache: the moments used (``mean``, ``variance``), ``inverse_std`` (1/s),
+    ``centered`` (X − μ as channel rows; None after a testing-phase forward pass, which
+    needs only the running moments, and then computed by ``backward`` from ``input_rows``),
+    ``input_rows`` (the input as channel rows) and ``image_shape`` (None for vectors).
     """
 
     regularize_weights = False
@@ -77,11 +88,13 @@ class BatchNormalization(TrainableLayer):
         self.epsilon = epsilon
         self.initialize(None, None)  # γ = 1, β = 0, no running moments
         self.image_shape = None
-        self.input_tensor = None
+        self.input_rows = None
+        self.centered = None
         self.mean = None
         self.variance = None
-        self.normalized = None
+        self.inverse_std = None
         self.used_batch_moments = None
+        self._layout = None  # (axes that turn the input into channel rows, their shape): see _to_rows
 
     def initialize(self, weights_initializer, bias_initializer):
         """Reset to the untrained layer: γ = 1, β = 0 whatever the initializers, no running moments.
@@ -108,31 +121,31 @@ class BatchNormalization(TrainableLayer):
         check_batch_norm_input(self.name, input_tensor.shape, self.channels,
                                training=not self.testing_phase)
         self.image_shape = input_tensor.shape if input_tensor.ndim > 2 else None
-        vectors = self.reformat(input_tensor) if input_tensor.ndim > 2 else input_tensor
+        self._layout = _channel_rows_layout(input_tensor)
+        rows = self._to_rows(input_tensor)
 
         if self.testing_phase:
             mean, variance = self._running_moments()
-            normalized = vectors - mean
+            centered = None  # not needed for the output; backward computes it if it comes
         else:
-            mean = vectors.mean(axis=0)
-            normalized = vectors - mean                        # centered; normalized in place below
-            variance = np.mean(np.square(normalized), axis=0)  # what vectors.var(axis=0) computes
+            mean = rows.mean(axis=1)
+            centered = rows - mean[:, np.newaxis]
+            variance = _row_dots(centered, centered) / rows.shape[1]  # what rows.var(axis=1) computes
             self._update_running_moments(mean, variance)
-        normalized /= np.sqrt(variance + self.epsilon)
-        output = self._weights * normalized
-        output += self._bias
+        inverse_std = 1 / np.sqrt(variance + self.epsilon)
+        # Ŷ = γ (X − μ) / s + β = X · γ/s + (β − μ γ/s): two passes, with or without ``centered``.
+        scale = self._weights * inverse_std
+        if centered is None:
+            output = rows * scale[:, np.newaxis]
+            output += (self._bias - mean * scale)[:, np.newaxis]
+        else:
+            output = centered * scale[:, np.newaxis]
+            output += self._bias[:, np.newaxis]
 
-        self.input_tensor, self.normalized = vectors, normalized
-        self.mean, self.variance = mean, variance
+        self.input_rows, self.centered = rows, centered
+        self.mean, self.variance, self.inverse_std = mean, variance, inverse_std
         self.used_batch_moments = not self.testing_phase
-        if self.image_shape is None:
-            return output
-        # The image comes back in the memory layout of the input (a convolution's, in a network),
-        # not in reformat's channel-major one: element-wise work downstream (the ReLU, and its
-        # backward pass against the next convolution's gradient) is faster on matching layouts.
-        image = np.empty_like(input_tensor)
-        image[...] = self.reformat(output)
-        return image
+        return self._from_rows(output)
 
     def _running_moments(self):
         if self.running_mean is None:
@@ -149,27 +162,40 @@ class BatchNormalization(TrainableLayer):
     # -- backward ---------------------------------------------------------------
 
     def backward(self, error_tensor):
-        normalized = self._cached("normalized")
-        output_shape = normalized.shape if self.image_shape is None else self.image_shape
-        self._check_error_shape(error_tensor, output_shape)
+        rows = self._cached("input_rows")
+        self._check_error_shape(error_tensor, self.image_shape or rows.shape[::-1])
         error_tensor = np.asarray(error_tensor, dtype=self.dtype)
-        errors = error_tensor if self.image_shape is None else self.reformat(error_tensor)
+        errors = self._to_rows(error_tensor)
+        centered = self.centered if self.centered is not None else rows - self.mean[:, np.newaxis]
+        inverse_std, count = self.inverse_std, rows.shape[1]
 
-        self.gradient_weights = np.sum(errors * normalized, axis=0)
-        self.gradient_bias = np.sum(errors, axis=0)
+        # ∂L/∂γ = Σ E ⊙ X̃ = (1/s) Σ E ⊙ (X − μ);  ∂L/∂β = Σ E.
+        self.gradient_weights = _row_dots(errors, centered) * inverse_std
+        self.gradient_bias = errors.sum(axis=1)
         if self.used_batch_moments:
-            # The compact form of the exercise's formulas (class docstring), with the two sums
-            # just computed: ∂L/∂X = γ/s · (E − (Σ_b E_b + X̃ ⊙ Σ_b E_b ⊙ X̃) / B). It takes
-            # four passes over the batch where the formulas line by line take about ten.
-            batch_size = errors.shape[0]
-            previous_error = normalized * (self.gradient_weights / batch_size)
-            previous_error += self.gradient_bias / batch_size
+            # The compact form (class docstring), with X̃ = (X − μ)/s:
+            # ∂L/∂X = γ/s · (E − ((X − μ) · (∂L/∂γ)/s + ∂L/∂β) / B), in four passes.
+            previous_error = centered * (self.gradient_weights * inverse_std / count)[:, np.newaxis]
+            previous_error += (self.gradient_bias / count)[:, np.newaxis]
             np.subtract(errors, previous_error, out=previous_error)
-            previous_error *= self._weights / np.sqrt(self.variance + self.epsilon)
+            previous_error *= (self._weights * inverse_std)[:, np.newaxis]
         else:  # testing phase: μ and σ² are constants
-            previous_error = errors * self._weights / np.sqrt(self.variance + self.epsilon)
+            previous_error = errors * (self._weights * inverse_std)[:, np.newaxis]
         self.update_parameters()  # after the input gradient, which needs the forward pass's γ
-        return previous_error if self.image_shape is None else self.reformat(previous_error)
+        return self._from_rows(previous_error)
+
+    # -- channel rows -------------------------------------------------------------
+
+    def _to_rows(self, tensor):
+        """``tensor`` (the forward pass's shape) as channel rows ``(channels, N)``: a view when its
+        memory layout is the forward input's (see ``_channel_rows_layout``), a copy otherwise."""
+        axes, shape = self._layout
+        return tensor.transpose(axes).reshape(shape[0], -1)
+
+    def _from_rows(self, rows):
+        """Channel rows back to the forward input's shape (a view of ``rows``)."""
+        axes, shape = self._layout
+        return rows.reshape(shape).transpose(np.argsort(axes))
 
     # -- layout -----------------------------------------------------------------
 
@@ -196,3 +222,24 @@ class BatchNormalization(TrainableLayer):
             return channel_major.reshape(channels, -1).T  # (B·M·N, H), the same values as C order
         batch, channels = image_shape[:2]
         return tensor.reshape(batch, -1, channels).transpose(0, 2, 1).reshape(image_shape)
+
+
+def _channel_rows_layout(tensor):
+    """(axes, shape): ``tensor.transpose(axes)`` has the channel axis first and the others in
+    the tensor's memory order, so that its reshape to ``(channels, N)`` is a view where the
+    memory allows (batch-last images, C-order vectors) and each channel's values are one row."""
+    others = sorted((axis for axis in range(tensor.ndim) if axis != 1),
+                    key=lambda axis: -tensor.strides[axis] if tensor.shape[axis] > 1 else 0)
+    axes = (1,) + tuple(others)
+    return axes, tuple(tensor.shape[axis] for axis in axes)
+
+
+def _row_dots(first, second):
+    """Σ_j first[i, j] · second[i, j] for every row i.
+
+    BLAS dot products row by row where the rows are contiguous (one pass over memory, no
+    temporary array, and accurate: BLAS sums in several partial sums); einsum otherwise.
+    """
+    if first.strides[1] == first.itemsize and second.strides[1] == second.itemsize:
+        return np.array([np.dot(a, b) for a, b in zip(first, second)], dtype=first.dtype)
+    return np.einsum("ij,ij->i", first, second)
