@@ -71,9 +71,10 @@ class BatchNormalization(TrainableLayer):
     pass folds 1/s into its per-channel factors.
 
     Cache: the moments used (``mean``, ``variance``), ``inverse_std`` (1/s),
-    ``centered`` (X − μ as channel rows; None after a testing-phase forward pass, which
-    needs only the running moments, and then computed by ``backward`` from ``input_rows``),
-    ``input_rows`` (the input as channel rows) and ``image_shape`` (None for vectors).
+    ``centered`` (X − μ as channel rows, in a buffer reused from call to call; None after
+    a testing-phase forward pass, which needs only the running moments, and then computed
+    by ``backward`` from ``input_rows``), ``input_rows`` (the input as channel rows) and
+    ``image_shape`` (None for vectors).
     """
 
     regularize_weights = False
@@ -95,6 +96,7 @@ class BatchNormalization(TrainableLayer):
         self.inverse_std = None
         self.used_batch_moments = None
         self._layout = None  # (axes that turn the input into channel rows, their shape): see _to_rows
+        self._scratch = None  # (what it was made for, the buffer that holds ``centered``)
 
     def initialize(self, weights_initializer, bias_initializer):
         """Reset to the untrained layer: γ = 1, β = 0 whatever the initializers, no running moments.
@@ -129,7 +131,7 @@ class BatchNormalization(TrainableLayer):
             centered = None  # not needed for the output; backward computes it if it comes
         else:
             mean = rows.mean(axis=1)
-            centered = rows - mean[:, np.newaxis]
+            centered = np.subtract(rows, mean[:, np.newaxis], out=self._centered_buffer(rows))
             variance = _row_dots(centered, centered) / rows.shape[1]  # what rows.var(axis=1) computes
             self._update_running_moments(mean, variance)
         inverse_std = 1 / np.sqrt(variance + self.epsilon)
@@ -185,6 +187,25 @@ class BatchNormalization(TrainableLayer):
         return self._from_rows(previous_error)
 
     # -- channel rows -------------------------------------------------------------
+
+    def _centered_buffer(self, rows):
+        """An array shaped and laid out like ``rows``, reused from call to call for ``centered``.
+
+        ``centered`` is the only large array that stays inside the layer (a cache, read by the
+        next backward pass and replaced by the next forward pass), so it can live in one
+        buffer; a fresh array of this size every batch would come as new pages from the
+        system, and faulting them in costs about as much as computing it.
+        """
+        made_for = (rows.shape, rows.dtype, rows.flags.f_contiguous)
+        if self._scratch is None or self._scratch[0] != made_for:
+            self._scratch = (made_for, np.empty_like(rows))
+        return self._scratch[1]
+
+    def replica(self):
+        """A shallow copy (see ``BaseLayer.replica``) with a scratch buffer of its own."""
+        twin = super().replica()
+        twin._scratch = None
+        return twin
 
     def _to_rows(self, tensor):
         """``tensor`` (the forward pass's shape) as channel rows ``(channels, N)``: a view when its

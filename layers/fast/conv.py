@@ -58,13 +58,19 @@ class Conv(TrainableLayer):
     outputs instead of 100, and the products get 4 times as many rows, which BLAS runs
     far more efficiently when there are only 6 or 16 kernels. In return the product
     multiplies the zeros of W_B too, a larger share of it the smaller the kernel; so
-    blocks pay for large kernels only, and the default is 2x2 for 2-D layers with
-    stride 1 and kernels of at least 5x5, and no blocks (1x1) otherwise
-    (docs/performance.md has the measurements). ∂L/∂W comes from the same columns: the error is arranged by
+    blocks pay for large kernels only, and only where there are few of them (with 32
+    kernels or more the product has rows enough already); the default is 2x2 for 2-D
+    layers with stride 1, kernels of at least 5x5 and at most 16 of them, and no blocks
+    (1x1) otherwise (docs/performance.md has the measurements). ∂L/∂W comes from the same columns: the error is arranged by
     block the same way (``E_B``), and ``E_B @ columnsᵀ`` is folded back onto W by
     adding the part of each block position, the adjoint of spreading W into W_B.
     ∂L/∂x is col2im of ``W_Bᵀ @ E_B``: patches of 36 pixels per channel to add back
     instead of 100, with more rows in the product again.
+
+    Pointwise layers (1x1 kernels, stride 1, no blocks) need no im2col at all: the
+    columns matrix is the input itself as ``(c, y·x·b)``, a free view of a batch-last
+    input, and ∂L/∂x is the product ``Wᵀ E`` without any adds, so neither the padded copy
+    nor the columns copy is made.
 
     Memory layout (a speed trick, invisible in the shapes): internally the batch axis
     is the *last*, fastest-varying one, ``(c, y, x, b)``. The copies that build the
@@ -90,8 +96,8 @@ class Conv(TrainableLayer):
         not saved with the network, and a loaded network gets the default again.
         Setting it discards the last forward pass (backward then needs a new one).
 
-    Cache: ``input_shape``, ``columns`` (the im2col matrix of the last forward pass;
-    None after a testing-phase forward, which multiplies the columns tile by tile
+    Cache: ``input_shape``, ``columns`` (the im2col matrix of the last forward pass, for
+    a pointwise layer a view of its input; otherwise None after a testing-phase forward, which multiplies the columns tile by tile
     without keeping them, see ``_forward_in_tiles``; a backward pass then rebuilds
     them from the padded input). The zero-padded input, the columns and the other
     scratch arrays live in buffers (``_buffers``) reused from call to call while the
@@ -110,8 +116,10 @@ class Conv(TrainableLayer):
         self.stride_shape = stride_per_axis(self.name, stride_shape, self.spatial_dimensions)
         self.num_kernels = positive_int(self.name, "num_kernels", num_kernels)
         self.compute_input_gradient = True
-        # 2x2 blocks where they pay (see "Output blocks" above).
-        pays = self._stride_2d == (1, 1) and min(self._kernel_2d) >= 5
+        # 2x2 blocks where they pay (see "Output blocks" above): large kernels at stride 1, and
+        # few of them. With 32 kernels or more the product has rows enough without blocks, and
+        # the blocks' zeros (44 % more multiplications for 5x5) cost more than they save.
+        pays = self._stride_2d == (1, 1) and min(self._kernel_2d) >= 5 and self.num_kernels <= 16
         self.output_block = (2, 2) if pays else (1, 1)
         self.start_uniform(rng)
         self.input_shape = None
@@ -172,16 +180,21 @@ class Conv(TrainableLayer):
         (block_y, block_x), kernels = self.output_block, self.num_kernels
         self.input_shape = input_tensor.shape
 
-        padded = self._padded_input(images)
         spread_kernels = self._spread_kernels()
         # The output block by block, (K, blocks_y, B_y, blocks_x, B_x, b): that is (K, y, x, b)
         # in memory once the two block axes are merged with their position axes.
         blocks = np.empty((kernels, blocks_y, block_y, blocks_x, block_x, batch), dtype=self.dtype)
-        if self.testing_phase:
+        if self._pointwise:
+            # The columns are the input itself (class docstring), kept in both phases: a view
+            # of a batch-last input costs nothing, and a testing-phase pass has no copy to save.
+            self.columns = images.transpose(1, 2, 3, 0).reshape(images.shape[1], -1)
+            self._place(spread_kernels @ self.columns, blocks)
+        elif self.testing_phase:
+            padded = self._padded_input(images)
             self._forward_in_tiles(padded, spread_kernels, blocks)
             self.columns = None  # not kept; a backward pass after all rebuilds them from the input
         else:
-            self.columns = self._columns(padded)
+            self.columns = self._columns(self._padded_input(images))
             self._place(spread_kernels @ self.columns, blocks)
 
         # Cut the blocks that overhang the output, then (K, y, x, b) in memory is returned as
@@ -310,13 +323,24 @@ class Conv(TrainableLayer):
     def _input_gradient(self, error_rows, error_blocks):
         """∂L/∂x with the weights of the forward pass (the optimizer has not run yet).
 
-        Two routes to the same numbers, each where it is the faster one: shifted sums for
-        stride-1 layers without output blocks, col2im otherwise (with output blocks, col2im
-        of the blocked columns has fewer adds to do than shifted sums).
+        Three routes to the same numbers, each where it is the faster one: one product for
+        pointwise layers (1x1 kernels at stride 1), shifted sums for other stride-1 layers
+        without output blocks, col2im otherwise (with output blocks, col2im of the blocked
+        columns has fewer adds to do than shifted sums).
         """
+        if self._pointwise:
+            return self._input_gradient_of_pointwise(error_rows)
         if self._stride_2d == (1, 1) and self.output_block == (1, 1):
             return self._input_gradient_by_shifted_sums(error_rows)
         return self._input_gradient_by_col2im(error_blocks)
+
+    def _input_gradient_of_pointwise(self, error_rows):
+        """∂L/∂x = Wᵀ E for 1x1 kernels at stride 1: the column-space gradient is the image's."""
+        batch, channels = self.input_shape[:2]
+        height, width = self._image_shape
+        input_gradient = np.matmul(self._weights.reshape(self.num_kernels, channels).T, error_rows)
+        input_gradient = input_gradient.reshape(channels, height, width, batch).transpose(3, 0, 1, 2)
+        return input_gradient if self.spatial_dimensions == 2 else input_gradient[:, :, 0, :]
 
     def _input_gradient_by_col2im(self, error_blocks):
         """W_Bᵀ E_B in column space, then col2im: add each patch pixel's row back onto the padded image.
@@ -341,7 +365,10 @@ class Conv(TrainableLayer):
         column_gradient = column_gradient.reshape(channels, patch_y, patch_x, blocks_y, blocks_x, batch)
 
         plane_rows, plane_columns = (-(-size // step) for size, step in zip(self._padded.shape[1:3], (step_y, step_x)))
-        planes = np.zeros((channels, step_y, step_x, plane_rows, plane_columns, batch), dtype=self.dtype)
+        # A reused buffer, zeroed here: a fresh np.zeros of this size would come as new pages
+        # from the system every call, and faulting them in costs more than the zeroing.
+        planes = self._buffer("planes", (channels, step_y, step_x, plane_rows, plane_columns, batch))
+        planes.fill(0)
         # Patch pixels p = shift·step + phase with the same shift go to the same rectangle of
         # every plane: one add per shift moves all their phases at once.
         for top in range(0, patch_y, step_y):
@@ -352,6 +379,8 @@ class Conv(TrainableLayer):
                        shift_x:shift_x + blocks_x] += pixels
         padded_gradient = planes.transpose(0, 3, 1, 4, 2, 5).reshape(
             channels, plane_rows * step_y, plane_columns * step_x, batch)
+        if np.may_share_memory(padded_gradient, planes):  # a single plane: the reshape was a view
+            padded_gradient = padded_gradient.copy()  # of the reused buffer, which the next call overwrites
 
         (top, _), (left, _) = same_padding(m), same_padding(n)
         input_gradient = padded_gradient[:, top:top + height, left:left + width, :].transpose(3, 0, 1, 2)
@@ -416,6 +445,11 @@ class Conv(TrainableLayer):
         twin._window_view = (None, None, None)
         twin.columns = None
         return twin
+
+    @property
+    def _pointwise(self):
+        """1x1 kernels at stride 1 without blocks: the input is its own columns matrix."""
+        return self._kernel_2d == (1, 1) and self._stride_2d == (1, 1) and self.output_block == (1, 1)
 
     @property
     def _padded(self):

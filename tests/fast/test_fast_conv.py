@@ -12,7 +12,7 @@ import pytest
 from framework.gradient_check import assert_gradients
 from layers.conv import Conv as TeachingConv
 from layers.fast.conv import Conv
-from tests.helpers import make_conv
+from tests.helpers import batch_last, make_conv
 
 TOLERANCE = 1e-7
 
@@ -84,9 +84,11 @@ def test_gradients_with_output_blocks(block, rng):
 
 
 def test_default_output_blocks():
-    # 2x2 for 2-D layers with stride 1 and kernels of at least 5x5, else 1x1 (class docstring).
+    # 2x2 for 2-D layers with stride 1 and at most 16 kernels of at least 5x5, else 1x1
+    # (class docstring).
     assert Conv((1, 1), (1, 5, 5), 6).output_block == (2, 2)
     assert Conv((1, 1), (6, 7, 5), 16).output_block == (2, 2)
+    assert Conv((1, 1), (16, 5, 5), 32).output_block == (1, 1)
     assert Conv((1, 1), (6, 3, 3), 16).output_block == (1, 1)
     assert Conv((1, 1), (6, 5, 4), 16).output_block == (1, 1)
     assert Conv((2, 1), (6, 5, 5), 16).output_block == (1, 1)
@@ -138,6 +140,29 @@ def test_both_input_gradient_routes_agree_at_stride_1(case, rng):
     errors = error_tensor if error_tensor.ndim == 4 else error_tensor[:, :, np.newaxis, :]
     error_rows = np.ascontiguousarray(errors.transpose(1, 2, 3, 0)).reshape(num_kernels, -1)
     np.testing.assert_allclose(layer._input_gradient_by_col2im(error_rows), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("input_shape, convolution_shape", [((3, 4, 5, 6), (4, 1, 1)), ((3, 4, 7), (4, 1))],
+                         ids=["2-D", "1-D"])
+@pytest.mark.parametrize("layout", ["C", "batch-last"])
+def test_pointwise_layers_multiply_their_input_directly(input_shape, convolution_shape, layout, rng):
+    # 1x1 kernels at stride 1: the input is the columns matrix (a view of a batch-last input,
+    # no padded copy), ∂L/∂x one product; the teaching results in both phases, input untouched.
+    stride_shape = (1,) * (len(input_shape) - 2)
+    layer = make_conv(Conv, stride_shape, convolution_shape, 3, rng)
+    input_tensor = rng.standard_normal(input_shape)
+    error_tensor = rng.standard_normal((input_shape[0], 3) + input_shape[2:])
+    if layout == "batch-last":
+        input_tensor, error_tensor = batch_last(input_tensor), batch_last(error_tensor)
+    expected = expected_results(layer, input_tensor, error_tensor)
+    for testing_phase in (False, True):
+        layer.testing_phase = testing_phase
+        input_copy = input_tensor.copy()
+        assert_results(layer, input_tensor, error_tensor, expected, f"testing phase {testing_phase}")
+        np.testing.assert_array_equal(input_tensor, input_copy)
+        assert np.shares_memory(layer.columns, input_tensor) == (layout == "batch-last")
+        assert "padded" not in layer._buffers
+        assert np.argmin(layer.backward(error_tensor).strides) == 0  # batch-last, as every route's
 
 
 def test_first_layer_can_skip_the_input_gradient(rng):

@@ -72,3 +72,17 @@ def test_replicas_of_a_lenet_compute_what_the_network_does(rng):
     for layer in replicas:
         tensor = layer.forward(tensor)
     np.testing.assert_array_equal(tensor, expected)
+
+
+def test_batch_normalization_replica_keeps_its_own_scratch(rng):
+    # The centered input lives in a buffer reused from call to call; a replica's forward pass
+    # must not write into the original's, whose backward pass still needs it.
+    layer = BatchNormalization(3)
+    input_tensor = batch_last(rng.standard_normal((4, 3, 5, 5)))
+    error_tensor = batch_last(rng.standard_normal((4, 3, 5, 5)))
+    reference = BatchNormalization(3)
+    reference.forward(input_tensor)
+    expected = reference.backward(error_tensor)
+    layer.forward(input_tensor)
+    layer.replica().forward(batch_last(rng.standard_normal((4, 3, 5, 5))))
+    np.testing.assert_array_equal(layer.backward(error_tensor), expected)
