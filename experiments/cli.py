@@ -29,17 +29,19 @@ def add_parser(subparsers):
     """Register ``normnet compare`` (called by framework.cli.build_parser)."""
     parser = subparsers.add_parser(
         "compare", help="Norm Loss against none/L1/L2: a grid of runs, results.csv, figures, summary.md",
-        description="Test the Norm Loss paper's claims: train a grid of LeNet (and all-conv) runs on "
-                    "Fashion-MNIST and MNIST with no regularizer, L1, L2 and Norm Loss; write results.csv, "
-                    "timing.csv, PNG figures and summary.md into --output-dir. Finished runs are kept in "
+        description="Test the Norm Loss paper's claims: choose each arm's alpha (no regularizer, L1, L2 and "
+                    "Norm Loss, decoupled and coupled) on validation error over half-decade alphas, then "
+                    "confirm on fresh seeds paired across arms, with LeNet on Fashion-MNIST and MNIST and the "
+                    "all-conv network; write results.csv, timing.csv, PNG figures and summary.md (paired "
+                    "differences with 95 % confidence intervals) into --output-dir. Finished runs are kept in "
                     "<output-dir>/runs/ and never run again: rerun the same command to continue.")
     parser.add_argument("--output-dir", type=Path, default=Path("runs/compare"))
-    parser.add_argument("--quick", action="store_true", help="a tiny grid exercising every step (a few minutes)")
+    parser.add_argument("--quick", action="store_true", help="a tiny grid exercising every step (well under a minute)")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="folder with the IDX files, on every machine that runs (default: $NORMNET_DATA "
                              "and $NORMNET_FASHION_DATA, the cache, or a download)")
     parser.add_argument("--only", choices=EXPERIMENTS, default=None,
-                        help="run only this experiment (and the 'main' runs it depends on)")
+                        help="run only this experiment (and the selection runs it depends on)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--workers", type=_workers, default=None,
                        help="run the grid on a local Dask cluster of this many single-threaded worker "

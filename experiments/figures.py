@@ -1,22 +1,26 @@
 """The figures of ``normnet compare``, drawn from the result rows, the weight-norm rows and the
-timing rows (the same tables ``summary.md`` is computed from).
+timing rows (the same tables ``summary.md`` is computed from). A figure whose runs do not
+exist yet is not drawn.
 
-    best_test_error.png      claim 1: test error per regularizer at its best alpha, per setting
-    error_vs_epoch.png       claim 2: test error per epoch at the best alphas
-    error_vs_alpha.png       claim 3: test error against alpha
-    error_vs_batch_size.png  claim 3: test error against the batch size
-    timing.png               claim 4: seconds per step relative to no regularizer
-    weight_norms.png         per-unit weight norms during training, from two initializations
+    validation_error_vs_alpha.png   selection: validation error against nominal alpha and against
+                                    the shrinkage per step each arm applies at its final weights
+    test_error_confirmation.png     claim 1: test error per arm at its chosen alpha, every seed
+    paired_differences.png          claim 1: paired differences with 95 % intervals, per setting
+    convergence.png                 claim 2: data loss and test error per epoch, 95 % bands
+    error_vs_batch_size.png         claim 3: test error against the batch size (lr ∝ batch size)
+    timing.png                      claim 4: seconds per step relative to no regularizer, per model
+    unit_norms_per_layer.png        mean unit norm of each layer during training, per arm
 """
 import io
 import math
-import statistics
 
-from experiments.results import mean_std, select
-from experiments.summary import LABELS, SETTINGS_TITLES
+from experiments.paired import interval, paired_difference
+from experiments.results import LAYER_COLUMNS, mean_std
+from experiments.summary import COMPARISONS, LABELS, LAYER_NAMES, arms_present, settings_titles
 from framework.persistence import atomic_write
 
-COLORS = {"none": "tab:gray", "l1": "tab:green", "l2": "tab:blue", "normloss": "tab:red"}
+COLORS = {"none": "tab:gray", "l1": "tab:green", "l2": "tab:blue", "normloss": "tab:red",
+          "normloss_coupled": "tab:orange", "l2_coupled": "tab:purple"}
 
 
 def _pyplot():
@@ -37,179 +41,223 @@ def _save(figure, path):
     atomic_write(path, lambda handle: handle.write(buffer.getvalue()))
 
 
-def figure_best_error(results, path):
-    """Mean ± std test error per regularizer at its best alpha, one panel per setting.
-
-    Points with error bars rather than bars: the differences are a fraction of a point,
-    and a bar chart would need a truncated axis to show them."""
+def figure_selection(results, norm_rows, timing_rows, path):
+    """Validation error (mean over the selection seeds) against nominal alpha and against shrinkage."""
+    settings = results.settings
+    conditions = results.lenet()
+    seeds = settings.selection_seeds
+    arms = [arm for arm in settings.regularized_arms if results.selection_alphas(arm)]
+    if not arms:
+        return
     plt = _pyplot()
-    settings_present = [(key, title) for key, title in SETTINGS_TITLES.items() if results.chosen(*key)]
-    figure, axes = plt.subplots(1, max(1, len(settings_present)), figsize=(4.6 * max(1, len(settings_present)), 4.4),
-                                squeeze=False)
-    for axis, ((dataset, model), title) in zip(axes[0], settings_present):
-        conditions = results.setting(dataset, model)
-        chosen = results.chosen(dataset, model)
-        for index, (name, alpha) in enumerate(chosen.items()):
-            errors = [row["test_error"] for row in results.final(regularizer=name, alpha=alpha, **conditions)]
-            mean, std, count = mean_std(errors)
-            axis.errorbar([index], [100 * mean], yerr=[100 * std], fmt="o", color=COLORS[name], capsize=6,
-                          markersize=8, elinewidth=2)
-            axis.scatter([index] * len(errors), [100 * error for error in errors], color=COLORS[name], s=12,
-                         alpha=0.5, zorder=3)
-            axis.annotate(f"{100 * mean:.2f}" + ("" if name == "none" else f"\nα={alpha:g}"), (index, 100 * mean),
-                          xytext=(10, 0), textcoords="offset points", va="center", fontsize=8)
-        axis.set_xticks(range(len(chosen)), [LABELS[name].replace(" (weight decay)", "") for name in chosen])
-        axis.set_xlim(-0.5, len(chosen) - 0.2)
+    figure, (by_alpha, by_shrinkage) = plt.subplots(1, 2, figsize=(12, 4.6))
+    chosen = results.chosen_alphas()
+    for arm in arms:
+        alphas = results.selection_alphas(arm)
+        finals = [results.final(seeds, arm=arm, alpha=alpha, **conditions) for alpha in alphas]
+        errors = [100 * mean_std([row["validation_error"] for row in final])[0] for final in finals]
+        shrinkage = [mean_std([row["shrinkage_per_step"] for row in final])[0] for final in finals]
+        style = "s--" if arm.endswith("coupled") else "o-"
+        by_alpha.plot(alphas, errors, style, color=COLORS[arm], label=LABELS[arm], markersize=4)
+        by_shrinkage.plot(shrinkage, errors, style, color=COLORS[arm], label=LABELS[arm], markersize=4)
+        if arm in chosen:
+            index = alphas.index(chosen[arm])
+            by_alpha.plot([alphas[index]], [errors[index]], "*", color=COLORS[arm], markersize=14)
+            by_shrinkage.plot([shrinkage[index]], [errors[index]], "*", color=COLORS[arm], markersize=14)
+    none = mean_std([row["validation_error"] for row in results.final(seeds, arm="none", **conditions)])[0]
+    for axis in (by_alpha, by_shrinkage):
+        if not math.isnan(none):
+            axis.axhline(100 * none, color=COLORS["none"], linestyle=":", label="none")
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_ylabel("validation error (%), mean over selection seeds (log)")
+        axis.grid(alpha=0.3, which="both")
+        axis.legend(fontsize=8)
+    by_alpha.set_xlabel("nominal α (log)")
+    by_alpha.set_title("Validation error against α (★ chosen)", fontsize=10)
+    by_shrinkage.set_xlabel("relative shrinkage per step |η̄·g| / |w| at the final weights (log)")
+    by_shrinkage.set_title("Validation error against the shrinkage each α applies", fontsize=10)
+    _save(figure, path)
+
+
+def figure_confirmation(results, norm_rows, timing_rows, path):
+    """Test error per arm at its chosen alpha: every seed, the mean and its 95 % interval."""
+    panels = settings_titles(results)
+    chosen = results.chosen_alphas()
+    panels = [(title, conditions, seeds) for title, conditions, seeds in panels
+              if arms_present(results, conditions, seeds, chosen)]
+    if not panels:
+        return
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6), squeeze=False)
+    for axis, (title, conditions, seeds) in zip(axes[0], panels):
+        present = arms_present(results, conditions, seeds, chosen)
+        for index, (arm, alpha) in enumerate(present.items()):
+            errors = [100 * row["test_error"] for row in results.final(seeds, arm=arm, alpha=alpha, **conditions)]
+            summary = interval(errors)
+            axis.scatter([index] * len(errors), errors, color=COLORS[arm], s=10, alpha=0.5)
+            if summary.n > 1:
+                axis.errorbar([index + 0.2], [summary.mean], yerr=[summary.half_width], fmt="o", color=COLORS[arm],
+                              capsize=5)
+        axis.set_xticks(range(len(present)), [LABELS[arm].replace(" (coupled)", "\n(coupled)") for arm in present],
+                        fontsize=8)
         axis.set_ylabel("test error (%) after the last epoch")
-        axis.set_title(f"{title}\n(mean ± std over seeds; dots: seeds; best α by validation)", fontsize=10)
+        axis.set_title(f"{title}\n(dots: seeds; bar: mean, 95 % CI)", fontsize=9)
         axis.grid(axis="y", alpha=0.3)
     _save(figure, path)
 
 
-def figure_error_vs_epoch(results, path):
+def figure_paired_differences(results, norm_rows, timing_rows, path):
+    """Paired differences of test error with 95 % intervals, one panel per setting."""
+    chosen = results.chosen_alphas()
+    panels = []
+    for title, conditions, seeds in settings_titles(results):
+        present = arms_present(results, conditions, seeds, chosen)
+        entries = []
+        for arm, reference in COMPARISONS:
+            if arm in present and reference in present:
+                difference = paired_difference(
+                    results.by_seed("test_error", seeds, arm=arm, alpha=present[arm], **conditions),
+                    results.by_seed("test_error", seeds, arm=reference, alpha=present[reference], **conditions))
+                if difference.n > 1:
+                    entries.append((f"{LABELS[arm]} − {LABELS[reference]}", difference))
+        if entries:
+            panels.append((title, entries))
+    if not panels:
+        return
     plt = _pyplot()
-    panels = [(key, title) for key, title in SETTINGS_TITLES.items()
-              if key[0] == results.settings.main_dataset and results.chosen(*key)]
-    figure, axes = plt.subplots(1, max(1, len(panels)), figsize=(5.5 * max(1, len(panels)), 4.2), squeeze=False)
-    for axis, ((dataset, model), title) in zip(axes[0], panels):
-        conditions = results.setting(dataset, model)
-        for name, alpha in results.chosen(dataset, model).items():
-            runs = select(results.rows, regularizer=name, alpha=alpha, **conditions)
-            epochs = list(range(1, conditions["epochs"] + 1))
-            stats = [mean_std([row["test_error"] for row in runs if row["epoch"] == epoch]) for epoch in epochs]
-            means = [100 * mean for mean, _, _ in stats]
-            stds = [100 * std for _, std, _ in stats]
-            label = LABELS[name] + ("" if name == "none" else f", α={alpha:g}")
-            axis.plot(epochs, means, "o-", color=COLORS[name], label=label)
-            axis.fill_between(epochs, [m - s for m, s in zip(means, stds)], [m + s for m, s in zip(means, stds)],
-                              color=COLORS[name], alpha=0.15)
-        axis.set_xlabel("epoch")
-        axis.set_ylabel("test error (%)")
-        axis.set_title(f"{title}: test error per epoch\n(best α per regularizer; band: ± std over seeds)",
-                       fontsize=10)
-        axis.xaxis.get_major_locator().set_params(integer=True)
-        axis.grid(alpha=0.3)
-        axis.legend(fontsize=8)
+    figure, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 4.6), squeeze=False)
+    for axis, (title, entries) in zip(axes[0], panels):
+        for index, (label, difference) in enumerate(entries):
+            color = "tab:red" if difference.excludes_zero else "black"
+            axis.errorbar([100 * difference.mean], [index], xerr=[[100 * (difference.mean - difference.low)],
+                                                                   [100 * (difference.high - difference.mean)]],
+                          fmt="o", color=color, capsize=4)
+        axis.axvline(0, color="gray", linewidth=0.8)
+        axis.set_yticks(range(len(entries)), [label for label, _ in entries], fontsize=8)
+        axis.invert_yaxis()
+        axis.set_xlabel("test error difference (points), mean and 95 % CI")
+        axis.set_title(f"{title}\n(red: the interval excludes 0)", fontsize=9)
+        axis.grid(axis="x", alpha=0.3)
     _save(figure, path)
 
 
-def figure_error_vs_alpha(results, path):
+def figure_convergence(results, norm_rows, timing_rows, path):
+    """Data loss and test error per epoch at the chosen alphas (confirmation seeds), 95 % bands."""
+    settings = results.settings
+    conditions = results.lenet()
+    seeds = settings.confirmation_seeds
+    present = arms_present(results, conditions, seeds, results.chosen_alphas())
+    if not present:
+        return
     plt = _pyplot()
-    panels = [(key, title) for key, title in SETTINGS_TITLES.items() if key[0] == results.settings.main_dataset
-              and any(results.alphas(name, **results.setting(*key)) for name in ("l1", "l2", "normloss"))]
-    figure, axes = plt.subplots(1, max(1, len(panels)), figsize=(5.5 * max(1, len(panels)), 4.2), squeeze=False)
-    for axis, ((dataset, model), title) in zip(axes[0], panels):
-        conditions = results.setting(dataset, model)
-        for name in ("l1", "l2", "normloss"):
-            alphas = results.alphas(name, **conditions)
-            if not alphas:
-                continue
-            stats = [mean_std([row["test_error"] for row in results.final(regularizer=name, alpha=alpha,
-                                                                            **conditions)]) for alpha in alphas]
-            axis.errorbar(alphas, [100 * mean for mean, _, _ in stats], yerr=[100 * std for _, std, _ in stats],
-                          fmt="o-", color=COLORS[name], label=LABELS[name], capsize=3)
-        none = mean_std([row["test_error"] for row in results.final(regularizer="none", **conditions)])[0]
-        if not math.isnan(none):
-            axis.axhline(100 * none, color=COLORS["none"], linestyle="--", label="none")
-        axis.set_xscale("log")
+    figure, (loss_axis, error_axis) = plt.subplots(1, 2, figsize=(11, 4.3))
+    epochs = list(range(1, settings.epochs + 1))
+    for arm, alpha in present.items():
+        for axis, column, scale in ((loss_axis, "data_loss", 1), (error_axis, "test_error", 100)):
+            stats = [interval(results.by_seed(column, seeds, epoch, arm=arm, alpha=alpha, **conditions).values())
+                     for epoch in epochs]
+            means = [scale * entry.mean for entry in stats]
+            axis.plot(epochs, means, "o-", color=COLORS[arm], label=LABELS[arm], markersize=4)
+            axis.fill_between(epochs, [scale * entry.low for entry in stats], [scale * entry.high for entry in stats],
+                              color=COLORS[arm], alpha=0.15)
+    loss_axis.set_ylabel("training data loss (cross-entropy, no penalty)")
+    error_axis.set_ylabel("test error (%)")
+    for axis in (loss_axis, error_axis):
+        axis.set_xlabel("epoch")
         axis.set_yscale("log")
-        from matplotlib.ticker import FormatStrFormatter
-
-        axis.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-        axis.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
-        axis.tick_params(axis="y", which="minor", labelsize=7)
-        axis.set_xlabel("regularization factor α (log scale)")
-        axis.set_ylabel("test error (%) after the last epoch (log scale)")
-        axis.set_title(f"{title}: test error against α\n(mean ± std over seeds)", fontsize=10)
+        axis.xaxis.get_major_locator().set_params(integer=True)
         axis.grid(alpha=0.3, which="both")
         axis.legend(fontsize=8)
+    figure.suptitle("Fashion-MNIST, LeNet, chosen alphas: mean and 95 % CI over the confirmation seeds", fontsize=10)
     _save(figure, path)
 
 
-def figure_error_vs_batch_size(results, path):
-    plt = _pyplot()
+def figure_batch_size(results, norm_rows, timing_rows, path):
+    """Test error against the batch size, learning rate ∝ batch size, alpha kept."""
     settings = results.settings
-    conditions = dict(dataset=settings.main_dataset, model="lenet", initializer="he", epochs=settings.epochs)
-    chosen = results.chosen(settings.main_dataset, "lenet")
-    figure, axis = plt.subplots(figsize=(5.5, 4.2))
-    for name in ("l2", "normloss"):
-        if name not in chosen:
+    chosen = results.chosen_alphas()
+    sizes = sorted({settings.batch_size, *settings.batch_sizes})
+    lines = {}
+    for arm in settings.batch_arms:
+        if arm not in chosen:
             continue
-        sizes = sorted({row["batch_size"] for row in results.final(regularizer=name, alpha=chosen[name],
-                                                                   **conditions)})
-        stats = [mean_std([row["test_error"] for row in results.final(regularizer=name, alpha=chosen[name],
-                                                                        batch_size=size, **conditions)])
-                 for size in sizes]
-        axis.errorbar(sizes, [100 * mean for mean, _, _ in stats], yerr=[100 * std for _, std, _ in stats],
-                      fmt="o-", color=COLORS[name], label=f"{LABELS[name]}, α={chosen[name]:g}", capsize=3)
-        axis.set_xticks(sizes, [str(size) for size in sizes])
+        points = [(size, interval(results.by_seed("test_error", settings.batch_seeds, arm=arm, alpha=chosen[arm],
+                                                  **results.lenet(batch_size=size)).values())) for size in sizes]
+        points = [(size, entry) for size, entry in points if entry.n > 0]
+        if len(points) > 1:
+            lines[arm] = points
+    if not lines:
+        return
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(5.8, 4.3))
+    for arm, points in lines.items():
+        axis.errorbar([size for size, _ in points], [100 * entry.mean for _, entry in points],
+                      yerr=[0 if math.isnan(entry.half_width) else 100 * entry.half_width for _, entry in points],
+                      fmt="o-", color=COLORS[arm], capsize=3, label=f"{LABELS[arm]}, α={chosen[arm]:.3g}")
     axis.set_xscale("log", base=2)
-    axis.set_xticks(settings.batch_sizes, [str(size) for size in settings.batch_sizes])
-    axis.set_xlabel("batch size (log scale; learning rate and epochs fixed)")
+    axis.set_xticks(sizes, [str(size) for size in sizes])
+    axis.set_xlabel("batch size (peak learning rate ∝ batch size, α kept)")
     axis.set_ylabel("test error (%) after the last epoch")
-    axis.set_title(f"{SETTINGS_TITLES[(settings.main_dataset, 'lenet')]}: test error against batch size\n"
-                   "(mean ± std over seeds)", fontsize=10)
+    axis.set_title("Fashion-MNIST, LeNet: test error against batch size\n(mean, 95 % CI over seeds)", fontsize=10)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
     _save(figure, path)
 
 
-def figure_weight_norms(norm_rows, settings, path):
+def figure_timing(results, norm_rows, timing_rows, path):
+    """Median seconds per step relative to no regularizer, one group of bars per model."""
+    if not timing_rows:
+        return
     plt = _pyplot()
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), squeeze=False)
-    for axis, initializer in zip(axes[0], ("he", "small")):
-        for name in ("none", "l2", "normloss"):
-            runs = [row for row in norm_rows if row["initializer"] == initializer and row["regularizer"] == name
-                    and (name == "none" or row["alpha"] == settings.norm_alpha)]
-            steps = sorted({row["step"] for row in runs})
-            if not steps:
-                continue
-            means = [statistics.fmean(row["weight_norm_mean"] for row in runs if row["step"] == step) for step in steps]
-            spreads = [statistics.fmean(row["weight_norm_std"] for row in runs if row["step"] == step)
-                       for step in steps]
-            label = LABELS[name] + ("" if name == "none" else f", α={settings.norm_alpha:g}")
-            axis.plot(steps, means, color=COLORS[name], label=label)
-            axis.fill_between(steps, [m - s for m, s in zip(means, spreads)], [m + s for m, s in zip(means, spreads)],
-                              color=COLORS[name], alpha=0.15)
-        axis.axhline(1.0, color="black", linewidth=0.8, linestyle=":", label="norm 1")
-        axis.set_xlabel("training step")
-        axis.set_ylabel("per-unit weight norm ‖w_o‖")
-        start = {"he": "He init (units start near √2)", "small": "small init N(0, 0.01²) (units start ≪ 1)"}
-        axis.set_title(f"{start[initializer]}\nline: mean over all units; band: ± std across units", fontsize=10)
-        axis.grid(alpha=0.3)
-        axis.legend(fontsize=8)
-    _save(figure, path)
-
-
-def figure_timing(timing_rows, path):
-    plt = _pyplot()
-    figure, (ratio_axis, share_axis) = plt.subplots(1, 2, figsize=(10, 4))
-    names = [row["regularizer"] for row in timing_rows]
-    positions = range(len(names))
-    ratio_axis.bar(positions, [row["ratio_to_none"] for row in timing_rows], color=[COLORS[n] for n in names])
-    for index, row in enumerate(timing_rows):
-        ratio_axis.text(index, row["ratio_to_none"], f"{row['ratio_to_none']:.3f}", ha="center", va="bottom",
-                        fontsize=8)
-    ratio_axis.axhline(1.0, color="black", linewidth=0.8)
-    ratio_axis.set_xticks(list(positions), [LABELS[n].replace(" (weight decay)", "") for n in names])
-    ratio_axis.set_ylim(0, 1.15 * max(row["ratio_to_none"] for row in timing_rows))
-    ratio_axis.set_ylabel("median seconds per step / none's")
-    ratio_axis.set_title("Whole training step, relative to no regularizer", fontsize=10)
-    share_axis.bar(positions, [1e6 * row["regularizer_seconds_per_step"] for row in timing_rows],
-                   color=[COLORS[n] for n in names])
-    for index, row in enumerate(timing_rows):
-        share_axis.text(index, 1e6 * row["regularizer_seconds_per_step"],
-                        f"{100 * row['regularizer_share_of_step']:.2f} %\nof a step", ha="center", va="bottom",
-                        fontsize=8)
-    share_axis.set_xticks(list(positions), [LABELS[n].replace(" (weight decay)", "") for n in names])
-    share_axis.set_ylim(0, 1.25 * max(1e6 * row["regularizer_seconds_per_step"] for row in timing_rows))
-    share_axis.set_ylabel("µs per step")
-    share_axis.set_title("Regularizer's own work per step\n(calculate_gradient + norm over all kernels)",
-                         fontsize=10)
-    for axis in (ratio_axis, share_axis):
+    models = list(dict.fromkeys(row["model"] for row in timing_rows))
+    figure, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 4), squeeze=False)
+    for axis, model in zip(axes[0], models):
+        rows = [row for row in timing_rows if row["model"] == model]
+        names = [row["regularizer"] for row in rows]
+        axis.bar(range(len(rows)), [row["ratio_to_none"] for row in rows], color=[COLORS[name] for name in names])
+        for index, row in enumerate(rows):
+            axis.text(index, row["ratio_to_none"], f"{row['ratio_to_none']:.3f}", ha="center", va="bottom", fontsize=8)
+        axis.axhline(1.0, color="black", linewidth=0.8)
+        axis.set_xticks(range(len(rows)), [LABELS[name] for name in names])
+        axis.set_ylim(0, 1.15 * max(row["ratio_to_none"] for row in rows))
+        axis.set_ylabel("median seconds per step / none's")
+        axis.set_title(f"{model}: whole training step relative to none\n"
+                       f"({int(rows[0]['excluded_rounds'])} of {int(rows[0]['rounds'])} rounds excluded as load)",
+                       fontsize=9)
         axis.grid(axis="y", alpha=0.3)
     _save(figure, path)
 
 
-FIGURES = ("best_test_error.png", "error_vs_epoch.png", "error_vs_alpha.png", "error_vs_batch_size.png",
-           "weight_norms.png", "timing.png")
+def figure_unit_norms(results, norm_rows, timing_rows, path):
+    """Mean unit norm of each layer against the training step, per arm (mean over seeds)."""
+    lenet_rows = [row for row in norm_rows if row["model"] == "lenet"]
+    if not lenet_rows:
+        return
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(LAYER_COLUMNS), figsize=(4 * len(LAYER_COLUMNS), 3.8), squeeze=False)
+    arms = [arm for arm in results.settings.arms if any(row["arm"] == arm for row in lenet_rows)]
+    for axis, column, layer in zip(axes[0], LAYER_COLUMNS, LAYER_NAMES["lenet"]):
+        for arm in arms:
+            runs = [row for row in lenet_rows if row["arm"] == arm]
+            steps = sorted({row["step"] for row in runs})
+            means = [mean_std([row[column] for row in runs if row["step"] == step])[0] for step in steps]
+            axis.plot(steps, means, color=COLORS[arm], label=LABELS[arm],
+                      linestyle="--" if arm.endswith("coupled") else "-")
+        axis.axhline(1.0, color="black", linewidth=0.8, linestyle=":")
+        axis.set_title(f"LeNet {layer}", fontsize=10)
+        axis.set_xlabel("training step")
+        axis.grid(alpha=0.3)
+    axes[0][0].set_ylabel("mean unit norm ‖w_o‖ (mean over seeds)")
+    axes[0][0].legend(fontsize=7)
+    _save(figure, path)
+
+
+FIGURE_MAKERS = {"validation_error_vs_alpha.png": figure_selection,
+                 "test_error_confirmation.png": figure_confirmation,
+                 "paired_differences.png": figure_paired_differences,
+                 "convergence.png": figure_convergence,
+                 "error_vs_batch_size.png": figure_batch_size,
+                 "timing.png": figure_timing,
+                 "unit_norms_per_layer.png": figure_unit_norms}
+FIGURES = tuple(FIGURE_MAKERS)

@@ -1,33 +1,50 @@
 """The grid of the Norm Loss study: what one run is (:class:`RunSpec`), how big the grid is
 (:class:`Settings`), and which runs each experiment asks for.
 
-Experiments (names for ``--only``):
+The design is *selection, then confirmation*:
 
-    main      Fashion-MNIST, LeNet, batch 64: none, and L1 / L2 / NormLoss over a grid of alphas
-    batch     L2 and NormLoss at their best alpha (chosen by validation error) at other batch sizes
-    mnist     MNIST, LeNet: each regularizer at the alpha chosen on Fashion-MNIST
-    allconv   Fashion-MNIST, the all-convolutional network with batch norm: none, L2, NormLoss
-    norms     LeNet from the "small" initializer (the He runs come from ``main``): weight-norm trajectories
-    timing    seconds per training step with each regularizer, in one process, after the grid
+    selection     Fashion-MNIST, LeNet: every arm over half-decade alphas from 1e-5 to 1, on the
+                  selection seeds; each arm's alpha is chosen on *validation* error
+    confirmation  Fashion-MNIST, LeNet: every arm (none included) at its chosen alpha, on fresh
+                  seeds, paired across arms (same initial weights and batch order per seed)
+    mnist         MNIST, LeNet: every arm at the alpha chosen on Fashion-MNIST, the same seeds
+    batch         L2 and Norm Loss at their chosen alphas at other batch sizes, the learning rate
+                  scaled linearly with the batch size, alpha kept per step
+    allconv       Fashion-MNIST, the all-convolutional network with batch norm: none, L2 and
+                  Norm Loss at the alphas chosen on LeNet
+    timing        seconds per training step with each regularizer, in one process, after the grid
 
-Training everywhere: SGD with momentum 0.9 (the paper's optimizer; the regularizer acts as
-decoupled shrinkage, see ``optimizers/optimizer.py``), mean cross-entropy, float32, He
-initialization unless a run says "small". The last 5000 training images are the
-validation set; a run trains on the first ``train_size`` of the rest.
+An *arm* is a regularizer and the form it is applied in: decoupled shrinkage of the current
+weights (the exercise slides 'Regularization'; normnet's default), or coupled, its gradient
+added to the loss gradient and so passed through momentum (Georgiou et al., ICPR 2020, eq. 4).
+
+Training everywhere: SGD with momentum 0.9 (the paper's optimizer), a cosine learning-rate
+schedule per step from the peak to near zero, mean cross-entropy, float32, He initialization.
+The last 5000 training images are the validation set; a run trains on the first
+``train_size`` of the rest. The test set is evaluated every epoch and chooses nothing.
 """
 import dataclasses
 import hashlib
 import json
 
-REGULARIZERS = ("none", "l1", "l2", "normloss")
-EXPERIMENTS = ("main", "timing", "norms", "batch", "mnist", "allconv")
-# Experiments whose runs depend on the alphas chosen from the "main" runs.
-DEPENDENT_EXPERIMENTS = ("batch", "mnist")
-# Experiments whose runs are fixed by the settings alone.
-INDEPENDENT_EXPERIMENTS = ("main", "norms", "allconv")
+# Arm → (regularizer, coupled).
+ARMS = {"none": ("none", False), "l1": ("l1", False), "l2": ("l2", False), "normloss": ("normloss", False),
+        "normloss_coupled": ("normloss", True), "l2_coupled": ("l2", True)}
+EXPERIMENTS = ("selection", "confirmation", "mnist", "batch", "allconv", "timing")
+# Experiments whose runs (but those of "none") use the alphas chosen from the selection runs.
+DEPENDENT_EXPERIMENTS = ("confirmation", "mnist", "batch", "allconv")
 VALIDATION_SIZE = 5000
 LEARNING_RATE = 0.05
 MOMENTUM = 0.9
+# Half decades from 1e-5 to 1.
+HALF_DECADES = tuple(10 ** (exponent / 2) for exponent in range(-10, 1))
+
+
+def arm_name(regularizer, coupled):
+    """The arm of a regularizer applied decoupled or coupled ("none" has one form)."""
+    if regularizer == "none":
+        return "none"
+    return f"{regularizer}_coupled" if coupled else regularizer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,9 +61,15 @@ class RunSpec:
     initializer: str
     epochs: int
     train_size: int
-    learning_rate: float = LEARNING_RATE
+    learning_rate: float = LEARNING_RATE   # the peak of the cosine schedule
+    coupled: bool = False                  # the regularizer's gradient through momentum (the paper's form)
+    schedule: str = "cosine"               # "cosine" (per step, to near zero) or "constant"
     eval_size: int | None = None  # evaluate on the first eval_size validation/test images (None: all)
-    trajectory_every: int = 25    # record per-unit weight norms every this many steps
+    trajectory_every: int = 25    # record per-layer unit norms every this many steps
+
+    @property
+    def arm(self):
+        return arm_name(self.regularizer, self.coupled)
 
     @property
     def run_id(self):
@@ -54,7 +77,7 @@ class RunSpec:
         fields = dataclasses.asdict(self)
         fields.pop("experiment")  # the same run serves every experiment that asks for it
         digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:8]
-        return (f"{self.dataset}_{self.model}_{self.regularizer}_a{self.alpha:g}_b{self.batch_size}"
+        return (f"{self.dataset}_{self.model}_{self.arm}_a{self.alpha:g}_b{self.batch_size}"
                 f"_{self.initializer}_s{self.seed}_{digest}")
 
 
@@ -64,22 +87,26 @@ class Settings:
 
     main_dataset: str = "fashion-mnist"
     second_dataset: str = "mnist"
-    seeds: tuple = (0, 1, 2)
-    epochs: int = 5
-    train_size: int = 10000
+    selection_seeds: tuple = (100, 101)
+    confirmation_seeds: tuple = tuple(range(10))
+    epochs: int = 3
+    train_size: int = 55000
     batch_size: int = 64
-    alphas: dict = dataclasses.field(default_factory=lambda: {
-        "l1": (1e-5, 1e-4, 1e-3, 1e-2),
-        "l2": (1e-5, 1e-4, 1e-3, 1e-2, 1e-1),
-        "normloss": (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)})
-    batch_sizes: tuple = (32, 64, 128, 256)
-    allconv_alphas: tuple = (1e-4, 1e-3, 1e-2)
-    allconv_epochs: int = 3
-    allconv_train_size: int = 3000
+    learning_rate: float = LEARNING_RATE
+    arms: tuple = ("none", "l1", "l2", "normloss", "normloss_coupled", "l2_coupled")
+    alphas: tuple = HALF_DECADES
+    mnist_seeds: tuple = tuple(range(10))
+    batch_sizes: tuple = (32, 128, 256)
+    batch_arms: tuple = ("l2", "normloss")
+    batch_seeds: tuple = (0, 1, 2)
+    allconv_arms: tuple = ("none", "l2", "normloss")
+    allconv_seeds: tuple = (0, 1, 2)
+    allconv_epochs: int = 2
+    allconv_train_size: int = 55000
     allconv_batch_size: int = 64
-    allconv_eval_size: int | None = 5000  # the all-conv net evaluates slowly: first 5000 test images
-    norm_alpha: float = 1e-2          # the alpha of the weight-norm trajectories (L2 and NormLoss)
     eval_size: int | None = None
+    allconv_eval_size: int | None = None
+    timing_models: tuple = ("lenet", "allconv")
     timing_rounds: int = 15
     timing_steps: int = 30
     timing_alpha: float = 1e-3
@@ -87,65 +114,83 @@ class Settings:
 
     @classmethod
     def quick(cls):
-        return cls(seeds=(0, 1), epochs=2, train_size=640, alphas={"l1": (1e-4, 1e-2), "l2": (1e-4, 1e-2),
-                                                                     "normloss": (1e-4, 1e-2)},
-                   batch_sizes=(64, 128), allconv_alphas=(1e-3,), allconv_epochs=1, allconv_train_size=128,
-                   allconv_eval_size=300, eval_size=300, timing_rounds=3, timing_steps=5, trajectory_every=5)
+        return cls(selection_seeds=(100,), confirmation_seeds=(0, 1), epochs=2, train_size=640,
+                   alphas=(1e-4, 1e-2), mnist_seeds=(0, 1), batch_sizes=(128,), batch_seeds=(0,),
+                   allconv_seeds=(0,), allconv_epochs=1, allconv_train_size=128, eval_size=300,
+                   allconv_eval_size=300, timing_rounds=3, timing_steps=5, trajectory_every=5)
+
+    @property
+    def regularized_arms(self):
+        return tuple(arm for arm in self.arms if arm != "none")
 
 
-def main_specs(settings):
-    """Experiment "main": every regularizer over its alphas, LeNet, the main dataset."""
-    grid = [("none", 0.0)] + [(name, alpha) for name in ("l1", "l2", "normloss") for alpha in settings.alphas[name]]
-    return [RunSpec("main", settings.main_dataset, "lenet", name, alpha, settings.batch_size, seed, "he",
-                    settings.epochs, settings.train_size, eval_size=settings.eval_size,
-                    trajectory_every=settings.trajectory_every)
-            for name, alpha in grid for seed in settings.seeds]
+def _spec(experiment, settings, dataset, model, arm, alpha, batch_size, seed, epochs, train_size,
+          learning_rate, eval_size):
+    regularizer, coupled = ARMS[arm]
+    return RunSpec(experiment, dataset, model, regularizer, 0.0 if arm == "none" else alpha, batch_size, seed,
+                   "he", epochs, train_size, learning_rate=learning_rate, coupled=coupled, eval_size=eval_size,
+                   trajectory_every=settings.trajectory_every)
 
 
-def batch_specs(settings, best_alphas):
-    """Experiment "batch": L2 and NormLoss at their best alpha, at every batch size."""
-    return [RunSpec("batch", settings.main_dataset, "lenet", name, best_alphas[name], batch_size, seed, "he",
-                    settings.epochs, settings.train_size, eval_size=settings.eval_size)
-            for name in ("l2", "normloss") if name in best_alphas
-            for batch_size in settings.batch_sizes for seed in settings.seeds]
+def lenet_spec(experiment, settings, dataset, arm, alpha, seed, batch_size=None):
+    """A LeNet run; another batch size scales the peak learning rate linearly and keeps alpha."""
+    batch_size = batch_size or settings.batch_size
+    learning_rate = settings.learning_rate * batch_size / settings.batch_size
+    return _spec(experiment, settings, dataset, "lenet", arm, alpha, batch_size, seed, settings.epochs,
+                 settings.train_size, learning_rate, settings.eval_size)
 
 
-def mnist_specs(settings, best_alphas):
-    """Experiment "mnist": each regularizer at its alpha chosen on the main dataset."""
-    return [RunSpec("mnist", settings.second_dataset, "lenet", name, best_alphas[name], settings.batch_size, seed,
-                    "he", settings.epochs, settings.train_size, eval_size=settings.eval_size)
-            for name in REGULARIZERS if name in best_alphas for seed in settings.seeds]
+def selection_specs(settings):
+    """Experiment "selection": every regularized arm at every alpha, "none" once, selection seeds."""
+    grid = [("none", 0.0)] + [(arm, alpha) for arm in settings.regularized_arms for alpha in settings.alphas]
+    return [lenet_spec("selection", settings, settings.main_dataset, arm, alpha, seed)
+            for arm, alpha in grid for seed in settings.selection_seeds]
 
 
-def allconv_specs(settings):
-    """Experiment "allconv": none, L2 and NormLoss on the all-convolutional network with batch norm."""
-    grid = [("none", 0.0)] + [(name, alpha) for name in ("l2", "normloss") for alpha in settings.allconv_alphas]
-    return [RunSpec("allconv", settings.main_dataset, "allconv", name, alpha, settings.allconv_batch_size, seed,
-                    "he", settings.allconv_epochs, settings.allconv_train_size, eval_size=settings.allconv_eval_size)
-            for name, alpha in grid for seed in settings.seeds]
+def confirmation_specs(settings, chosen):
+    """Experiment "confirmation": every arm with a chosen alpha ("none" always), fresh seeds."""
+    return [lenet_spec("confirmation", settings, settings.main_dataset, arm, chosen.get(arm, 0.0), seed)
+            for arm in settings.arms if arm == "none" or arm in chosen for seed in settings.confirmation_seeds]
 
 
-def norms_specs(settings):
-    """Experiment "norms": none, L2 and NormLoss from both initializers (He runs are "main" runs)."""
-    grid = [("none", 0.0), ("l2", settings.norm_alpha), ("normloss", settings.norm_alpha)]
-    return [RunSpec("norms", settings.main_dataset, "lenet", name, alpha, settings.batch_size, seed, initializer,
-                    settings.epochs, settings.train_size, eval_size=settings.eval_size,
-                    trajectory_every=settings.trajectory_every)
-            for initializer in ("he", "small") for name, alpha in grid for seed in settings.seeds]
+def mnist_specs(settings, chosen):
+    """Experiment "mnist": every arm at its alpha chosen on the main dataset."""
+    return [lenet_spec("mnist", settings, settings.second_dataset, arm, chosen.get(arm, 0.0), seed)
+            for arm in settings.arms if arm == "none" or arm in chosen for seed in settings.mnist_seeds]
+
+
+def batch_specs(settings, chosen):
+    """Experiment "batch": L2 and Norm Loss at their chosen alphas at every other batch size
+    (the main batch size's runs are confirmation runs)."""
+    return [lenet_spec("batch", settings, settings.main_dataset, arm, chosen[arm], seed, batch_size)
+            for arm in settings.batch_arms if arm in chosen
+            for batch_size in (settings.batch_size,) + tuple(settings.batch_sizes) for seed in settings.batch_seeds]
+
+
+def allconv_specs(settings, chosen):
+    """Experiment "allconv": the all-convolutional network with batch norm at the LeNet alphas."""
+    return [_spec("allconv", settings, settings.main_dataset, "allconv", arm, chosen.get(arm, 0.0),
+                  settings.allconv_batch_size, seed, settings.allconv_epochs, settings.allconv_train_size,
+                  settings.learning_rate, settings.allconv_eval_size)
+            for arm in settings.allconv_arms if arm == "none" or arm in chosen for seed in settings.allconv_seeds]
+
+
+DEPENDENT_MAKERS = {"confirmation": confirmation_specs, "mnist": mnist_specs, "batch": batch_specs,
+                    "allconv": allconv_specs}
 
 
 def independent_specs(settings, experiments):
-    """The runs of ``experiments`` that the settings fix alone, "main" first, each run once."""
-    makers = {"main": main_specs, "norms": norms_specs, "allconv": allconv_specs}
-    return unique([spec for name in INDEPENDENT_EXPERIMENTS if name in experiments
-                   for spec in makers[name](settings)])
+    """The runs of ``experiments`` that need no chosen alpha, selection first, each run once."""
+    specs = selection_specs(settings) if "selection" in experiments else []
+    specs += [spec for name in DEPENDENT_EXPERIMENTS if name in experiments
+              for spec in DEPENDENT_MAKERS[name](settings, {}) if spec.regularizer == "none"]
+    return unique(specs)
 
 
-def dependent_specs(settings, experiments, best_alphas):
-    """The runs of ``experiments`` that use the alphas chosen from the "main" runs, each run once."""
-    makers = {"batch": batch_specs, "mnist": mnist_specs}
+def dependent_specs(settings, experiments, chosen):
+    """The runs of ``experiments`` at the alphas ``chosen`` (arm → alpha), each run once."""
     return unique([spec for name in DEPENDENT_EXPERIMENTS if name in experiments
-                   for spec in makers[name](settings, best_alphas)])
+                   for spec in DEPENDENT_MAKERS[name](settings, chosen)])
 
 
 def unique(specs):
@@ -162,5 +207,5 @@ def selected_experiments(only):
         return list(EXPERIMENTS)
     if only not in EXPERIMENTS:
         raise ValueError(f"normnet compare: expected an experiment in {', '.join(EXPERIMENTS)}, got {only!r}")
-    needed = {only} | ({"main"} if only in DEPENDENT_EXPERIMENTS else set())
+    needed = {only} | ({"selection"} if only in DEPENDENT_EXPERIMENTS else set())
     return [name for name in EXPERIMENTS if name in needed]

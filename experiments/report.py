@@ -1,8 +1,10 @@
 """The outputs of ``normnet compare``, rebuilt from the run files every time.
 
-    results.csv        one row per run per epoch (epoch 0: at initialization, norms only)
-    weight_norms.csv   per-unit weight-norm trajectories (every few steps) of the norm runs
-    timing.csv         seconds per step per regularizer, and the regularizer's own work
+    results.csv        one row per run per epoch (epoch 0: at initialization, norms and penalty only)
+    weight_norms.csv   per-layer mean unit-norm trajectories (every few steps) of the confirmation
+                       runs on the main dataset
+    timing.csv         seconds per step per model and regularizer, the regularizer's own work, and
+                       how many rounds were excluded as load windows
     *.png              figures (see ``experiments/figures.py``)
     summary.md         the tables, one section per claim (see ``experiments/summary.py``)
 
@@ -17,13 +19,14 @@ import math
 from pathlib import Path
 
 from experiments import figures
-from experiments.results import RESULT_COLUMNS, Results, result_rows
+from experiments.grid import arm_name
+from experiments.results import LAYER_COLUMNS, RESULT_COLUMNS, Results, result_rows
 from experiments.storage import load_records
 from experiments.summary import summary_markdown
 from framework.persistence import atomic_write
 
-NORM_COLUMNS = ("dataset", "model", "regularizer", "alpha", "batch_size", "epochs", "initializer", "seed", "step",
-                "weight_norm_mean", "weight_norm_std", "layer_norm_means")
+NORM_COLUMNS = ("dataset", "model", "arm", "alpha", "batch_size", "epochs", "seed", "step", "weight_norm_mean",
+                "weight_norm_std") + LAYER_COLUMNS
 
 
 def _write_csv(path, columns, rows):
@@ -52,26 +55,37 @@ def read_csv(path):
 
 def write_results_csv(output_dir, records):
     rows = result_rows(records)
-    rows.sort(key=lambda row: tuple(str(row[key]) for key in ("dataset", "model", "regularizer", "initializer"))
+    rows.sort(key=lambda row: tuple(str(row[key]) for key in ("dataset", "model", "arm", "initializer"))
               + (row["alpha"], row["batch_size"], row["seed"], row["epoch"]))
     _write_csv(Path(output_dir) / "results.csv", RESULT_COLUMNS, rows)
 
 
-def write_norms_csv(output_dir, records):
+def write_norms_csv(output_dir, records, settings):
+    """The trajectories of the confirmation seeds' runs on the main dataset (LeNet at the main
+    batch size, and the all-conv network)."""
     rows = []
     for record in records:
         spec = record["spec"]
-        if spec["model"] != "lenet" or spec["regularizer"] not in ("none", "l2", "normloss"):
+        if (spec["dataset"] != settings.main_dataset or spec["seed"] not in settings.confirmation_seeds
+                or (spec["model"] == "lenet" and spec["batch_size"] != settings.batch_size)):
             continue
+        arm = arm_name(spec["regularizer"], spec.get("coupled", False))
         for point in record["trajectory"]:
-            rows.append({**{key: spec[key] for key in NORM_COLUMNS if key in spec}, **point,
-                         "layer_norm_means": " ".join(f"{value:.5g}" for value in point["layer_norm_means"])})
+            layers = point["layer_norm_means"]
+            rows.append({**{key: spec[key] for key in NORM_COLUMNS if key in spec}, "arm": arm,
+                         "step": point["step"], "weight_norm_mean": point["weight_norm_mean"],
+                         "weight_norm_std": point["weight_norm_std"],
+                         **{column: layers[index] for index, column in enumerate(LAYER_COLUMNS)
+                            if index < len(layers)}})
+    rows.sort(key=lambda row: (row["model"], row["arm"], row["seed"], row["step"]))
     _write_csv(Path(output_dir) / "weight_norms.csv", NORM_COLUMNS, rows)
 
 
 def write_reports(output_dir, settings, log=print):
     """Rebuild every CSV, figure and summary.md in ``output_dir`` from its run files.
 
+    Works on whatever runs exist (a study in progress too): a table or figure whose runs
+    are missing is left out, and summary.md says which parts of the design are incomplete.
     Returns the number of failed runs among them (they are listed in summary.md).
     """
     output_dir = Path(output_dir)
@@ -82,10 +96,10 @@ def write_reports(output_dir, settings, log=print):
             else f"all {len(records)} runs failed: nothing to report but the failures")
         if failed:
             atomic_write(output_dir / "summary.md", lambda handle: handle.write(summary_markdown(
-                Results([], settings), [], [], failed).encode()))
+                Results([], settings), [], failed).encode()))
         return len(failed)
     write_results_csv(output_dir, records)
-    write_norms_csv(output_dir, records)
+    write_norms_csv(output_dir, records, settings)
     timing_rows = []
     if (output_dir / "timing.json").exists():
         timing_rows = json.loads((output_dir / "timing.json").read_text())
@@ -93,20 +107,9 @@ def write_reports(output_dir, settings, log=print):
         timing_rows = read_csv(output_dir / "timing.csv")
     results = Results(read_csv(output_dir / "results.csv"), settings)
     norm_rows = read_csv(output_dir / "weight_norms.csv")
-    # The trajectories of the norm experiment: LeNet at the main batch size and epochs, none or norm_alpha.
-    norm_rows = [row for row in norm_rows if row["batch_size"] == settings.batch_size
-                 and row["epochs"] == settings.epochs and row["model"] == "lenet"
-                 and (row["regularizer"] == "none" or row["alpha"] == settings.norm_alpha)]
-    figures.figure_best_error(results, output_dir / "best_test_error.png")
-    figures.figure_error_vs_epoch(results, output_dir / "error_vs_epoch.png")
-    figures.figure_error_vs_alpha(results, output_dir / "error_vs_alpha.png")
-    figures.figure_error_vs_batch_size(results, output_dir / "error_vs_batch_size.png")
-    figures.figure_weight_norms([row for row in norm_rows if row["dataset"] == settings.main_dataset],
-                                settings, output_dir / "weight_norms.png")
-    if timing_rows:
-        figures.figure_timing(timing_rows, output_dir / "timing.png")
-    text = summary_markdown(results, timing_rows, [row for row in norm_rows
-                                                   if row["dataset"] == settings.main_dataset], failed)
+    for name, draw in figures.FIGURE_MAKERS.items():
+        draw(results, norm_rows, timing_rows, output_dir / name)
+    text = summary_markdown(results, timing_rows, failed)
     atomic_write(output_dir / "summary.md", lambda handle: handle.write(text.encode()))
     log(f"wrote results.csv ({len(results.rows)} rows), weight_norms.csv, timing.csv, figures and summary.md")
     return len(failed)

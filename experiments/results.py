@@ -1,41 +1,55 @@
-"""The study's results as a table, and the one rule that chooses a regularizer's alpha.
+"""The study's results as a table, and the one rule that chooses an arm's alpha.
 
 A *result row* is one epoch of one run: the run's spec fields (``dataset``, ``model``,
-``regularizer``, ``alpha``, ``batch_size``, ``seed``, ``initializer``, ``epochs``, ...)
-beside that epoch's numbers (``epoch``, ``train_loss``, ``validation_error``,
-``test_error``, ...), as in ``results.csv``. Missing numbers are NaN.
+``arm``, ``regularizer``, ``coupled``, ``alpha``, ``batch_size``, ``seed``, ...) beside that
+epoch's numbers (``epoch``, ``data_loss``, ``penalty``, ``validation_error``,
+``test_error``, the per-layer mean unit norms ``unit_norm_layer1`` …), as in
+``results.csv``. Missing numbers are NaN.
 
-The best alpha of a regularizer (:func:`best_alpha`) is the one with the lowest mean
-validation error after the last epoch, the mean taken over seeds; ties go to the smaller
-alpha. Test error is then reported at that alpha, so the choice never sees the test set.
-The runner uses it to pick the alphas of the dependent experiments, and the report to
-pick the rows of its tables.
+The chosen alpha of an arm (:func:`best_alpha`) is the one with the lowest mean
+*validation* error after the last epoch over the selection seeds; ties go to the smaller
+alpha. The test set never enters the choice: it is reported, on fresh seeds, at that alpha.
 """
 import math
 import statistics
 
-from experiments.grid import REGULARIZERS
+from experiments.grid import ARMS, arm_name
 
-RESULT_COLUMNS = ("dataset", "model", "regularizer", "alpha", "batch_size", "seed", "initializer", "epochs",
-                  "train_size", "learning_rate", "epoch", "train_loss", "validation_error", "test_error",
-                  "weight_norm_mean", "weight_norm_std", "seconds_per_step", "diverged", "run_id")
+LAYER_COLUMNS = tuple(f"unit_norm_layer{index}" for index in range(1, 6))
+RESULT_COLUMNS = ("dataset", "model", "arm", "regularizer", "coupled", "alpha", "batch_size", "learning_rate",
+                  "schedule", "seed", "initializer", "epochs", "train_size", "epoch", "data_loss", "penalty",
+                  "validation_error", "test_error", "last_step_learning_rate", "weight_norm_mean",
+                  "weight_norm_std") + LAYER_COLUMNS + ("shrinkage_per_step", "seconds_per_step", "diverged",
+                                                         "run_id")
 
 
 def result_rows(records):
-    """The result rows of run records (a failed run has none); JSON nulls become NaN."""
+    """The result rows of run records (a failed run has none); JSON nulls become NaN.
+
+    ``layer_norm_means`` (one per kernel, input to output) become ``unit_norm_layer1`` …;
+    ``shrinkage_per_step`` (of the final weights) is repeated on every row of its run.
+    """
     rows = []
     for record in records:
         spec = record["spec"]
         for row in record["rows"]:
-            flat = {**{key: spec[key] for key in RESULT_COLUMNS if key in spec}, **row,
+            layers = row.get("layer_norm_means") or []
+            flat = {**{key: spec[key] for key in RESULT_COLUMNS if key in spec},
+                    "arm": arm_name(spec["regularizer"], spec.get("coupled", False)),
+                    "coupled": int(bool(spec.get("coupled", False))),
+                    **{key: value for key, value in row.items() if key != "layer_norm_means"},
+                    **{column: (layers[index] if index < len(layers) else math.nan)
+                       for index, column in enumerate(LAYER_COLUMNS)},
+                    "shrinkage_per_step": record.get("shrinkage_per_step", math.nan),
                     "diverged": int(record["diverged"]), "run_id": record["run_id"]}
             rows.append({key: math.nan if value is None else value for key, value in flat.items()})
     return rows
 
 
-def select(rows, **conditions):
-    """The rows whose fields equal every value in ``conditions``."""
-    return [row for row in rows if all(row[key] == value for key, value in conditions.items())]
+def select(rows, seeds=None, **conditions):
+    """The rows whose fields equal every value in ``conditions`` (and whose seed is in ``seeds``)."""
+    return [row for row in rows if all(row[key] == value for key, value in conditions.items())
+            and (seeds is None or row["seed"] in seeds)]
 
 
 def mean_std(values):
@@ -74,39 +88,49 @@ class Results:
         self.rows = rows
         self.settings = settings
 
-    def final(self, **conditions):
-        """Last-epoch rows of the runs matching ``conditions``."""
-        return [row for row in select(self.rows, **conditions) if row["epoch"] == row["epochs"]]
+    def final(self, seeds=None, **conditions):
+        """Last-epoch rows of the runs matching ``conditions`` (and ``seeds``)."""
+        return [row for row in select(self.rows, seeds, **conditions) if row["epoch"] == row["epochs"]]
 
-    def alphas(self, regularizer, **conditions):
-        """The alphas of ``regularizer`` with a finished run matching ``conditions``, ascending."""
-        return sorted({row["alpha"] for row in self.final(regularizer=regularizer, **conditions)})
+    def lenet(self, dataset=None, batch_size=None):
+        """The conditions of the LeNet runs at the main batch size (or ``batch_size``)."""
+        settings = self.settings
+        batch_size = batch_size or settings.batch_size
+        return dict(dataset=dataset or settings.main_dataset, model="lenet", initializer="he",
+                    epochs=settings.epochs, batch_size=batch_size, train_size=settings.train_size)
 
-    def best_alpha(self, regularizer, **conditions):
-        """:func:`best_alpha` over the runs of ``regularizer`` matching ``conditions``."""
-        return best_alpha({alpha: [row["validation_error"] for row in
-                                   self.final(regularizer=regularizer, alpha=alpha, **conditions)]
-                           for alpha in self.alphas(regularizer, **conditions)})
+    def allconv(self):
+        settings = self.settings
+        return dict(dataset=settings.main_dataset, model="allconv", initializer="he",
+                    epochs=settings.allconv_epochs, batch_size=settings.allconv_batch_size,
+                    train_size=settings.allconv_train_size)
 
-    def setting(self, dataset, model):
-        """The conditions that pick a setting's own runs (its model's epochs and batch size, He init)."""
-        epochs = self.settings.epochs if model == "lenet" else self.settings.allconv_epochs
-        batch_size = self.settings.batch_size if model == "lenet" else self.settings.allconv_batch_size
-        return dict(dataset=dataset, model=model, initializer="he", epochs=epochs, batch_size=batch_size)
+    def selection_alphas(self, arm):
+        """The alphas of ``arm`` with a finished selection run, ascending."""
+        return sorted({row["alpha"] for row in self.final(self.settings.selection_seeds, arm=arm, **self.lenet())})
 
-    def best_alphas(self, dataset, model):
-        """Regularizer → its best alpha in that setting (only regularizers that have runs there)."""
-        conditions = self.setting(dataset, model)
-        chosen = {name: self.best_alpha(name, **conditions) for name in REGULARIZERS}
-        return {name: alpha for name, alpha in chosen.items() if alpha is not None}
+    def chosen_alphas(self):
+        """Arm → its alpha chosen on validation error over the selection seeds ("none": 0).
 
-    def chosen(self, dataset, model):
-        """Regularizer → alpha of that setting's table, for regularizers with runs at that alpha.
-
-        LeNet on any dataset uses the alphas chosen on the main dataset (the study transfers
-        them to MNIST); the all-conv network chooses its own.
+        Only the validation error of the selection runs enters; an arm without a finished
+        selection run has no entry.
         """
-        selection_dataset = self.settings.main_dataset if model == "lenet" else dataset
-        conditions = self.setting(dataset, model)
-        return {name: alpha for name, alpha in self.best_alphas(selection_dataset, model).items()
-                if self.final(regularizer=name, alpha=alpha, **conditions)}
+        chosen = {}
+        for arm in ARMS:
+            if arm == "none":
+                if self.final(self.settings.selection_seeds, arm=arm, **self.lenet()):
+                    chosen[arm] = 0.0
+                continue
+            alpha = best_alpha({alpha: [row["validation_error"] for row in
+                                        self.final(self.settings.selection_seeds, arm=arm, alpha=alpha,
+                                                   **self.lenet())]
+                                for alpha in self.selection_alphas(arm)})
+            if alpha is not None:
+                chosen[arm] = alpha
+        return chosen
+
+    def by_seed(self, column, seeds, epoch=None, **conditions):
+        """Seed → ``column`` of the run matching ``conditions`` (its last epoch, or ``epoch``)."""
+        rows = select(self.rows, seeds, **conditions)
+        return {row["seed"]: row[column] for row in rows
+                if row["epoch"] == (row["epochs"] if epoch is None else epoch)}

@@ -8,14 +8,15 @@ evolve from two initializations. The grid is described in ``experiments/grid.py`
 
 The order of work:
 
-1. The runs fixed by the settings ("main" first, then "norms" and "allconv") are
-   submitted to the executor: this process (``workers=1``), a local Dask cluster, or an
+1. The runs fixed by the settings (the selection runs first, then the "none" runs of the
+   other experiments) are submitted to the executor: this process (``workers=1``), a local Dask cluster, or an
    existing one (``experiments/executors.py``).
 2. Every record is stored as ``runs/<run_id>.json`` the moment it arrives, so a crash of
    this process loses only the runs in progress, and a run whose file exists is never
    run again: the same command continues where it stopped.
-3. Once every "main" run is finished, the best alphas are chosen from them
-   (``experiments/results.py``) and the runs of "batch" and "mnist" are submitted.
+3. Once every selection run is finished, each arm's alpha is chosen on validation error
+   (``experiments/results.py``) and the runs of "confirmation", "mnist", "batch" and
+   "allconv" at those alphas are submitted.
 4. The timing experiment runs alone in this process, after the grid, so that no other
    run disturbs it.
 5. ``results.csv``, ``timing.csv``, the figures and ``summary.md`` are rebuilt from the
@@ -26,24 +27,25 @@ from pathlib import Path
 
 from experiments import report
 from experiments.executors import DaskCluster, InProcess
-from experiments.grid import (DEPENDENT_EXPERIMENTS, REGULARIZERS, Settings, dependent_specs,
-                              independent_specs, main_specs, selected_experiments, unique)
+from experiments.grid import (ARMS, DEPENDENT_EXPERIMENTS, Settings, dependent_specs, independent_specs,
+                              selected_experiments, selection_specs, unique)
 from experiments.results import Results, result_rows
 from experiments.runs import process_datasets
 from experiments.storage import finished_run_ids, load_records, store_record, write_json
 from experiments.timing import estimate_seconds, measure_throughput, measure_timing
 
-# Priorities of the runs on the executor: "main" first, since the dependent runs wait for its alphas.
-MAIN_PRIORITY, DEPENDENT_PRIORITY, OTHER_PRIORITY = 2, 1, 0
+# Priorities of the runs on the executor: selection first, since the dependent runs wait for its
+# alphas; then the confirmation runs, the study's main result; then the rest.
+MAIN_PRIORITY, CONFIRMATION_PRIORITY, DEPENDENT_PRIORITY, OTHER_PRIORITY = 3, 2, 1, 0
 # Stands in for the alphas not chosen yet when the plan counts the dependent runs.
-PLACEHOLDER_ALPHAS = {name: 1e-3 for name in REGULARIZERS}
+PLACEHOLDER_ALPHAS = {name: 1e-3 for name in ARMS}
 
 
 def chosen_alphas(output_dir, settings):
-    """Regularizer → best alpha among the finished "main" runs in ``output_dir``."""
-    main_ids = {spec.run_id for spec in main_specs(settings)}
-    records = [record for record in load_records(output_dir) if record["run_id"] in main_ids]
-    return Results(result_rows(records), settings).best_alphas(settings.main_dataset, "lenet")
+    """Arm → alpha chosen on validation error among the finished selection runs in ``output_dir``."""
+    selection_ids = {spec.run_id for spec in selection_specs(settings)}
+    records = [record for record in load_records(output_dir) if record["run_id"] in selection_ids]
+    return Results(result_rows(records), settings).chosen_alphas()
 
 
 class GridProgress:
@@ -102,25 +104,26 @@ def run_grid(executor, output_dir, settings, experiments, progress=True, log=pri
     finished = finished_run_ids(output_dir)
     bar = GridProgress(finished, progress, log)
     independent = independent_specs(settings, experiments)
-    main_ids = {spec.run_id for spec in main_specs(settings)} if "main" in experiments else set()
+    main_ids = {spec.run_id for spec in selection_specs(settings)} if "selection" in experiments else set()
     # The dependent runs are counted with placeholder alphas until the real ones are chosen.
     needs_alphas = any(name in experiments for name in DEPENDENT_EXPERIMENTS)
-    bar.set_grid(independent + dependent_specs(settings, experiments, PLACEHOLDER_ALPHAS))
+    bar.set_grid(unique(independent + dependent_specs(settings, experiments, PLACEHOLDER_ALPHAS)))
     submitted = set()
 
     def submit(specs, priority):
         for spec in specs:
             if spec.run_id not in finished and spec.run_id not in submitted:
-                executor.submit(spec, MAIN_PRIORITY if spec.run_id in main_ids else priority)
+                executor.submit(spec, MAIN_PRIORITY if spec.run_id in main_ids
+                                else CONFIRMATION_PRIORITY if spec.experiment == "confirmation" else priority)
                 submitted.add(spec.run_id)
 
     def submit_dependents():
         chosen = chosen_alphas(output_dir, settings)
         if chosen:
-            bar.write("best alpha by validation error: "
-                + ", ".join(f"{name} {alpha:g}" for name, alpha in chosen.items()))
+            bar.write("alpha chosen by validation error: "
+                      + ", ".join(f"{name} {alpha:g}" for name, alpha in chosen.items()))
         specs = dependent_specs(settings, experiments, chosen)
-        bar.set_grid(independent + specs)
+        bar.set_grid(unique(independent + specs))
         submit(specs, DEPENDENT_PRIORITY)
 
     submit(independent, OTHER_PRIORITY)

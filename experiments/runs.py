@@ -5,8 +5,11 @@ A record is a JSON-ready dict:
 
     spec              the RunSpec's fields
     run_id            the spec's run id (the name of its file)
-    rows              one dict per epoch, epoch 0 being the initialization (norms only)
+    rows              one dict per epoch, epoch 0 being the initialization (norms and penalty only):
+                      data_loss, penalty, validation_error, test_error, last_step_learning_rate,
+                      weight_norm_mean/std, layer_norm_means (one per kernel), seconds_per_step
     trajectory        per-unit weight-norm statistics every ``trajectory_every`` steps
+    shrinkage_per_step  mean |η̄·g_o| / |w_o| over the units at the final weights (see shrinkage_per_step)
     steps_per_epoch   training steps in one epoch
     diverged          True when a step produced a non-finite loss (later epochs count as chance)
     failed            True when the run raised; ``error`` and ``traceback`` say what
@@ -29,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from data import DataError, dataset_info
-from experiments.grid import VALIDATION_SIZE
+from experiments.grid import MOMENTUM, VALIDATION_SIZE
 
 EVALUATION_CHUNK = 128
 
@@ -46,7 +49,44 @@ def train_config(spec):
     return TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, learning_rate=spec.learning_rate,
                        optimizer="momentum", regularizer=spec.regularizer, alpha=spec.alpha, dtype="float32",
                        seed=spec.seed, model=spec.model, dataset=spec.dataset, initializer=spec.initializer,
-                       validation_size=VALIDATION_SIZE)
+                       validation_size=VALIDATION_SIZE, coupled=spec.coupled)
+
+
+def learning_rate_at(spec, step, total_steps):
+    """The learning rate of training step ``step`` (0-based) of ``total_steps``.
+
+    cosine:   η_t = η₀ · (1 + cos(π t / T)) / 2, from η₀ at t = 0 down to η₀ · (1 − cos(π/T)) / 2 ≈ 0
+              at the last step t = T − 1 (never exactly 0)
+    constant: η_t = η₀
+    """
+    if spec.schedule == "constant":
+        return spec.learning_rate
+    if spec.schedule != "cosine":
+        raise ValueError(f"RunSpec.schedule: expected 'cosine' or 'constant', got {spec.schedule!r}")
+    return spec.learning_rate * (1 + math.cos(math.pi * step / total_steps)) / 2
+
+
+def shrinkage_per_step(network, regularizer, mean_learning_rate, coupled):
+    """Mean over every unit o of every regularized kernel of |η̄ · g_o| / |w_o|, at the current weights.
+
+    ``g = regularizer.calculate_gradient(kernel)``, ``η̄`` the run's mean learning rate: the
+    fraction of its norm a unit loses (or gains) per step at these weights. A coupled
+    regularizer's gradient accumulates in the velocity to 1/(1 − μ) times its size while it
+    changes slowly, so its shrinkage is counted with that factor. 0 without a regularizer.
+    """
+    from framework.training import regularizable_kernels
+    from regularizers import unit_norms
+
+    if regularizer is None:
+        return 0.0
+    ratios = []
+    for kernel in regularizable_kernels(network):
+        kernel = np.asarray(kernel, dtype=np.float64)
+        gradient_norms = unit_norms(regularizer.calculate_gradient(kernel))
+        norms = unit_norms(kernel)
+        ratios.append(gradient_norms[norms > 0] / norms[norms > 0])
+    factor = mean_learning_rate / (1 - MOMENTUM) if coupled else mean_learning_rate
+    return float(factor * np.concatenate(ratios).mean())
 
 
 def _idx_files_missing(folder, name):
@@ -116,8 +156,16 @@ def error_rate(network, images, labels, threads):
 
 
 def train_run(spec, dataset, evaluation_threads=None):
-    """Train one run on ``dataset``; return its record without the bookkeeping fields."""
+    """Train one run on ``dataset``; return its record without the bookkeeping fields.
+
+    Per epoch: the data loss (mean cross-entropy of the epoch's batches, without the
+    penalty), the penalty (mean Σ regularizer.norm over the kernels, at the weights each
+    batch saw), validation and test error, per-layer mean unit norms, the learning rate of
+    the epoch's last step. The data loss of a step is its loss less the penalty at the
+    weights of that step's forward pass.
+    """
     from data import DataLayer
+    from framework.models import make_regularizer
     from framework.training import build_model, run_epoch, weight_norm_statistics
 
     network = build_model(train_config(spec))
@@ -128,48 +176,72 @@ def train_run(spec, dataset, evaluation_threads=None):
                            spec.batch_size, rng=np.random.default_rng([spec.seed, 1]))
     network.data_layer = data_layer
     steps = data_layer.iterations_per_epoch
+    total_steps = steps * spec.epochs
 
     def trajectory_point(step):
         mean, std = weight_norm_statistics(network)
         return {"step": step, "weight_norm_mean": mean, "weight_norm_std": std,
                 "layer_norm_means": layer_norm_means(network)}
 
-    mean, std = weight_norm_statistics(network)
-    rows = [{"epoch": 0, "train_loss": math.nan, "validation_error": math.nan, "test_error": math.nan,
-             "weight_norm_mean": mean, "weight_norm_std": std, "seconds_per_step": math.nan}]
+    def norm_row(epoch, **numbers):
+        mean, std = weight_norm_statistics(network)
+        return {"epoch": epoch, **numbers, "weight_norm_mean": mean, "weight_norm_std": std,
+                "layer_norm_means": layer_norm_means(network)}
+
+    rows = [norm_row(0, data_loss=math.nan, penalty=network.regularization_loss(), validation_error=math.nan,
+                     test_error=math.nan, last_step_learning_rate=math.nan,
+                     seconds_per_step=math.nan)]
     trajectory = [trajectory_point(0)]
     diverged = False
     step = 0
+    learning_rates = []
+    penalties = []
 
-    def record_trajectory(_):
+    def before_step():
+        # The learning rate and the penalty of the step about to run (its forward pass sees these weights).
+        rate = learning_rate_at(spec, step, total_steps)
+        network.set_learning_rate(rate)
+        learning_rates.append(rate)
+        penalties.append(network.regularization_loss())
+
+    def after_step(_):
         nonlocal step
         step += 1
         if step % spec.trajectory_every == 0:
             trajectory.append(trajectory_point(step))
+        if step < total_steps:
+            before_step()
 
+    before_step()
     for epoch in range(1, spec.epochs + 1):
+        first_penalty = len(penalties) - 1
         try:
-            train_loss, seconds = run_epoch(network, steps, after_step=record_trajectory)
+            total_loss, seconds = run_epoch(network, steps, after_step=after_step)
         except FloatingPointError:
             diverged = True
             break
-        # Test error every epoch (the convergence curves); validation error, which only chooses
-        # alpha, after the last epoch alone (evaluation costs a third of an epoch here).
-        errors = {name: (error_rate(network, images, labels, evaluation_threads)
-                         if name == "test" or epoch == spec.epochs else math.nan)
+        epoch_penalties = penalties[first_penalty:first_penalty + steps]
+        penalty = float(np.mean(epoch_penalties))
+        errors = {name: error_rate(network, images, labels, evaluation_threads)
                   for name, (images, labels) in evaluation.items()}
-        mean, std = weight_norm_statistics(network)
-        rows.append({"epoch": epoch, "train_loss": train_loss,
-                     "validation_error": errors["validation"], "test_error": errors["test"],
-                     "weight_norm_mean": mean, "weight_norm_std": std, "seconds_per_step": seconds / steps})
+        rows.append(norm_row(epoch, data_loss=total_loss - penalty, penalty=penalty,
+                             validation_error=errors["validation"], test_error=errors["test"],
+                             last_step_learning_rate=learning_rates[first_penalty + steps - 1],
+                             seconds_per_step=seconds / steps))
     if trajectory[-1]["step"] != step and not diverged:
         trajectory.append(trajectory_point(step))
+    shrinkage = math.nan
+    if not diverged:
+        shrinkage = shrinkage_per_step(network, make_regularizer(spec.regularizer, spec.alpha),
+                                       float(np.mean(learning_rates)), spec.coupled)
     if diverged:
         # A diverged run counts as chance level (90 % error) for the epochs it did not finish.
         for epoch in range(len(rows), spec.epochs + 1):
-            rows.append({"epoch": epoch, "train_loss": math.nan, "validation_error": 0.9, "test_error": 0.9,
-                         "weight_norm_mean": math.nan, "weight_norm_std": math.nan, "seconds_per_step": math.nan})
-    return {"diverged": diverged, "failed": False, "steps_per_epoch": steps, "rows": rows, "trajectory": trajectory}
+            rows.append({"epoch": epoch, "data_loss": math.nan, "penalty": math.nan, "validation_error": 0.9,
+                         "test_error": 0.9, "last_step_learning_rate": math.nan, "seconds_per_step": math.nan,
+                         "weight_norm_mean": math.nan, "weight_norm_std": math.nan, "layer_norm_means": []})
+    return {"diverged": diverged, "failed": False, "steps_per_epoch": steps, "rows": rows, "trajectory": trajectory,
+            "shrinkage_per_step": shrinkage}
 
 
 def failed_record(spec, error, where, details=""):

@@ -1,31 +1,47 @@
-"""``summary.md``: one section per claim of the Norm Loss paper (Georgiou et al., ICPR 2020),
-each computed from the result rows (``results.csv`` read back), ``timing.csv`` and
+"""``summary.md``: the design, then one section per claim of the Norm Loss paper (Georgiou et al.,
+ICPR 2020), each computed from the result rows (``results.csv`` read back), ``timing.csv`` and
 ``weight_norms.csv``:
 
+    the design and what of it has finished                    design_section
+    selection: validation error against alpha, chosen alphas  selection_section
     1. accuracy comparable to or better than weight decay     claim_accuracy
     2. faster convergence                                     claim_convergence
     3. less sensitivity to alpha and to the batch size        claim_sensitivity
     4. negligible extra computation                           claim_cost
-    weight norms from two initializations                     weight_norms_section
+    per-layer unit norms                                      unit_norms_section
     runs that failed                                          failed_runs_section
 
-Errors are in percent, mean ± std over seeds, with the number of seeds.
+Errors are in percent. "±" after a mean is the sample standard deviation over seeds; an
+interval in brackets is a 95 % t confidence interval (``experiments/paired.py``).
 """
-import statistics
+import math
 
-from experiments.grid import LEARNING_RATE, MOMENTUM, VALIDATION_SIZE
-from experiments.results import epochs_to, mean_std, select
+from experiments.grid import (MOMENTUM, VALIDATION_SIZE, dependent_specs, independent_specs, selected_experiments,
+                              selection_specs)
+from experiments.paired import interval, paired_difference
+from experiments.results import LAYER_COLUMNS, epochs_to, mean_std, select
 
-LABELS = {"none": "none", "l1": "L1", "l2": "L2 (weight decay)", "normloss": "Norm Loss"}
-SETTINGS_TITLES = {("fashion-mnist", "lenet"): "Fashion-MNIST, LeNet", ("fashion-mnist", "allconv"):
-                   "Fashion-MNIST, all-conv + BN", ("mnist", "lenet"): "MNIST, LeNet"}
-WEIGHT_REGULARIZERS = ("l1", "l2", "normloss")
+LABELS = {"none": "none", "l1": "L1", "l2": "L2", "normloss": "Norm Loss", "normloss_coupled": "Norm Loss (coupled)",
+          "l2_coupled": "L2 (coupled)"}
+LAYER_NAMES = {"lenet": ("conv1", "conv2", "fc1", "fc2", "fc3"),
+               "allconv": ("conv1", "conv2", "conv3", "conv4", "classifier")}
+# The paired comparisons of claim 1: (arm, reference).
+COMPARISONS = (("normloss", "none"), ("normloss", "l2"), ("normloss_coupled", "l2"), ("normloss_coupled", "normloss"),
+               ("l2", "none"), ("l1", "none"), ("l2_coupled", "l2"), ("normloss_coupled", "l2_coupled"))
 
 
 def pct(values):
-    """'12.34 ± 0.56' (percent) from error fractions; the seed count is reported separately."""
+    """'12.34 ± 0.56' (percent) from error fractions."""
     mean, std, _ = mean_std(values)
     return f"{100 * mean:.2f} ± {100 * std:.2f}"
+
+
+def ci_cell(difference, scale=100, digits=2):
+    """'−0.12 [−0.30, +0.06]' of an Interval (times ``scale``), or '—' without two values."""
+    if difference.n < 2:
+        return "—"
+    return (f"{scale * difference.mean:+.{digits}f} [{scale * difference.low:+.{digits}f}, "
+            f"{scale * difference.high:+.{digits}f}]")
 
 
 def table(header, rows):
@@ -35,200 +51,265 @@ def table(header, rows):
     return "\n".join(lines)
 
 
-def spread(means):
-    """(max − min, population std) of mean errors across alphas or batch sizes, in points."""
-    return 100 * (max(means) - min(means)), 100 * statistics.pstdev(means)
-
-
-def introduction():
-    return ["# normnet compare: Norm Loss against none / L1 / L2", "",
-            f"SGD with momentum {MOMENTUM}, learning rate {LEARNING_RATE}, mean cross-entropy, float32. "
-            f"Best alpha = lowest mean validation error after the last epoch (validation: the last "
-            f"{VALIDATION_SIZE} training images); test error reported at that alpha. Errors in percent, "
-            f"mean ± std over seeds (n = number of seeds).", ""]
-
-
-def claim_accuracy(results):
-    """Claim 1: the best test error of each regularizer, at its best alpha, in every setting."""
+def settings_titles(results):
+    """(title, conditions, seeds) of each confirmation setting that has runs."""
     settings = results.settings
-    out = []
-    for (dataset, model), title in SETTINGS_TITLES.items():
-        conditions = results.setting(dataset, model)
-        chosen = results.chosen(dataset, model)
-        if not chosen:
-            continue
-        note = " (alphas chosen on Fashion-MNIST)" if dataset != settings.main_dataset else ""
-        train_size = results.final(**conditions)[0]["train_size"]
-        evaluated = (f"; evaluated on the first {settings.allconv_eval_size} test images"
-                     if model == "allconv" and settings.allconv_eval_size else "")
-        out += [f"### {title}{note}", "",
-                f"{train_size} training images, {conditions['epochs']} epochs, batch "
-                f"{conditions['batch_size']}{evaluated}.", ""]
-        rows = []
-        for name, alpha in chosen.items():
-            final = results.final(regularizer=name, alpha=alpha, **conditions)
-            rows.append([LABELS[name], f"{alpha:g}", pct([row["validation_error"] for row in final]),
-                         pct([row["test_error"] for row in final]), len(final)])
-        out += [table(["regularizer", "alpha", "validation error %", "test error %", "n"], rows), ""]
-    return ["## 1. Best test error per regularizer (at its best alpha)", ""] + out if out else []
+    candidates = [(f"Fashion-MNIST, LeNet ({settings.epochs} epochs)", results.lenet(), settings.confirmation_seeds),
+                  (f"MNIST, LeNet ({settings.epochs} epochs, alphas chosen on Fashion-MNIST)",
+                   results.lenet(settings.second_dataset), settings.mnist_seeds),
+                  (f"Fashion-MNIST, all-conv + BN ({settings.allconv_epochs} epochs, alphas chosen on LeNet)",
+                   results.allconv(), settings.allconv_seeds)]
+    return [(title, conditions, seeds) for title, conditions, seeds in candidates
+            if results.final(seeds, **conditions)]
 
 
-def convergence_curves(results, conditions, chosen):
-    """Regularizer → [(epoch, mean test error)] at its chosen alpha."""
-    curves = {}
-    for name, alpha in chosen.items():
-        runs = select(results.rows, regularizer=name, alpha=alpha, **conditions)
-        curves[name] = [(epoch, mean_std([row["test_error"] for row in runs if row["epoch"] == epoch])[0])
-                        for epoch in range(1, conditions["epochs"] + 1)]
-    return curves
+def arms_present(results, conditions, seeds, chosen):
+    """Arm → alpha of the arms with runs at their chosen alpha in a setting, in the design's order."""
+    return {arm: chosen[arm] for arm in results.settings.arms
+            if arm in chosen and results.final(seeds, arm=arm, alpha=chosen[arm], **conditions)}
 
 
-def claim_convergence(results):
-    """Claim 2: test error per epoch at the best alphas, and the epochs each needs to reach a common error."""
-    main_dataset = results.settings.main_dataset
-    conditions = results.setting(main_dataset, "lenet")
-    chosen = results.chosen(main_dataset, "lenet")
-    if not chosen:
+def design_section(results, finished_ids):
+    """What the grid is, its size, and how much of it has finished."""
+    settings = results.settings
+    chosen = results.chosen_alphas()
+    experiments = [name for name in selected_experiments(None) if name != "timing"]
+    selection = selection_specs(settings)
+    every = {spec.run_id: spec for spec in independent_specs(settings, experiments)
+             + dependent_specs(settings, experiments, {**{arm: 1.0 for arm in settings.arms}, **chosen})}
+    by_experiment = {}
+    for spec in every.values():
+        by_experiment.setdefault(spec.experiment, []).append(spec)
+    rows = [[name, len(specs), sum(spec.run_id in finished_ids for spec in specs)]
+            for name, specs in by_experiment.items()]
+    complete = len(selection) == sum(spec.run_id in finished_ids for spec in selection)
+    note = ("" if complete else " The selection is unfinished, so the confirmation counts assume every "
+            "regularized arm gets an alpha.")
+    return ["## Design", "",
+            f"SGD with momentum {MOMENTUM}, peak learning rate {settings.learning_rate} at batch "
+            f"{settings.batch_size}, cosine decay per step to near zero, mean cross-entropy, float32, He "
+            f"initialization. Training: the first {settings.train_size} training images; validation: the "
+            f"last {VALIDATION_SIZE}. Arms: {', '.join(LABELS[arm] for arm in settings.arms)} (decoupled: "
+            "shrinkage of the current weights; coupled: the penalty's gradient through momentum).", "",
+            f"Selection: every regularized arm at alphas {', '.join(f'{alpha:.3g}' for alpha in settings.alphas)}"
+            f" on seeds {', '.join(str(seed) for seed in settings.selection_seeds)}; each arm's alpha is the one "
+            "with the lowest mean validation error. Confirmation: every arm at its chosen alpha on seeds "
+            f"{min(settings.confirmation_seeds)}–{max(settings.confirmation_seeds)}, paired (same initial weights "
+            "and batch order per seed). The test set chooses nothing.", "",
+            "Runs of each experiment (finished of planned):" + note, "",
+            table(["experiment", "runs", "finished"], rows), ""]
+
+
+def selection_section(results):
+    """Validation error against alpha for every arm, and the chosen alphas."""
+    settings = results.settings
+    conditions = results.lenet()
+    seeds = settings.selection_seeds
+    arms = [arm for arm in settings.regularized_arms if results.selection_alphas(arm)]
+    if not arms:
         return []
-    curves = convergence_curves(results, conditions, chosen)
-    # The worst final error among the regularizers: every curve reaches it.
-    threshold = max(curve[-1][1] for curve in curves.values())
-    epochs = range(1, conditions["epochs"] + 1)
-    out = ["## 2. Convergence: test error per epoch at the best alphas "
-           f"({SETTINGS_TITLES[(main_dataset, 'lenet')]})", "",
-           f"'epochs to {100 * threshold:.2f} %': first epoch whose mean test error is at or below the worst "
-           "final mean error among the regularizers (so every curve reaches it).", ""]
-    rows = []
-    for name, alpha in chosen.items():
-        runs = select(results.rows, regularizer=name, alpha=alpha, **conditions)
-        cells = [pct([row["test_error"] for row in runs if row["epoch"] == epoch]) for epoch in epochs]
-        loss_mean, loss_std, _ = mean_std([row["train_loss"] for row in runs if row["epoch"] == 1])
-        rows.append([LABELS[name], f"{alpha:g}"] + cells +
-                    [f"{loss_mean:.3f} ± {loss_std:.3f}", epochs_to(curves[name], threshold)])
-    header = (["regularizer", "alpha"] + [f"epoch {epoch}" for epoch in epochs]
-              + ["train loss, epoch 1", f"epochs to {100 * threshold:.2f} %"])
-    return out + [table(header, rows), ""]
-
-
-def alpha_sensitivity(results, dataset, model):
-    """Claim 3, first half: test error against alpha in one setting, and its spread across alphas."""
-    conditions = results.setting(dataset, model)
-    names = [name for name in WEIGHT_REGULARIZERS if results.alphas(name, **conditions)]
-    if not names:
-        return []
-    alphas = sorted({alpha for name in names for alpha in results.alphas(name, **conditions)})
-    none = results.final(regularizer="none", **conditions)
-    out = [f"### Test error % against alpha ({SETTINGS_TITLES[(dataset, model)]})", "",
-           f"No regularizer: {pct([row['test_error'] for row in none])} (n = {len(none)}).", ""]
+    chosen = results.chosen_alphas()
+    alphas = sorted({alpha for arm in arms for alpha in results.selection_alphas(arm)})
     rows = []
     for alpha in alphas:
         cells = []
-        for name in names:
-            final = results.final(regularizer=name, alpha=alpha, **conditions)
-            cells.append(f"{pct([row['test_error'] for row in final])} (n={len(final)})" if final else "")
-        rows.append([f"{alpha:g}"] + cells)
-    out += [table(["alpha"] + [LABELS[name] for name in names], rows), ""]
-    spreads = []
-    for name in names:
-        name_alphas = results.alphas(name, **conditions)
-        means = [mean_std([row["test_error"] for row in results.final(regularizer=name, alpha=alpha,
-                                                                      **conditions)])[0]
-                 for alpha in name_alphas]
-        width, deviation = spread(means)
-        spreads.append([LABELS[name], f"{min(name_alphas):g} … {max(name_alphas):g}", len(means),
-                        f"{width:.2f}", f"{deviation:.2f}", f"{100 * min(means):.2f}", f"{100 * max(means):.2f}"])
-    return out + ["Spread of the mean test error across alphas:", "",
-                  table(["regularizer", "alphas", "count", "max − min (points)", "std (points)", "best %",
-                         "worst %"], spreads), ""]
+        for arm in arms:
+            final = results.final(seeds, arm=arm, alpha=alpha, **conditions)
+            mark = " ←" if chosen.get(arm) == alpha else ""
+            cells.append(f"{100 * mean_std([row['validation_error'] for row in final])[0]:.2f}{mark}"
+                         if final else "")
+        rows.append([f"{alpha:.3g}"] + cells)
+    none = results.final(seeds, arm="none", **conditions)
+    out = ["## Selection: validation error (%) against alpha (Fashion-MNIST, LeNet)", "",
+           f"Mean over the selection seeds ({', '.join(str(seed) for seed in seeds)}); ← marks the chosen alpha. "
+           f"No regularizer: {100 * mean_std([row['validation_error'] for row in none])[0]:.2f} "
+           f"(n = {len(none)}).", "",
+           table(["alpha"] + [LABELS[arm] for arm in arms], rows), ""]
+    # How wide the good range is: alphas within 0.5 points of the arm's best validation error.
+    width_rows = []
+    for arm in arms:
+        means = {alpha: mean_std([row["validation_error"] for row in
+                                  results.final(seeds, arm=arm, alpha=alpha, **conditions)])[0]
+                 for alpha in results.selection_alphas(arm)}
+        best = min(means.values())
+        good = [alpha for alpha, mean in means.items() if mean <= best + 0.005]
+        shrinkage = mean_std([row["shrinkage_per_step"] for row in
+                              results.final(seeds, arm=arm, alpha=chosen.get(arm), **conditions)])[0]
+        width_rows.append([LABELS[arm], f"{chosen[arm]:.3g}", f"{100 * best:.2f}", len(good),
+                           f"{min(good):.3g} … {max(good):.3g}", f"{shrinkage:.2e}"])
+    return out + ["Sensitivity to alpha: how many of the half-decade alphas come within 0.5 points of the arm's "
+                  "best mean validation error, and the relative shrinkage per step at the chosen alpha "
+                  "(mean |η̄·g| / |w| per unit at the final weights; coupled arms times 1/(1 − μ)):", "",
+                  table(["arm", "chosen alpha", "best validation %", "alphas within 0.5 points", "their range",
+                         "shrinkage per step"], width_rows), ""]
+
+
+def claim_accuracy(results):
+    """Claim 1: test error of each arm at its chosen alpha on the confirmation seeds, and the paired
+    differences that decide the claim."""
+    chosen = results.chosen_alphas()
+    out = []
+    for title, conditions, seeds in settings_titles(results):
+        present = arms_present(results, conditions, seeds, chosen)
+        if not present:
+            continue
+        rows = []
+        for arm, alpha in present.items():
+            final = results.final(seeds, arm=arm, alpha=alpha, **conditions)
+            rows.append([LABELS[arm], "—" if arm == "none" else f"{alpha:.3g}",
+                         pct([row["validation_error"] for row in final]), pct([row["test_error"] for row in final]),
+                         len(final)])
+        differences = []
+        for arm, reference in COMPARISONS:
+            if arm not in present or reference not in present:
+                continue
+            difference = paired_difference(
+                results.by_seed("test_error", seeds, arm=arm, alpha=present[arm], **conditions),
+                results.by_seed("test_error", seeds, arm=reference, alpha=present[reference], **conditions))
+            if difference.n < 2:
+                continue
+            verdict = ("resolved: " + ("lower" if difference.high < 0 else "higher")) if difference.excludes_zero \
+                else "not resolved"
+            differences.append([f"{LABELS[arm]} − {LABELS[reference]}", difference.n, ci_cell(difference),
+                                f"{100 * difference.sd:.2f}", f"{100 * difference.half_width:.2f}",
+                                f"{100 * difference.resolvable:.2f}", verdict])
+        out += [f"### {title}", "",
+                table(["arm", "alpha", "validation error %", "test error %", "n"], rows), "",
+                "Paired differences of test error (points; arm − reference, seed by seed):", "",
+                table(["difference", "n", "mean [95 % CI]", "sd of the differences", "CI half-width",
+                       "smallest resolvable effect (80 % power)", "verdict"], differences), ""]
+    return ["## 1. Accuracy: test error at the chosen alphas, confirmation seeds", ""] + out if out else []
+
+
+def claim_convergence(results):
+    """Claim 2: data loss and test error per epoch with intervals, and epochs to a common target."""
+    settings = results.settings
+    conditions = results.lenet()
+    seeds = settings.confirmation_seeds
+    present = arms_present(results, conditions, seeds, results.chosen_alphas())
+    if not present:
+        return []
+    epochs = range(1, settings.epochs + 1)
+    loss_rows, error_rows = [], []
+    finals = {}
+    for arm, alpha in present.items():
+        loss_cells, error_cells = [], []
+        for epoch in epochs:
+            losses = interval(results.by_seed("data_loss", seeds, epoch, arm=arm, alpha=alpha, **conditions).values())
+            errors = interval(results.by_seed("test_error", seeds, epoch, arm=arm, alpha=alpha,
+                                              **conditions).values())
+            loss_cells.append(f"{losses.mean:.4f} ± {losses.half_width:.4f}")
+            error_cells.append(f"{100 * errors.mean:.2f} ± {100 * errors.half_width:.2f}")
+            finals[arm] = errors.mean
+        loss_rows.append([LABELS[arm]] + loss_cells)
+        error_rows.append([LABELS[arm]] + error_cells)
+    # The worst final mean test error among the arms: every arm's mean curve reaches it.
+    target = max(finals.values())
+    reach_rows = []
+    for arm, alpha in present.items():
+        runs = select(results.rows, seeds, arm=arm, alpha=alpha, **conditions)
+        per_seed = []
+        for seed in sorted({row["seed"] for row in runs}):
+            curve = sorted((row["epoch"], row["test_error"]) for row in runs if row["seed"] == seed and row["epoch"] > 0)
+            reached = epochs_to(curve, target)
+            per_seed.append(math.nan if reached is None else reached)
+        reached = interval(per_seed)
+        reach_rows.append([LABELS[arm], f"{reached.mean:.2f}" if reached.n else "—",
+                           sum(math.isnan(value) for value in per_seed), len(per_seed)])
+    header = ["arm"] + [f"epoch {epoch}" for epoch in epochs]
+    return ["## 2. Convergence (Fashion-MNIST, LeNet, confirmation seeds)", "",
+            "Training data loss (mean cross-entropy of the epoch's batches, without the penalty; mean ± 95 % CI "
+            "half-width over seeds):", "", table(header, loss_rows), "",
+            "Test error % after each epoch (mean ± 95 % CI half-width):", "", table(header, error_rows), "",
+            f"Epochs to reach {100 * target:.2f} % test error (the worst final mean among the arms), per seed: "
+            "the mean epoch over the seeds that reach it, and how many do not:", "",
+            table(["arm", "mean epochs", "seeds that never reach it", "seeds"], reach_rows), ""]
 
 
 def batch_sensitivity(results):
-    """Claim 3, second half: L2 and Norm Loss at their best alphas across batch sizes (learning rate fixed)."""
+    """Claim 3, second half: L2 and Norm Loss across batch sizes, learning rate ∝ batch size, alpha kept."""
     settings = results.settings
-    conditions = dict(dataset=settings.main_dataset, model="lenet", initializer="he", epochs=settings.epochs)
-    chosen = results.chosen(settings.main_dataset, "lenet")
-    rows = []
-    spreads = []
-    for name in ("l2", "normloss"):
-        alpha = chosen.get(name)
-        if alpha is None:
-            continue
-        sizes = sorted({row["batch_size"] for row in results.final(regularizer=name, alpha=alpha, **conditions)})
-        if len(sizes) < 2:
-            continue
-        means = []
-        for size in sizes:
-            final = results.final(regularizer=name, alpha=alpha, batch_size=size, **conditions)
-            means.append(mean_std([row["test_error"] for row in final])[0])
-            rows.append([LABELS[name], f"{alpha:g}", size, pct([row["test_error"] for row in final]), len(final)])
-        width, deviation = spread(means)
-        spreads.append([LABELS[name], f"{alpha:g}", ", ".join(str(size) for size in sizes),
-                        f"{width:.2f}", f"{deviation:.2f}"])
+    chosen = results.chosen_alphas()
+    seeds = settings.batch_seeds
+    sizes = sorted({settings.batch_size, *settings.batch_sizes})
+    rows, differences = [], []
+    for size in sizes:
+        conditions = results.lenet(batch_size=size)
+        by_arm = {}
+        for arm in settings.batch_arms:
+            if arm not in chosen:
+                continue
+            final = results.final(seeds, arm=arm, alpha=chosen[arm], **conditions)
+            if final:
+                by_arm[arm] = results.by_seed("test_error", seeds, arm=arm, alpha=chosen[arm], **conditions)
+                rows.append([size, f"{settings.learning_rate * size / settings.batch_size:g}", LABELS[arm],
+                             f"{chosen[arm]:.3g}", pct([row["test_error"] for row in final]), len(final)])
+        if len(by_arm) == 2:
+            first, second = settings.batch_arms
+            difference = paired_difference(by_arm[second], by_arm[first])
+            differences.append([size, f"{LABELS[second]} − {LABELS[first]}", difference.n, ci_cell(difference)])
     if not rows:
         return []
-    return [f"### Test error % against batch size ({SETTINGS_TITLES[(settings.main_dataset, 'lenet')]}, "
-            f"learning rate fixed, {settings.epochs} epochs)", "",
-            table(["regularizer", "alpha", "batch size", "test error %", "n"], rows), "",
-            "Spread of the mean test error across batch sizes:", "",
-            table(["regularizer", "alpha", "batch sizes", "max − min (points)", "std (points)"], spreads), ""]
+    return ["### Batch size (Fashion-MNIST, LeNet; peak learning rate ∝ batch size; alpha kept per step)", "",
+            "The same number of epochs at every batch size; the decoupled shrinkage per step is η·α·g(w) with η "
+            "scaled like the batch size and the steps per epoch inversely, so the shrinkage per epoch is the same "
+            f"at every batch size. Seeds {', '.join(str(seed) for seed in seeds)}.", "",
+            table(["batch size", "peak learning rate", "arm", "alpha", "test error %", "n"], rows), "",
+            "Paired differences of test error (points):", "",
+            table(["batch size", "difference", "n", "mean [95 % CI]"], differences), ""]
 
 
 def claim_sensitivity(results):
-    """Claim 3: sensitivity to alpha (LeNet and all-conv) and to the batch size."""
-    main_dataset = results.settings.main_dataset
-    out = (alpha_sensitivity(results, main_dataset, "lenet") + alpha_sensitivity(results, main_dataset, "allconv")
-           + batch_sensitivity(results))
-    return ["## 3. Sensitivity to alpha and to the batch size", ""] + out if out else []
+    """Claim 3: sensitivity to alpha (the selection section has the curves) and to the batch size."""
+    out = batch_sensitivity(results)
+    return ["## 3. Sensitivity to the batch size", "", *out] if out else []
 
 
 def claim_cost(timing_rows):
-    """Claim 4: seconds per training step with each regularizer, and the regularizer's own share."""
+    """Claim 4: seconds per training step with each regularizer, per model, load windows excluded."""
     if not timing_rows:
         return []
-    first = timing_rows[0]
-    rows = [[LABELS[row["regularizer"]], f"{1000 * row['median_seconds_per_step']:.2f}",
-             f"{row['ratio_to_none']:.3f}", f"{1e6 * row['regularizer_seconds_per_step']:.0f}",
-             f"{100 * row['regularizer_share_of_step']:.2f}"] for row in timing_rows]
-    return ["## 4. Seconds per training step (LeNet, batch "
-            f"{int(first['batch_size'])}, one process, regularizers alternating in "
-            f"{int(first['rounds'])} rounds of {int(first['steps_per_round'])} steps)", "",
-            table(["regularizer", "median ms/step", "ratio to none", "regularizer's own work µs/step",
-                   "own work % of step"], rows), ""]
-
-
-def weight_norms_section(results, norm_rows):
-    """Per-unit weight norms at the start and the end, from He and from the small initializer."""
-    if not norm_rows:
-        return []
-    norm_alpha = results.settings.norm_alpha
-    rows = []
-    for initializer in ("he", "small"):
-        for name in ("none", "l2", "normloss"):
-            runs = [row for row in norm_rows if row["initializer"] == initializer and row["regularizer"] == name
-                    and (name == "none" or row["alpha"] == norm_alpha)]
-            if not runs:
-                continue
-            last_step = max(row["step"] for row in runs)
-            start = [row for row in runs if row["step"] == 0]
-            end = [row for row in runs if row["step"] == last_step]
-            rows.append([initializer, LABELS[name], "—" if name == "none" else f"{norm_alpha:g}",
-                         f"{statistics.fmean(r['weight_norm_mean'] for r in start):.3f} ± "
-                         f"{statistics.fmean(r['weight_norm_std'] for r in start):.3f}",
-                         f"{statistics.fmean(r['weight_norm_mean'] for r in end):.3f} ± "
-                         f"{statistics.fmean(r['weight_norm_std'] for r in end):.3f}", last_step, len(start)])
-    out = ["## Weight norms (LeNet, mean ± std of per-unit norms ‖w_o‖ over all kernels, seed-averaged)", "",
-           table(["init", "regularizer", "alpha", "norm at step 0", "norm at the end", "steps", "n"], rows), ""]
-    final_small = {}
-    for name in ("none", "l2", "normloss"):
-        runs = [row for row in results.final(initializer="small", regularizer=name, model="lenet")
-                if name == "none" or row["alpha"] == norm_alpha]
-        if runs:
-            final_small[name] = runs
-    if final_small:
-        out += ["Test error % after the last epoch from the small initializer: " + ", ".join(
-            f"{LABELS[name]} {pct([row['test_error'] for row in runs])} (n={len(runs)})"
-            for name, runs in final_small.items()) + ".", ""]
+    out = ["## 4. Seconds per training step (one process, regularizers alternating, after the grid)", ""]
+    for model in dict.fromkeys(row["model"] for row in timing_rows):
+        rows_of_model = [row for row in timing_rows if row["model"] == model]
+        first = rows_of_model[0]
+        rows = [[LABELS[row["regularizer"]], f"{1000 * row['median_seconds_per_step']:.2f}",
+                 f"{row['ratio_to_none']:.3f}", f"{1e6 * row['regularizer_seconds_per_step']:.0f}",
+                 f"{100 * row['regularizer_share_of_step']:.2f}"] for row in rows_of_model]
+        out += [f"{model}, batch {int(first['batch_size'])}: {int(first['rounds'])} rounds of "
+                f"{int(first['steps_per_round'])} steps, {int(first['excluded_rounds'])} excluded as load windows "
+                "(CPU time under 90 % of wall time, or wall time more than 15 % off the median round).", "",
+                table(["regularizer", "median ms/step", "ratio to none", "regularizer's own work µs/step",
+                       "own work % of step"], rows), ""]
     return out
+
+
+def unit_norms_section(results):
+    """Final per-layer mean unit norms per arm (confirmation seeds), LeNet and all-conv."""
+    chosen = results.chosen_alphas()
+    out = []
+    for title, conditions, seeds in settings_titles(results):
+        if conditions["dataset"] != results.settings.main_dataset:
+            continue
+        present = arms_present(results, conditions, seeds, chosen)
+        rows = []
+        for arm, alpha in present.items():
+            final = results.final(seeds, arm=arm, alpha=alpha, **conditions)
+            initial = [row for row in select(results.rows, seeds, arm=arm, alpha=alpha, **conditions)
+                       if row["epoch"] == 0]
+            cells = []
+            for column in LAYER_COLUMNS:
+                start = mean_std([row[column] for row in initial])[0]
+                end, spread, _ = mean_std([row[column] for row in final])
+                cells.append(f"{start:.2f} → {end:.2f} ± {spread:.2f}")
+            rows.append([LABELS[arm]] + cells)
+        if rows:
+            out += [f"### {title}", "", table(["arm"] + list(LAYER_NAMES[conditions["model"]]), rows), ""]
+    if not out:
+        return []
+    return ["## Per-layer mean unit norms ‖w_o‖ (initialization → end, mean ± sd over seeds)", "",
+            "Norm Loss pulls each unit's norm towards 1; the mean over all units is dominated by the fully "
+            "connected layers, so each layer is shown apart (figure unit_norms_per_layer.png).", ""] + out
 
 
 def failed_runs_section(failed_records):
@@ -243,9 +324,12 @@ def failed_runs_section(failed_records):
             table(["run", "executed on", "error"], rows), ""]
 
 
-def summary_markdown(results, timing_rows, norm_rows, failed_records=()):
-    """The whole ``summary.md``: the introduction, then one section per claim."""
-    sections = (introduction() + claim_accuracy(results) + claim_convergence(results)
-                + claim_sensitivity(results) + claim_cost(timing_rows) + weight_norms_section(results, norm_rows)
-                + failed_runs_section(list(failed_records)))
+def summary_markdown(results, timing_rows, failed_records=()):
+    """The whole ``summary.md``: the design, the selection, then one section per claim."""
+    finished_ids = {row["run_id"] for row in results.rows} | {record["run_id"] for record in failed_records}
+    sections = (["# normnet compare: Norm Loss against none / L1 / L2, decoupled and coupled", ""]
+                + design_section(results, finished_ids) + selection_section(results) + claim_accuracy(results)
+                + claim_convergence(results) + claim_sensitivity(results) + claim_cost(timing_rows)
+                + unit_norms_section(results) + failed_runs_section(list(failed_records)))
     return "\n".join(sections)
+

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from experiments.figures import FIGURES
-from experiments.grid import Settings, main_specs
+from experiments.grid import ARMS, Settings, selection_specs
 from experiments.results import RESULT_COLUMNS
 from framework.cli import main
 
@@ -52,7 +52,7 @@ def test_compare_quick_writes_every_output_and_resumes(quick_in_process, capsys)
     # One JSON per finished run, each holding its spec, per-epoch rows and a norm trajectory.
     run_files = sorted((output_dir / "runs").glob("*.json"))
     settings = Settings.quick()
-    assert len(run_files) >= len(set(main_specs(settings)))
+    assert len(run_files) >= len(set(selection_specs(settings)))
     record = json.loads(run_files[0].read_text())
     assert {"spec", "rows", "trajectory", "run_id", "executed_on"} <= set(record)
     assert record["trajectory"][0]["step"] == 0
@@ -64,17 +64,19 @@ def test_compare_quick_writes_every_output_and_resumes(quick_in_process, capsys)
     assert tuple(rows[0]) == RESULT_COLUMNS
     expected_rows = sum(json.loads(path.read_text())["spec"]["epochs"] + 1 for path in run_files)
     assert len(rows) == expected_rows
-    assert {row["regularizer"] for row in rows} == {"none", "l1", "l2", "normloss"}
+    assert {row["arm"] for row in rows} == set(ARMS)
     assert {row["dataset"] for row in rows} == {"fashion-mnist", "mnist"}
     assert {row["model"] for row in rows} == {"lenet", "allconv"}
-    assert {row["initializer"] for row in rows} == {"he", "small"}
     assert {int(row["batch_size"]) for row in rows} >= set(settings.batch_sizes)
     trained = [row for row in rows if row["epoch"] != "0"]
-    assert all(0.0 <= float(row["test_error"]) <= 1.0 for row in trained)
+    assert all(0.0 <= float(row["test_error"]) <= 1.0 and 0.0 <= float(row["validation_error"]) <= 1.0
+               and float(row["data_loss"]) > 0 and float(row["penalty"]) >= 0 for row in trained)
+    assert all(float(row["penalty"]) == 0 for row in rows if row["arm"] == "none")
 
     with open(output_dir / "timing.csv", newline="") as handle:
         timing = list(csv.DictReader(handle))
-    assert [row["regularizer"] for row in timing] == ["none", "l1", "l2", "normloss"]
+    assert [(row["model"], row["regularizer"]) for row in timing] == [
+        (model, name) for model in ("lenet", "allconv") for name in ("none", "l1", "l2", "normloss")]
     assert float(timing[0]["ratio_to_none"]) == pytest.approx(1.0)
     assert (output_dir / "weight_norms.csv").stat().st_size > 0
 
@@ -84,8 +86,8 @@ def test_compare_quick_writes_every_output_and_resumes(quick_in_process, capsys)
         assert len(content) > 5000, name
 
     summary = (output_dir / "summary.md").read_text()
-    for heading in ("## 1. Best test error", "## 2. Convergence", "## 3. Sensitivity", "against batch size",
-                    "## 4. Seconds per training step", "## Weight norms"):
+    for heading in ("## Design", "## Selection", "## 1. Accuracy", "## 2. Convergence", "## 3. Sensitivity",
+                    "## 4. Seconds per training step", "## Per-layer mean unit norms"):
         assert heading in summary
     assert "| Norm Loss |" in summary
     assert "## Failed runs" not in summary

@@ -16,20 +16,20 @@ import time
 import pytest
 
 from experiments.executors import MALLOC_TRIM, DaskCluster, environment_variable
-from experiments.grid import Settings, dependent_specs, independent_specs, main_specs, selected_experiments
+from experiments.grid import Settings, dependent_specs, independent_specs, selected_experiments, selection_specs
 from experiments.runner import chosen_alphas, run_compare
 from experiments.runs import execute_run, process_datasets, run_on_worker
 from experiments.storage import finished_run_ids, json_bytes, load_records
 from framework.cli import main
 
 # One seed, one epoch, 256 training images: a LeNet run takes a fraction of a second.
-TINY = Settings(seeds=(0,), epochs=1, train_size=256, eval_size=200, alphas={"l1": (1e-3,), "l2": (1e-3,),
-                                                                              "normloss": (1e-2,)},
-                batch_sizes=(64, 128), allconv_alphas=(1e-3,), allconv_epochs=1, allconv_train_size=128,
-                allconv_eval_size=200, norm_alpha=1e-2, timing_rounds=1, timing_steps=2, trajectory_every=2)
+TINY = Settings(selection_seeds=(100,), confirmation_seeds=(0,), mnist_seeds=(0,), batch_seeds=(0,),
+                allconv_seeds=(0,), epochs=1, train_size=256, eval_size=200, arms=("none", "l1", "l2", "normloss"),
+                alphas=(1e-3,), batch_sizes=(128,), allconv_epochs=1, allconv_train_size=128, allconv_eval_size=200,
+                timing_rounds=1, timing_steps=2, trajectory_every=2)
 # Runs long enough (about half a second on a worker) that a worker can be killed in the middle of one.
-LONGER = Settings(seeds=(0, 1), epochs=1, train_size=3000, eval_size=1000,
-                  alphas={"l1": (1e-3,), "l2": (1e-3,), "normloss": (1e-3,)})
+LONGER = Settings(selection_seeds=(100, 101), epochs=1, train_size=3000, eval_size=1000,
+                  arms=("none", "l1", "l2", "normloss"), alphas=(1e-3,))
 
 
 def numbers(record):
@@ -44,7 +44,7 @@ def silent(*args):
 
 
 def test_one_run_gives_the_same_numbers_bit_for_bit_in_this_process_and_on_a_worker(study_data):
-    spec = [spec for spec in main_specs(TINY) if spec.regularizer == "normloss"][0]
+    spec = [spec for spec in selection_specs(TINY) if spec.regularizer == "normloss"][0]
     here = execute_run(spec, process_datasets(None))
     with DaskCluster(workers=1) as cluster:
         there = cluster.client.submit(run_on_worker, spec, None, pure=False).result()
@@ -59,30 +59,30 @@ def test_one_run_gives_the_same_numbers_bit_for_bit_in_this_process_and_on_a_wor
 
 def test_a_run_that_raises_is_recorded_as_failed_and_the_grid_goes_on(study_data, tmp_path, capsys):
     # A negative alpha makes the run's TrainConfig raise; every other run must still finish.
-    settings = dataclasses.replace(TINY, alphas={**TINY.alphas, "l2": (1e-3, -1.0)})
-    experiments = selected_experiments("main")
+    settings = dataclasses.replace(TINY, alphas=(1e-3, -1.0))
+    experiments = selected_experiments("selection")
 
-    assert run_compare(tmp_path, settings=settings, only="main", progress=False, log=print) == 5
+    assert run_compare(tmp_path, settings=settings, only="selection", progress=False, log=print) == 7
     records = {record["run_id"]: record for record in load_records(tmp_path)}
     assert set(records) == {spec.run_id for spec in independent_specs(settings, experiments)}
     failed = [record for record in records.values() if record["failed"]]
-    assert [record["spec"]["alpha"] for record in failed] == [-1.0]
+    assert [record["spec"]["alpha"] for record in failed] == [-1.0] * 3
     assert failed[0]["error"].startswith("ValueError: ") and "alpha" in failed[0]["error"]
     assert "Traceback" in failed[0]["traceback"]
     assert all(len(record["rows"]) == 2 for record in records.values() if not record["failed"])
     summary = (tmp_path / "summary.md").read_text()
     assert "## Failed runs" in summary and failed[0]["run_id"] in summary
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith(
-        "done: 5 runs executed in this call; 1 failed runs in the folder;")
+        "done: 7 runs executed in this call; 3 failed runs in the folder;")
 
     # A recorded failure is a finished run: the next call executes nothing.
-    assert run_compare(tmp_path, settings=settings, only="main", progress=False, log=silent) == 0
+    assert run_compare(tmp_path, settings=settings, only="selection", progress=False, log=silent) == 0
 
 
 def test_missing_data_in_this_process_names_the_folder_and_the_files(study_data, tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
-    code = main(["compare", "--quick", "--workers", "1", "--only", "main", "--data-dir", str(empty),
+    code = main(["compare", "--quick", "--workers", "1", "--only", "selection", "--data-dir", str(empty),
                  "--output-dir", str(tmp_path / "out"), "--no-progress"])
     error = capsys.readouterr().err
     assert code == 2
@@ -94,7 +94,7 @@ def test_missing_data_in_this_process_names_the_folder_and_the_files(study_data,
 def test_a_worker_without_the_data_stops_the_grid_with_its_address_and_the_files(study_data, tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
-    code = main(["compare", "--quick", "--workers", "2", "--only", "main", "--data-dir", str(empty),
+    code = main(["compare", "--quick", "--workers", "2", "--only", "selection", "--data-dir", str(empty),
                  "--output-dir", str(tmp_path / "out"), "--no-progress"])
     error = capsys.readouterr().err
     assert code == 2
@@ -141,7 +141,7 @@ def test_a_worker_killed_in_the_middle_of_the_grid_loses_no_run(study_data, tmp_
 
             def grid():
                 try:
-                    outcome["executed"] = run_compare(output_dir, settings=LONGER, only="main", scheduler=address,
+                    outcome["executed"] = run_compare(output_dir, settings=LONGER, only="selection", scheduler=address,
                                                       progress=False, log=silent)
                 except BaseException as error:  # noqa: BLE001 - reported by the assertion below
                     outcome["error"] = error
@@ -161,7 +161,7 @@ def test_a_worker_killed_in_the_middle_of_the_grid_loses_no_run(study_data, tmp_
             assert not thread.is_alive(), "the grid did not finish after a worker was killed"
         assert "error" not in outcome, outcome.get("error")
 
-        expected = {spec.run_id for spec in main_specs(LONGER)}
+        expected = {spec.run_id for spec in selection_specs(LONGER)}
         records = {record["run_id"]: record for record in load_records(output_dir)}
         assert set(records) == expected and outcome["executed"] == len(expected)
         assert not any(record["failed"] for record in records.values())
@@ -172,7 +172,7 @@ def test_a_worker_killed_in_the_middle_of_the_grid_loses_no_run(study_data, tmp_
         assert any(records[run_id]["executed_on"].startswith(f"worker {workers['survivor']} ") for run_id in lost)
 
         # A second call finds every run finished and executes none.
-        assert run_compare(output_dir, settings=LONGER, only="main", scheduler=address, progress=False,
+        assert run_compare(output_dir, settings=LONGER, only="selection", scheduler=address, progress=False,
                            log=silent) == 0
     finally:
         for process in processes.values():
@@ -181,7 +181,7 @@ def test_a_worker_killed_in_the_middle_of_the_grid_loses_no_run(study_data, tmp_
             process.wait(timeout=30)
 
 
-def test_the_dependent_runs_use_the_alphas_chosen_from_the_main_runs(study_data, tmp_path):
+def test_the_dependent_runs_use_the_alphas_chosen_from_the_selection_runs(study_data, tmp_path):
     experiments = selected_experiments("batch")
     assert run_compare(tmp_path, settings=TINY, only="batch", progress=False, log=silent) > 0
     chosen = chosen_alphas(tmp_path, TINY)

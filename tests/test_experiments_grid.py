@@ -6,63 +6,86 @@ import itertools
 
 import pytest
 
-from experiments.grid import (RunSpec, Settings, batch_specs, dependent_specs, independent_specs, main_specs,
-                              mnist_specs, norms_specs, selected_experiments, unique)
+from experiments.grid import (HALF_DECADES, RunSpec, Settings, batch_specs, confirmation_specs, dependent_specs,
+                              independent_specs, mnist_specs, selected_experiments, selection_specs, unique)
 from experiments.runner import run_grid
 from experiments.storage import finished_run_ids, load_records
 
-SETTINGS = Settings(seeds=(0, 1), epochs=2, alphas={"l1": (1e-3,), "l2": (1e-4, 1e-3), "normloss": (1e-4, 1e-3)},
-                    batch_sizes=(64, 128), allconv_alphas=(1e-3,), norm_alpha=1e-3)
+SETTINGS = Settings(selection_seeds=(100,), confirmation_seeds=(0, 1), mnist_seeds=(0, 1), batch_seeds=(0,),
+                    allconv_seeds=(0,), epochs=2, arms=("none", "l1", "l2", "normloss", "normloss_coupled"),
+                    alphas=(1e-4, 1e-3), batch_sizes=(128,))
 
 
 def test_a_run_id_names_the_run_and_hashes_every_field_but_the_experiment():
-    spec = RunSpec("main", "fashion-mnist", "lenet", "normloss", 1e-3, 64, 0, "he", 5, 10000)
+    spec = RunSpec("selection", "fashion-mnist", "lenet", "normloss", 1e-3, 64, 0, "he", 5, 10000)
     assert spec.run_id.startswith("fashion-mnist_lenet_normloss_a0.001_b64_he_s0_")
-    assert dataclasses.replace(spec, experiment="norms").run_id == spec.run_id
+    assert dataclasses.replace(spec, experiment="confirmation").run_id == spec.run_id
     assert dataclasses.replace(spec, eval_size=300).run_id != spec.run_id
     assert dataclasses.replace(spec, learning_rate=0.01).run_id != spec.run_id
+    coupled = dataclasses.replace(spec, coupled=True)
+    assert coupled.arm == "normloss_coupled" and coupled.run_id.startswith("fashion-mnist_lenet_normloss_coupled_")
 
 
-def test_main_asks_for_every_regularizer_at_every_alpha_and_seed():
-    specs = main_specs(SETTINGS)
-    # (none + 1 L1 + 2 L2 + 2 Norm Loss alphas) × 2 seeds
-    assert len(specs) == 6 * 2 == len(unique(specs))
-    assert {(spec.regularizer, spec.alpha) for spec in specs} == {
-        ("none", 0.0), ("l1", 1e-3), ("l2", 1e-4), ("l2", 1e-3), ("normloss", 1e-4), ("normloss", 1e-3)}
+def test_the_full_grid_has_half_decade_alphas_from_1e_5_to_1_and_ten_fresh_paired_seeds():
+    assert len(HALF_DECADES) == 11
+    assert HALF_DECADES[0] == pytest.approx(1e-5) and HALF_DECADES[-1] == 1.0
+    assert all(later / earlier == pytest.approx(10 ** 0.5) for earlier, later in zip(HALF_DECADES, HALF_DECADES[1:]))
+    full = Settings()
+    assert len(full.confirmation_seeds) >= 10 and not set(full.confirmation_seeds) & set(full.selection_seeds)
+    assert {"none", "l1", "l2", "normloss", "normloss_coupled"} <= set(full.arms)
 
 
-def test_runs_shared_by_experiments_are_run_once_main_first():
-    specs = independent_specs(SETTINGS, ["main", "norms", "allconv"])
-    # The He runs of "norms" at norm_alpha are "main" runs: only the small-initializer ones are new.
-    he_norms = [spec for spec in norms_specs(SETTINGS) if spec.initializer == "he"]
-    assert {spec.run_id for spec in he_norms} <= {spec.run_id for spec in main_specs(SETTINGS)}
-    assert len(specs) == 12 + 6 + 3 * 2
-    assert [spec.experiment for spec in specs[:12]] == ["main"] * 12
-    assert unique(specs + specs[:3]) == specs
+def test_selection_asks_for_every_regularized_arm_at_every_alpha_and_none_once():
+    specs = selection_specs(SETTINGS)
+    # (none + 4 arms × 2 alphas) × 1 selection seed
+    assert len(specs) == 9 == len(unique(specs))
+    assert {(spec.arm, spec.alpha) for spec in specs} == {("none", 0.0)} | {
+        (arm, alpha) for arm in ("l1", "l2", "normloss", "normloss_coupled") for alpha in (1e-4, 1e-3)}
+    assert {spec.seed for spec in specs} == {100}
 
 
-def test_dependent_runs_use_the_chosen_alphas_and_skip_regularizers_without_one():
+def test_confirmation_runs_every_arm_with_a_chosen_alpha_on_the_fresh_seeds():
+    chosen = {"none": 0.0, "l2": 1e-4, "normloss_coupled": 1e-3}
+    specs = confirmation_specs(SETTINGS, chosen)
+    assert {(spec.arm, spec.alpha, spec.coupled) for spec in specs} == {
+        ("none", 0.0, False), ("l2", 1e-4, False), ("normloss_coupled", 1e-3, True)}
+    assert {spec.seed for spec in specs} == {0, 1}
+
+
+def test_the_batch_runs_scale_the_learning_rate_with_the_batch_size_and_keep_alpha():
+    chosen = {"l2": 1e-4, "normloss": 1e-3}
+    specs = batch_specs(SETTINGS, chosen)
+    assert {(spec.arm, spec.alpha, spec.batch_size, spec.learning_rate) for spec in specs} == {
+        ("l2", 1e-4, 64, 0.05), ("l2", 1e-4, 128, 0.1), ("normloss", 1e-3, 64, 0.05),
+        ("normloss", 1e-3, 128, 0.1)}
+    # The main batch size's runs are confirmation runs, run once.
+    assert {spec.run_id for spec in specs if spec.batch_size == 64} <= {
+        spec.run_id for spec in confirmation_specs(SETTINGS, chosen)}
+
+
+def test_none_runs_need_no_selection_and_the_others_use_the_chosen_alphas():
+    independent = independent_specs(SETTINGS, ["selection", "confirmation", "mnist", "allconv"])
+    assert [spec.experiment for spec in independent[:9]] == ["selection"] * 9
+    assert all(spec.regularizer == "none" for spec in independent[9:])
     chosen = {"none": 0.0, "l2": 1e-4}
-    assert {(spec.regularizer, spec.alpha, spec.batch_size) for spec in batch_specs(SETTINGS, chosen)} == {
-        ("l2", 1e-4, 64), ("l2", 1e-4, 128)}
-    assert {(spec.dataset, spec.regularizer, spec.alpha) for spec in mnist_specs(SETTINGS, chosen)} == {
+    assert {(spec.dataset, spec.arm, spec.alpha) for spec in mnist_specs(SETTINGS, chosen)} == {
         ("mnist", "none", 0.0), ("mnist", "l2", 1e-4)}
-    assert len(dependent_specs(SETTINGS, ["batch", "mnist"], chosen)) == (2 + 2) * 2
+    assert len(dependent_specs(SETTINGS, ["confirmation", "mnist"], chosen)) == (2 + 2) * 2
 
 
-def test_an_experiment_brings_the_main_runs_it_depends_on():
-    assert selected_experiments(None) == ["main", "timing", "norms", "batch", "mnist", "allconv"]
-    assert selected_experiments("mnist") == ["main", "mnist"]
-    assert selected_experiments("allconv") == ["allconv"]
-    with pytest.raises(ValueError, match="expected an experiment in main, timing"):
+def test_an_experiment_brings_the_selection_it_depends_on():
+    assert selected_experiments(None) == ["selection", "confirmation", "mnist", "batch", "allconv", "timing"]
+    assert selected_experiments("mnist") == ["selection", "mnist"]
+    assert selected_experiments("timing") == ["timing"]
+    with pytest.raises(ValueError, match="expected an experiment in selection, confirmation"):
         selected_experiments("everything")
 
 
 class MadeUpResults:
     """An executor that returns a record with a made-up validation error instead of training.
 
-    Norm Loss is best at 1e-4 and L2 at 1e-3; ``crash_after`` runs it raises, as a client
-    that dies would stop."""
+    Norm Loss is best at 1e-4 and L2 at 1e-3 on validation; ``crash_after`` runs it raises, as
+    a client that dies would stop."""
 
     def __init__(self, crash_after=None):
         self.submitted = []
@@ -80,7 +103,7 @@ class MadeUpResults:
             if len(self.completed_ids) == self.crash_after:
                 raise KeyboardInterrupt
             _, _, spec = heapq.heappop(self._queue)
-            error = {("normloss", 1e-4): 0.10, ("l2", 1e-3): 0.11}.get((spec.regularizer, spec.alpha), 0.2)
+            error = {("normloss", 1e-4): 0.10, ("l2", 1e-3): 0.11}.get((spec.arm, spec.alpha), 0.2)
             self.completed_ids.append(spec.run_id)
             yield spec, {"spec": dataclasses.asdict(spec), "run_id": spec.run_id, "diverged": False,
                          "failed": False, "executed_on": "nowhere", "wall_seconds": 0.0, "trajectory": [],
@@ -88,25 +111,26 @@ class MadeUpResults:
                                   for epoch in range(1, spec.epochs + 1)]}
 
 
-def test_the_dependent_runs_start_once_every_main_run_is_stored(tmp_path):
+def test_the_dependent_runs_start_once_every_selection_run_is_stored(tmp_path):
+    experiments = ["selection", "confirmation", "batch", "mnist"]
     executor = MadeUpResults()
-    executed = run_grid(executor, tmp_path, SETTINGS, ["main", "batch", "mnist"], progress=False,
-                        log=lambda *args: None)
+    executed = run_grid(executor, tmp_path, SETTINGS, experiments, progress=False, log=lambda *args: None)
 
-    main_ids = {spec.run_id for spec in main_specs(SETTINGS)}
-    chosen = {"none": 0.0, "l1": 1e-3, "l2": 1e-3, "normloss": 1e-4}
-    dependent = {spec.run_id for spec in dependent_specs(SETTINGS, ["batch", "mnist"], chosen)}
-    assert finished_run_ids(tmp_path) == main_ids | dependent
-    assert executed == len(main_ids | dependent)
-    # Every run was submitted once; the dependent ones after all 12 main runs had come back.
+    selection_ids = {spec.run_id for spec in selection_specs(SETTINGS)}
+    none_ids = {spec.run_id for spec in independent_specs(SETTINGS, experiments)} - selection_ids
+    chosen = {"none": 0.0, "l1": 1e-4, "l2": 1e-3, "normloss": 1e-4, "normloss_coupled": 1e-4}
+    dependent = {spec.run_id for spec in dependent_specs(SETTINGS, experiments, chosen)}
+    assert finished_run_ids(tmp_path) == selection_ids | dependent
+    assert executed == len(selection_ids | dependent)
+    # Every run was submitted once; the regularized ones after all 9 selection runs had come back.
     assert len(executor.submitted) == executed
     for spec, completed_before in executor.submitted:
-        assert completed_before == (0 if spec.run_id in main_ids else len(main_ids))
-    assert executor.completed_ids[:len(main_ids)] == [spec.run_id for spec in main_specs(SETTINGS)]
+        assert completed_before == (0 if spec.run_id in selection_ids | none_ids else len(selection_ids))
+    assert executor.completed_ids[:len(selection_ids)] == [spec.run_id for spec in selection_specs(SETTINGS)]
 
 
 def test_a_crashed_call_keeps_its_finished_runs_and_the_next_call_runs_only_the_rest(tmp_path):
-    experiments = ["main", "batch", "mnist"]
+    experiments = ["selection", "batch", "mnist"]
     with pytest.raises(KeyboardInterrupt):
         run_grid(MadeUpResults(crash_after=5), tmp_path, SETTINGS, experiments, progress=False,
                  log=lambda *args: None)

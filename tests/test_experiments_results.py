@@ -1,5 +1,6 @@
-"""The study's aggregation and selection on small hand-made result tables: the one best-alpha
-rule, the grouping of ``Results``, and each claim's section of ``summary.md``.
+"""The study's aggregation, selection and statistics on small hand-made result tables: the one
+alpha rule (validation error on the selection seeds, never the test set), paired differences
+with t intervals, load windows in the timing, and each claim's section of ``summary.md``.
 
 Errors are fractions in the rows and percent in the tables; the arithmetic is in the comments.
 """
@@ -7,25 +8,34 @@ import math
 
 import pytest
 
-from experiments.grid import Settings, main_specs
+from experiments import summary
+from experiments.grid import Settings, selection_specs
+from experiments.paired import interval, paired_difference
 from experiments.results import Results, best_alpha, epochs_to, mean_std, result_rows, select
 from experiments.runner import chosen_alphas
 from experiments.storage import store_record
-from experiments import summary
+from experiments.timing import load_windows
 
-SETTINGS = Settings(seeds=(0, 1), epochs=2, batch_size=64, alphas={"l1": (1e-3,), "l2": (1e-4, 1e-3),
-                                                                   "normloss": (1e-4, 1e-3)},
-                    batch_sizes=(64, 128), allconv_epochs=1, allconv_batch_size=32, norm_alpha=1e-3)
+SETTINGS = Settings(selection_seeds=(100, 101), confirmation_seeds=(0, 1, 2), mnist_seeds=(0, 1, 2),
+                    batch_seeds=(0, 1), allconv_seeds=(0,), epochs=2, train_size=640, batch_size=64,
+                    arms=("none", "l1", "l2", "normloss", "normloss_coupled"), alphas=(1e-4, 1e-3),
+                    batch_sizes=(128,), allconv_epochs=1, allconv_train_size=640)
+# t quantiles with 2 degrees of freedom: t(0.975, 2) and t(0.80, 2).
+T975_2, T80_2 = 4.302652729749464, 1.0606601717798212
 
 
-def row(regularizer, alpha, seed, epoch=2, validation=0.1, test=0.1, dataset="fashion-mnist", model="lenet",
-        batch_size=64, initializer="he", epochs=2, train_loss=0.5):
+def row(arm, alpha, seed, epoch=2, validation=0.1, test=0.1, dataset="fashion-mnist", model="lenet",
+        batch_size=64, epochs=2, data_loss=0.5):
     """One result row, as results.csv holds it."""
-    return {"dataset": dataset, "model": model, "regularizer": regularizer, "alpha": alpha,
-            "batch_size": batch_size, "seed": seed, "initializer": initializer, "epochs": epochs,
-            "train_size": 640, "learning_rate": 0.05, "epoch": epoch, "train_loss": train_loss,
+    regularizer = arm.replace("_coupled", "")
+    return {"dataset": dataset, "model": model, "arm": arm, "regularizer": regularizer,
+            "coupled": int(arm.endswith("_coupled")), "alpha": alpha, "batch_size": batch_size,
+            "learning_rate": 0.05, "schedule": "cosine", "seed": seed, "initializer": "he", "epochs": epochs,
+            "train_size": 640, "epoch": epoch, "data_loss": data_loss, "penalty": 0.01,
             "validation_error": validation, "test_error": test, "weight_norm_mean": 1.0, "weight_norm_std": 0.1,
-            "seconds_per_step": 0.01, "diverged": 0, "run_id": f"{dataset}_{regularizer}_{alpha}_{seed}"}
+            "unit_norm_layer1": 1.0, "unit_norm_layer2": 1.1, "unit_norm_layer3": 1.2, "unit_norm_layer4": 1.3,
+            "unit_norm_layer5": 1.4, "shrinkage_per_step": 1e-4, "seconds_per_step": 0.01, "diverged": 0,
+            "run_id": f"{dataset}_{model}_{arm}_{alpha}_{batch_size}_{seed}"}
 
 
 # -- the rule ------------------------------------------------------------------------------
@@ -64,150 +74,212 @@ def test_epochs_to_is_the_first_epoch_at_or_below_the_threshold():
     assert epochs_to(curve, 0.10) is None
 
 
-def test_select_matches_every_condition():
+def test_select_matches_every_condition_and_the_seeds():
     rows = [row("l2", 1e-3, 0), row("l2", 1e-3, 1), row("l2", 1e-4, 0)]
     assert select(rows, alpha=1e-3, seed=1) == [rows[1]]
+    assert select(rows, seeds=(0,), arm="l2") == [rows[0], rows[2]]
 
 
 # -- records to rows -----------------------------------------------------------------------
 
-def record(spec, rows, failed=False):
+def record(spec, rows, failed=False, shrinkage=2e-4):
     return {"spec": spec, "run_id": f"run_{spec['regularizer']}_{spec['alpha']}_{spec['seed']}",
-            "diverged": False, "failed": failed, "rows": rows, "trajectory": []}
+            "diverged": False, "failed": failed, "rows": rows, "trajectory": [], "shrinkage_per_step": shrinkage}
 
 
-def test_result_rows_flatten_records_and_turn_nulls_into_nan():
-    spec = {"experiment": "main", "dataset": "mnist", "model": "lenet", "regularizer": "l2", "alpha": 1e-3,
-            "batch_size": 64, "seed": 0, "initializer": "he", "epochs": 1, "train_size": 640,
-            "learning_rate": 0.05, "eval_size": None, "trajectory_every": 25}
+def test_result_rows_flatten_records_layer_norms_and_the_arm_and_turn_nulls_into_nan():
+    spec = {"experiment": "confirmation", "dataset": "mnist", "model": "lenet", "regularizer": "normloss",
+            "alpha": 1e-3, "batch_size": 64, "seed": 0, "initializer": "he", "epochs": 1, "train_size": 640,
+            "learning_rate": 0.05, "coupled": True, "schedule": "cosine", "eval_size": None, "trajectory_every": 25}
     rows = result_rows([
-        record(spec, [{"epoch": 0, "train_loss": None, "test_error": None},
-                      {"epoch": 1, "train_loss": 0.4, "test_error": 0.2}]),
+        record(spec, [{"epoch": 0, "data_loss": None, "penalty": 0.3, "test_error": None,
+                       "layer_norm_means": [1.4, 1.3, 1.2, 1.1, 1.0]},
+                      {"epoch": 1, "data_loss": 0.4, "penalty": 0.2, "test_error": 0.2,
+                       "layer_norm_means": [1.0, 1.0, 1.0, 1.0, 0.9]}]),
         record({**spec, "seed": 1}, [], failed=True)])
     assert len(rows) == 2                     # the failed run has no rows
-    assert rows[0]["regularizer"] == "l2" and rows[0]["diverged"] == 0 and "experiment" not in rows[0]
-    assert math.isnan(rows[0]["train_loss"]) and rows[1]["test_error"] == 0.2
+    assert rows[0]["arm"] == "normloss_coupled" and rows[0]["coupled"] == 1 and "experiment" not in rows[0]
+    assert math.isnan(rows[0]["data_loss"]) and rows[1]["test_error"] == 0.2 and rows[1]["penalty"] == 0.2
+    assert (rows[0]["unit_norm_layer1"], rows[1]["unit_norm_layer5"]) == (1.4, 0.9)
+    assert "layer_norm_means" not in rows[0] and rows[1]["shrinkage_per_step"] == 2e-4
 
 
-# -- grouping ------------------------------------------------------------------------------
+# -- selection -----------------------------------------------------------------------------
 
 def table_rows():
-    """Fashion-MNIST LeNet: L2 best at 1e-4, Norm Loss best at 1e-3; MNIST at those alphas; an
-    all-conv setting of its own; rows that must not sway the choice (other batch size, small init)."""
+    """Selection seeds 100, 101: L2 best at 1e-4, Norm Loss best at 1e-3 on validation, while the
+    test errors point the other way; confirmation seeds 0-2 at (other) alphas whose validation
+    errors are lower still; another batch size; MNIST."""
     return [
         # epoch 1 rows are not final: their (very low) validation errors must not count.
-        row("l2", 1e-3, 0, epoch=1, validation=0.01), row("normloss", 1e-4, 0, epoch=1, validation=0.01),
-        row("none", 0.0, 0, validation=0.20, test=0.21), row("none", 0.0, 1, validation=0.22, test=0.23),
-        row("l1", 1e-3, 0, validation=0.19, test=0.20), row("l1", 1e-3, 1, validation=0.19, test=0.20),
-        row("l2", 1e-4, 0, validation=0.10, test=0.12), row("l2", 1e-4, 1, validation=0.12, test=0.12),
-        row("l2", 1e-3, 0, validation=0.11, test=0.10), row("l2", 1e-3, 1, validation=0.12, test=0.10),
-        row("normloss", 1e-4, 0, validation=0.15, test=0.16), row("normloss", 1e-4, 1, validation=0.15, test=0.14),
-        row("normloss", 1e-3, 0, validation=0.10, test=0.10), row("normloss", 1e-3, 1, validation=0.14, test=0.14),
-        row("l2", 1e-3, 0, batch_size=128, validation=0.01, test=0.30),
-        row("l2", 1e-3, 0, initializer="small", validation=0.01, test=0.90),
-        row("l2", 1e-4, 0, dataset="mnist", validation=0.02, test=0.03),
-        row("l2", 1e-3, 0, dataset="mnist", validation=0.01, test=0.01),
-        row("normloss", 1e-3, 0, dataset="mnist", validation=0.03, test=0.04),
-        row("l2", 1e-2, 0, model="allconv", batch_size=32, epochs=1, epoch=1, validation=0.3, test=0.3),
-        row("l2", 1e-3, 0, model="allconv", batch_size=32, epochs=1, epoch=1, validation=0.4, test=0.4),
+        row("l2", 1e-3, 100, epoch=1, validation=0.01), row("normloss", 1e-4, 100, epoch=1, validation=0.01),
+        row("none", 0.0, 100, validation=0.20, test=0.21), row("none", 0.0, 101, validation=0.22, test=0.23),
+        row("l1", 1e-3, 100, validation=0.19, test=0.20), row("l1", 1e-3, 101, validation=0.19, test=0.20),
+        row("l2", 1e-4, 100, validation=0.10, test=0.30), row("l2", 1e-4, 101, validation=0.12, test=0.30),
+        row("l2", 1e-3, 100, validation=0.11, test=0.01), row("l2", 1e-3, 101, validation=0.12, test=0.01),
+        row("normloss", 1e-4, 100, validation=0.15, test=0.01), row("normloss", 1e-4, 101, validation=0.15,
+                                                                    test=0.01),
+        row("normloss", 1e-3, 100, validation=0.10, test=0.30), row("normloss", 1e-3, 101, validation=0.14,
+                                                                    test=0.30),
+        # Not selection runs: confirmation seeds, another batch size, another dataset.
+        row("l2", 1e-3, 0, validation=0.01, test=0.01), row("normloss", 1e-4, 1, validation=0.01, test=0.01),
+        row("l2", 1e-3, 100, batch_size=128, validation=0.001, test=0.30),
+        row("l2", 1e-3, 100, dataset="mnist", validation=0.001, test=0.01),
     ]
 
 
-def test_results_final_keeps_only_the_last_epoch():
+def test_the_alpha_is_chosen_on_validation_error_of_the_selection_seeds_never_on_test_error():
     results = Results(table_rows(), SETTINGS)
-    final = results.final(regularizer="l2", alpha=1e-3, **results.setting("fashion-mnist", "lenet"))
-    assert [(entry["seed"], entry["epoch"]) for entry in final] == [(0, 2), (1, 2)]
-    assert results.alphas("l2", **results.setting("fashion-mnist", "lenet")) == [1e-4, 1e-3]
+    # L2: 1e-4 → (0.10 + 0.12) / 2 = 0.110, 1e-3 → (0.11 + 0.12) / 2 = 0.115 → 1e-4, though its
+    # test error (0.30) is the worse one. Norm Loss: 1e-4 → 0.150, 1e-3 → 0.120 → 1e-3, likewise.
+    # The confirmation-seed, batch-128 and MNIST rows at 0.01 and below take no part.
+    assert results.chosen_alphas() == {"none": 0.0, "l1": 1e-3, "l2": 1e-4, "normloss": 1e-3}
 
 
-def test_results_choose_alphas_within_a_setting_only():
-    results = Results(table_rows(), SETTINGS)
-    # L2: 1e-4 → (0.10 + 0.12) / 2 = 0.110, 1e-3 → (0.11 + 0.12) / 2 = 0.115 (the batch-128 and
-    # small-init rows at 0.01 belong to other settings). Norm Loss: 1e-4 → 0.150, 1e-3 → 0.120.
-    assert results.best_alphas("fashion-mnist", "lenet") == {"none": 0.0, "l1": 1e-3, "l2": 1e-4,
-                                                              "normloss": 1e-3}
-    # The all-conv network chooses on its own rows (0.3 at 1e-2 against 0.4 at 1e-3).
-    assert results.chosen("fashion-mnist", "allconv") == {"l2": 1e-2}
+def test_an_arm_without_selection_runs_gets_no_alpha():
+    results = Results([entry for entry in table_rows() if entry["arm"] != "l1"], SETTINGS)
+    assert "l1" not in results.chosen_alphas() and "normloss_coupled" not in results.chosen_alphas()
 
 
-def test_mnist_uses_the_alphas_chosen_on_the_main_dataset_where_it_has_runs():
-    results = Results(table_rows(), SETTINGS)
-    # MNIST's own best L2 would be 1e-3 (0.01); the table uses Fashion-MNIST's 1e-4. It has no
-    # "none" or L1 runs, so those are left out.
-    assert results.chosen("mnist", "lenet") == {"l2": 1e-4, "normloss": 1e-3}
-
-
-def stored_main_records(output_dir, validation_by_alpha):
-    """Store one run record per "main" spec of SETTINGS, with hand-made final validation errors."""
-    for spec in main_specs(SETTINGS):
-        error = validation_by_alpha.get((spec.regularizer, spec.alpha, spec.seed), 0.5)
-        rows = [{"epoch": epoch, "train_loss": 0.5, "validation_error": error, "test_error": error}
+def stored_selection_records(output_dir, validation_by_alpha):
+    """Store one run record per selection spec of SETTINGS, with hand-made final errors: the given
+    validation error, and a test error that would choose the other alpha."""
+    for spec in selection_specs(SETTINGS):
+        error = validation_by_alpha.get((spec.arm, spec.alpha, spec.seed), 0.5)
+        rows = [{"epoch": epoch, "data_loss": 0.5, "penalty": 0.0, "validation_error": error, "test_error": 1 - error}
                 for epoch in (1, 2)]
         spec_fields = {key: getattr(spec, key) for key in spec.__dataclass_fields__}
         store_record(output_dir, {"spec": spec_fields, "run_id": spec.run_id, "diverged": False, "failed": False,
-                                  "rows": rows, "trajectory": []})
+                                  "rows": rows, "trajectory": [], "shrinkage_per_step": 0.0})
 
 
-def test_the_runner_chooses_with_the_same_rule_from_the_main_runs_on_disk(tmp_path):
-    stored_main_records(tmp_path, {("l2", 1e-4, 0): 0.10, ("l2", 1e-4, 1): 0.30,     # mean 0.20
-                                   ("l2", 1e-3, 0): 0.25, ("l2", 1e-3, 1): 0.25,     # mean 0.25
-                                   ("normloss", 1e-4, 0): 0.2, ("normloss", 1e-4, 1): 0.2,
-                                   ("normloss", 1e-3, 0): 0.2, ("normloss", 1e-3, 1): 0.2})  # tie → 1e-4
-    assert chosen_alphas(tmp_path, SETTINGS) == {"none": 0.0, "l1": 1e-3, "l2": 1e-4, "normloss": 1e-4}
+def test_the_runner_chooses_with_the_same_rule_from_the_selection_runs_on_disk(tmp_path):
+    stored_selection_records(tmp_path, {("l2", 1e-4, 100): 0.10, ("l2", 1e-4, 101): 0.30,     # mean 0.20
+                                        ("l2", 1e-3, 100): 0.25, ("l2", 1e-3, 101): 0.25,     # mean 0.25
+                                        ("normloss", 1e-4, 100): 0.2, ("normloss", 1e-4, 101): 0.2,
+                                        ("normloss", 1e-3, 100): 0.2, ("normloss", 1e-3, 101): 0.2,  # tie → 1e-4
+                                        ("normloss_coupled", 1e-3, 100): 0.1})  # (0.1 + 0.5) / 2 < 0.5 → 1e-3
+    assert chosen_alphas(tmp_path, SETTINGS) == {"none": 0.0, "l1": 1e-4, "l2": 1e-4, "normloss": 1e-4,
+                                                 "normloss_coupled": 1e-3}
+
+
+# -- statistics ----------------------------------------------------------------------------
+
+def test_interval_is_the_t_interval_of_the_mean_with_the_sample_deviation():
+    result = interval([1.0, 2.0, 3.0, math.nan])
+    # mean 2, sd 1, n 3: 2 ± t(0.975, 2) / √3
+    assert (result.mean, result.sd, result.n) == (pytest.approx(2.0), pytest.approx(1.0), 3)
+    assert result.low == pytest.approx(2 - T975_2 / math.sqrt(3))
+    assert result.high == pytest.approx(2 + T975_2 / math.sqrt(3))
+    assert result.half_width == pytest.approx(T975_2 / math.sqrt(3))
+    # the smallest effect detected with 80 % power: (t(0.975, 2) + t(0.80, 2)) · sd / √n
+    assert result.resolvable == pytest.approx((T975_2 + T80_2) / math.sqrt(3))
+    assert result.excludes_zero is False
+    single = interval([0.4])
+    assert single.mean == 0.4 and single.n == 1 and math.isnan(single.low) and math.isnan(single.resolvable)
+    assert interval([]).n == 0
+
+
+def test_paired_difference_takes_the_seeds_both_arms_have_seed_by_seed():
+    arm = {0: 0.100, 1: 0.110, 2: 0.115, 3: 0.50, 4: math.nan}
+    reference = {0: 0.120, 1: 0.140, 2: 0.140, 4: 0.20, 5: 0.30}
+    difference = paired_difference(arm, reference)
+    # seeds 0, 1, 2 only: differences −0.020, −0.030, −0.025: mean −0.025, sd 0.005;
+    # upper end −0.025 + 4.303 · 0.005 / √3 = −0.0126 < 0: resolved.
+    assert difference.n == 3
+    assert difference.mean == pytest.approx(-0.025) and difference.sd == pytest.approx(0.005)
+    assert difference.high == pytest.approx(-0.025 + T975_2 * 0.005 / math.sqrt(3))
+    assert difference.excludes_zero
+    # The unpaired spread (arm 0.100 … 0.115, reference 0.12 … 0.14) would not matter: only the differences do.
+    assert paired_difference(reference, arm).mean == pytest.approx(0.025)
+
+
+# -- load windows --------------------------------------------------------------------------
+
+def test_load_windows_are_rounds_that_lost_the_core_or_ran_off_the_median():
+    rounds = [{"wall": 1.00, "cpu": 0.99}, {"wall": 1.02, "cpu": 1.01}, {"wall": 0.98, "cpu": 0.97},
+              {"wall": 1.30, "cpu": 1.29},    # 27 % slower than the median (1.02): a load window
+              {"wall": 1.01, "cpu": 0.80}]    # the process ran 79 % of the time: another process had the core
+    assert load_windows(rounds) == [3, 4]
+    assert load_windows([]) == []
 
 
 # -- summary.md, claim by claim ---------------------------------------------------------------
 
-def test_claim_accuracy_reports_each_regularizer_at_its_best_alpha():
-    text = "\n".join(summary.claim_accuracy(Results(table_rows(), SETTINGS)))
-    # Norm Loss at 1e-3: validation (0.10, 0.14) → 12.00 ± 2.83; test (0.10, 0.14) → 12.00 ± 2.83.
-    assert "| Norm Loss | 0.001 | 12.00 ± 2.83 | 12.00 ± 2.83 | 2 |" in text
-    # L2 at 1e-4: validation (0.10, 0.12) → 11.00 ± 1.41, test (0.12, 0.12) → 12.00 ± 0.00.
-    assert "| L2 (weight decay) | 0.0001 | 11.00 ± 1.41 | 12.00 ± 0.00 | 2 |" in text
-    assert "### MNIST, LeNet (alphas chosen on Fashion-MNIST)" in text
-    assert "| L2 (weight decay) | 0.0001 | 2.00 ± 0.00 | 3.00 ± 0.00 | 1 |" in text
+def confirmation_rows():
+    """Confirmation seeds 0, 1, 2 at the alphas table_rows() chooses (L2 1e-4, Norm Loss 1e-3)."""
+    rows = table_rows()
+    for seed, (none, l2, normloss) in enumerate([(0.20, 0.12, 0.10), (0.22, 0.13, 0.12), (0.21, 0.14, 0.11)]):
+        rows += [row("none", 0.0, seed, test=none, epoch=1, data_loss=0.9), row("none", 0.0, seed, test=none),
+                 row("l2", 1e-4, seed, test=l2, epoch=1, data_loss=0.8), row("l2", 1e-4, seed, test=l2),
+                 row("normloss", 1e-3, seed, test=normloss + 0.05, epoch=1, data_loss=0.7),
+                 row("normloss", 1e-3, seed, test=normloss)]
+    return rows
 
 
-def test_claim_convergence_counts_the_epochs_to_the_worst_final_error():
-    rows = [row("none", 0.0, 0, epoch=1, test=0.30), row("none", 0.0, 0, epoch=2, test=0.20),
-            row("normloss", 1e-3, 0, epoch=1, test=0.18), row("normloss", 1e-3, 0, epoch=2, test=0.15)]
-    text = "\n".join(summary.claim_convergence(Results(rows, SETTINGS)))
-    # The worst final mean is none's 0.20: none reaches it in epoch 2, Norm Loss already in epoch 1.
-    assert "epochs to 20.00 %" in text
-    assert "| none | 0 | 30.00 ± 0.00 | 20.00 ± 0.00 | 0.500 ± 0.000 | 2 |" in text
-    assert "| Norm Loss | 0.001 | 18.00 ± 0.00 | 15.00 ± 0.00 | 0.500 ± 0.000 | 1 |" in text
+def test_claim_accuracy_reports_each_arm_and_the_paired_differences_with_their_intervals():
+    text = "\n".join(summary.claim_accuracy(Results(confirmation_rows(), SETTINGS)))
+    # Norm Loss test (0.10, 0.12, 0.11) → 11.00 ± 1.00; validation 0.1 on every row.
+    assert "| Norm Loss | 0.001 | 10.00 ± 0.00 | 11.00 ± 1.00 | 3 |" in text
+    # Norm Loss − L2 per seed: −0.02, −0.01, −0.03 → mean −2.00 points, sd 1.00,
+    # CI −2 ± 4.303 · 1 / √3 = −2 ± 2.48 → [−4.48, +0.48]: not resolved.
+    half = T975_2 / math.sqrt(3)
+    assert (f"| Norm Loss − L2 | 3 | -2.00 [{-2 - half:+.2f}, {-2 + half:+.2f}] | 1.00 | {half:.2f} | "
+            f"{(T975_2 + T80_2) / math.sqrt(3):.2f} | not resolved |") in text
+    # Norm Loss − none: −0.10, −0.10, −0.10 … sd 0 → resolved, lower.
+    assert "| Norm Loss − none | 3 | -10.00 [-10.00, -10.00] | 0.00 | 0.00 | 0.00 | resolved: lower |" in text
 
 
-def test_claim_sensitivity_reports_the_spread_across_alphas_and_batch_sizes():
-    rows = table_rows() + [row("normloss", 1e-3, 0, batch_size=128, test=0.20),
-                           row("normloss", 1e-3, 1, batch_size=128, test=0.22)]
+def test_claim_convergence_gives_intervals_per_epoch_and_epochs_to_the_worst_final_error():
+    text = "\n".join(summary.claim_convergence(Results(confirmation_rows(), SETTINGS)))
+    # none's data loss is 0.9 after epoch 1 on every seed: no spread.
+    assert "| none | 0.9000 ± 0.0000 | 0.5000 ± 0.0000 |" in text
+    # The worst final mean test error is none's 21 %: none reaches it at epoch 1 on seeds 0 and 2
+    # (0.20, 0.21) and never on seed 1 (0.22 at both epochs); Norm Loss at epoch 1 on every seed.
+    assert "Epochs to reach 21.00 % test error" in text
+    assert "| none | 1.00 | 1 | 3 |" in text and "| Norm Loss | 1.00 | 0 | 3 |" in text
+
+
+def test_claim_sensitivity_pairs_the_arms_at_each_batch_size():
+    rows = confirmation_rows() + [row("l2", 1e-4, 0, batch_size=128, test=0.20),
+                                  row("l2", 1e-4, 1, batch_size=128, test=0.22),
+                                  row("normloss", 1e-3, 0, batch_size=128, test=0.18),
+                                  row("normloss", 1e-3, 1, batch_size=128, test=0.21)]
     text = "\n".join(summary.claim_sensitivity(Results(rows, SETTINGS)))
-    # Norm Loss mean test error: 1e-4 → 0.15, 1e-3 → 0.12: max − min 3.00 points, population std 1.50.
-    assert "| Norm Loss | 0.0001 … 0.001 | 2 | 3.00 | 1.50 | 12.00 | 15.00 |" in text
-    # Across batch sizes at its alpha 1e-3: 0.12 (64) and 0.21 (128): 9.00 points, std 4.50.
-    assert "| Norm Loss | 0.001 | 64, 128 | 9.00 | 4.50 |" in text
-    # L2's best alpha 1e-4 has no run at another batch size: no batch row for it.
-    assert "| L2 (weight decay) | 0.0001 | 64, 128 |" not in text
+    # Batch 128: peak learning rate 0.05 · 128 / 64 = 0.1.
+    assert "| 128 | 0.1 | Norm Loss | 0.001 | 19.50 ± 2.12 | 2 |" in text
+    # Norm Loss − L2 at 128: −0.02, −0.01 → −1.50 points, CI −1.5 ± 12.706 · 0.707 / √2 = ± 6.35.
+    assert "| 128 | Norm Loss − L2 | 2 | -1.50 [-7.85, +4.85] |" in text
 
 
-def test_claim_cost_reports_the_ratio_and_the_regularizers_share():
-    timing = [{"regularizer": "none", "batch_size": 64, "rounds": 3, "steps_per_round": 5,
-               "median_seconds_per_step": 0.004, "ratio_to_none": 1.0, "regularizer_seconds_per_step": 0.0,
-               "regularizer_share_of_step": 0.0},
-              {"regularizer": "normloss", "batch_size": 64, "rounds": 3, "steps_per_round": 5,
-               "median_seconds_per_step": 0.0041, "ratio_to_none": 1.025, "regularizer_seconds_per_step": 1e-4,
-               "regularizer_share_of_step": 1e-4 / 0.0041}]
+def test_claim_cost_reports_the_ratio_the_share_and_the_excluded_rounds():
+    common = {"model": "lenet", "batch_size": 64, "rounds": 15, "excluded_rounds": 2, "steps_per_round": 5}
+    timing = [{**common, "regularizer": "none", "median_seconds_per_step": 0.004, "ratio_to_none": 1.0,
+               "regularizer_seconds_per_step": 0.0, "regularizer_share_of_step": 0.0},
+              {**common, "regularizer": "normloss", "median_seconds_per_step": 0.0041, "ratio_to_none": 1.025,
+               "regularizer_seconds_per_step": 1e-4, "regularizer_share_of_step": 1e-4 / 0.0041}]
     text = "\n".join(summary.claim_cost(timing))
     # 0.1 ms of 4.1 ms = 2.44 %.
     assert "| Norm Loss | 4.10 | 1.025 | 100 | 2.44 |" in text
-    assert "3 rounds of 5 steps" in text
+    assert "15 rounds of 5 steps, 2 excluded as load windows" in text
     assert summary.claim_cost([]) == []
+
+
+def test_the_selection_section_marks_the_chosen_alpha_and_the_width_of_the_good_range():
+    text = "\n".join(summary.selection_section(Results(table_rows(), SETTINGS)))
+    # L2 validation 11.00 at 1e-4 (chosen), 11.50 at 1e-3; Norm Loss 15.00 and 12.00 (chosen).
+    assert "| 0.0001 | 19.00 | 11.00 ← | 15.00 |" not in text  # L1 has no 1e-4 run: an empty cell
+    assert "| 0.0001 |  | 11.00 ← | 15.00 |" in text
+    assert "| 0.001 | 19.00 ← | 11.50 | 12.00 ← |" in text
+    # Both L2 alphas lie within 0.5 points of its best; only one of Norm Loss's.
+    assert "| L2 | 0.0001 | 11.00 | 2 | 0.0001 … 0.001 |" in text
+    assert "| Norm Loss | 0.001 | 12.00 | 1 | 0.001 … 0.001 |" in text
 
 
 def test_the_summary_lists_failed_runs_and_leaves_out_empty_claims():
     failed = [{"run_id": "mnist_lenet_l2_a-1", "executed_on": "worker tcp://10.0.0.2:4000 on host b",
                "error": "ValueError: alpha must be a number >= 0,\ngot -1 | oops"}]
-    text = summary.summary_markdown(Results([], SETTINGS), [], [], failed)
+    text = summary.summary_markdown(Results([], SETTINGS), [], failed)
     assert "## 1." not in text and "## 2." not in text and "## 4." not in text
     assert "## Failed runs" in text
     assert ("| mnist_lenet_l2_a-1 | worker tcp://10.0.0.2:4000 on host b | "
