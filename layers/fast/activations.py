@@ -10,23 +10,26 @@ from layers.base import BaseLayer, SoftMaxLayer
 
 
 class ReLU(BaseLayer):
-    """y = max(0, x);   ∂L/∂x = E · [x > 0].   Cache: ``positive`` (the mask x > 0)."""
+    """y = max(0, x);   ∂L/∂x = E · [x > 0] = E · [y > 0].   Cache: ``output``.
+
+    The mask comes from the output in ``backward`` (y > 0 exactly where x > 0), so the
+    forward pass is a single pass over memory, and inference never builds a mask at all.
+    """
 
     def __init__(self):
         super().__init__()
-        self.positive = None
+        self.output = None
 
     def forward(self, input_tensor):
-        input_tensor = np.asarray(input_tensor)
-        self.positive = input_tensor > 0
-        return np.maximum(input_tensor, 0)
+        self.output = np.maximum(input_tensor, 0)
+        return self.output
 
     def backward(self, error_tensor):
-        positive = self._cached("positive")
-        self._check_error_shape(error_tensor, positive.shape)
+        output = self._cached("output")
+        self._check_error_shape(error_tensor, output.shape)
         # A product with the boolean mask keeps the error's dtype and memory layout, and is
         # faster than np.where.
-        return error_tensor * positive
+        return error_tensor * (output > 0)
 
 
 class TanH(BaseLayer):
