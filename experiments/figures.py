@@ -41,6 +41,16 @@ def _save(figure, path):
     atomic_write(path, lambda handle: handle.write(buffer.getvalue()))
 
 
+def _plain_log_y(axis):
+    """Plain numbers (12, 15, 20) on a logarithmic y axis instead of powers of ten."""
+    from matplotlib.ticker import FormatStrFormatter
+
+    axis.set_yscale("log")
+    axis.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    axis.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    axis.tick_params(axis="y", which="minor", labelsize=7)
+
+
 def figure_selection(results, norm_rows, timing_rows, path):
     """Validation error (mean over the selection seeds) against nominal alpha and against shrinkage."""
     settings = results.settings
@@ -69,7 +79,7 @@ def figure_selection(results, norm_rows, timing_rows, path):
         if not math.isnan(none):
             axis.axhline(100 * none, color=COLORS["none"], linestyle=":", label="none")
         axis.set_xscale("log")
-        axis.set_yscale("log")
+        _plain_log_y(axis)
         axis.set_ylabel("validation error (%), mean over selection seeds (log)")
         axis.grid(alpha=0.3, which="both")
         axis.legend(fontsize=8)
@@ -165,7 +175,7 @@ def figure_convergence(results, norm_rows, timing_rows, path):
     error_axis.set_ylabel("test error (%)")
     for axis in (loss_axis, error_axis):
         axis.set_xlabel("epoch")
-        axis.set_yscale("log")
+        _plain_log_y(axis)
         axis.xaxis.get_major_locator().set_params(integer=True)
         axis.grid(alpha=0.3, which="both")
         axis.legend(fontsize=8)

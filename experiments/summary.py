@@ -36,6 +36,11 @@ def pct(values):
     return f"{100 * mean:.2f} ± {100 * std:.2f}"
 
 
+def resolvable_cell(difference, scale=100, digits=2):
+    """The smallest resolvable effect of an Interval (times ``scale``), or '—' without two values."""
+    return "—" if difference.n < 2 else f"{scale * difference.resolvable:.{digits}f}"
+
+
 def ci_cell(difference, scale=100, digits=2):
     """'−0.12 [−0.30, +0.06]' of an Interval (times ``scale``), or '—' without two values."""
     if difference.n < 2:
@@ -312,6 +317,66 @@ def unit_norms_section(results):
             "connected layers, so each layer is shown apart (figure unit_norms_per_layer.png).", ""] + out
 
 
+def verdict(difference, lower="lower", higher="higher"):
+    """'lower' / 'higher' when the 95 % interval excludes 0, else 'not resolved'."""
+    if difference.n < 2:
+        return "too few seeds"
+    if not difference.excludes_zero:
+        return "not resolved"
+    return lower if difference.high < 0 else higher
+
+
+def paired(results, column, seeds, arm, reference, alphas, conditions, epoch=None):
+    """:func:`paired_difference` of ``column`` between two arms at their alphas in one setting."""
+    return paired_difference(results.by_seed(column, seeds, epoch, arm=arm, alpha=alphas[arm], **conditions),
+                             results.by_seed(column, seeds, epoch, arm=reference, alpha=alphas[reference],
+                                             **conditions))
+
+
+def verdicts_section(results):
+    """The interval that decides each claim, in one table (points of test error, or of data loss)."""
+    settings = results.settings
+    chosen = results.chosen_alphas()
+    rows = []
+    for title, conditions, seeds in settings_titles(results):
+        present = arms_present(results, conditions, seeds, chosen)
+        for arm, reference, claim in (("normloss", "l2", "1: accuracy vs weight decay"),
+                                      ("normloss_coupled", "l2_coupled", "1: accuracy vs weight decay, coupled"),
+                                      ("normloss", "none", "1: accuracy vs no regularizer"),
+                                      ("normloss_coupled", "normloss", "coupled vs decoupled Norm Loss")):
+            if arm in present and reference in present:
+                difference = paired(results, "test_error", seeds, arm, reference, present, conditions)
+                rows.append([claim, title.split(" (")[0], f"{LABELS[arm]} − {LABELS[reference]}", "test error",
+                             difference.n, ci_cell(difference), resolvable_cell(difference), verdict(difference)])
+    conditions = results.lenet()
+    seeds = settings.confirmation_seeds
+    present = arms_present(results, conditions, seeds, chosen)
+    if "normloss" in present and "l2" in present:
+        for column, scale, what in (("test_error", 100, "test error after epoch 1"),
+                                    ("data_loss", 1, "data loss in epoch 1")):
+            difference = paired(results, column, seeds, "normloss", "l2", present, conditions, epoch=1)
+            rows.append(["2: faster convergence", "Fashion-MNIST, LeNet", "Norm Loss − L2", what, difference.n,
+                         ci_cell(difference, scale, 2 if scale == 100 else 4),
+                         resolvable_cell(difference, scale, 2 if scale == 100 else 4),
+                         verdict(difference, "lower (faster)", "higher (slower)")])
+    for size in sorted(settings.batch_sizes):
+        batch_conditions = results.lenet(batch_size=size)
+        if all(results.final(settings.batch_seeds, arm=arm, alpha=chosen[arm], **batch_conditions)
+               for arm in ("normloss", "l2") if arm in chosen) and {"normloss", "l2"} <= set(chosen):
+            difference = paired(results, "test_error", settings.batch_seeds, "normloss", "l2", chosen,
+                                batch_conditions)
+            rows.append(["3: batch size", f"Fashion-MNIST, LeNet, batch {size}", "Norm Loss − L2", "test error",
+                         difference.n, ci_cell(difference), resolvable_cell(difference), verdict(difference)])
+    if not rows:
+        return []
+    return ["## Verdicts: the intervals that decide", "",
+            "Paired differences (arm − reference, seed by seed) with 95 % t intervals; points of test error "
+            "(or data loss). 'not resolved': the interval contains 0; the smallest resolvable effect is the "
+            "true difference this design detects with 80 % power.", "",
+            table(["claim", "setting", "difference", "measure", "n", "mean [95 % CI]",
+                   "smallest resolvable effect", "verdict"], rows), ""]
+
+
 def failed_runs_section(failed_records):
     """The runs that raised instead of finishing (they are in no table above)."""
     if not failed_records:
@@ -328,7 +393,8 @@ def summary_markdown(results, timing_rows, failed_records=()):
     """The whole ``summary.md``: the design, the selection, then one section per claim."""
     finished_ids = {row["run_id"] for row in results.rows} | {record["run_id"] for record in failed_records}
     sections = (["# normnet compare: Norm Loss against none / L1 / L2, decoupled and coupled", ""]
-                + design_section(results, finished_ids) + selection_section(results) + claim_accuracy(results)
+                + design_section(results, finished_ids) + verdicts_section(results) + selection_section(results)
+                + claim_accuracy(results)
                 + claim_convergence(results) + claim_sensitivity(results) + claim_cost(timing_rows)
                 + unit_norms_section(results) + failed_runs_section(list(failed_records)))
     return "\n".join(sections)
