@@ -74,3 +74,12 @@ def paired_difference(arm_by_seed, reference_by_seed):
     seeds = sorted(seed for seed in set(arm_by_seed) & set(reference_by_seed)
                    if math.isfinite(arm_by_seed[seed]) and math.isfinite(reference_by_seed[seed]))
     return interval([arm_by_seed[seed] - reference_by_seed[seed] for seed in seeds])
+
+
+def seeds_to_resolve(sd, effect, most=10_000):
+    """The fewest paired seeds n whose smallest resolvable effect (t(0.975, n − 1) + t(0.80, n − 1)) ·
+    sd / √n is at most ``effect`` (``sd``: the standard deviation of the paired differences)."""
+    for n in range(2, most + 1):
+        if (_t(1 - (1 - CONFIDENCE) / 2, n - 1) + _t(POWER, n - 1)) * sd / math.sqrt(n) <= effect:
+            return n
+    raise ValueError(f"seeds_to_resolve: more than {most} seeds for sd {sd} and effect {effect}")

@@ -18,7 +18,7 @@ import math
 
 from experiments.grid import (MOMENTUM, VALIDATION_SIZE, dependent_specs, independent_specs, selected_experiments,
                               selection_specs)
-from experiments.paired import interval, paired_difference
+from experiments.paired import interval, paired_difference, seeds_to_resolve
 from experiments.results import LAYER_COLUMNS, epochs_to, mean_std, select
 
 LABELS = {"none": "none", "l1": "L1", "l2": "L2", "normloss": "Norm Loss", "normloss_coupled": "Norm Loss (coupled)",
@@ -377,6 +377,59 @@ def verdicts_section(results):
                    "smallest resolvable effect", "verdict"], rows), ""]
 
 
+# Multiply-adds of one forward pass per image. LeNet: conv1 28²·6·25 = 117 600, conv2 14²·16·150 =
+# 470 400, fc 784·120 + 120·84 + 84·10 = 105 000. All-conv (width 16): 28²·16·9 + 14²·16·144 +
+# 14²·32·144 + 7²·32·288 + 7²·10·32 = 1 934 912.
+FORWARD_MULTIPLY_ADDS = {"lenet": 693_000, "allconv": 1_934_912}
+# The paper's networks on 32x32 CIFAR images, forward multiply-adds per image as usually cited
+# (ResNet-110: He et al. 2016; WRN-28-10: Zagoruyko and Komodakis 2016).
+PAPER_NETWORKS = {"ResNet-110": 0.253e9, "WRN-28-10": 5.25e9}
+PAPER_EPOCHS = 200
+PAPER_TRAINING_IMAGES = 50_000
+# A training step costs about three forward passes (forward, input gradient, weight gradient).
+TRAINING_FACTOR = 3
+# Effective throughput assumed for one current data-centre GPU (H100/H200 class, mixed precision) on
+# these CIFAR networks: a few per cent of its dense peak, as 32x32 images with thin layers and batch
+# norm leave it mostly memory-bound; the thin ResNet-110 reaches less than the wide WRN.
+GPU_FLOPS = {"ResNet-110": 10e12, "WRN-28-10": 50e12}
+
+
+def paper_setting_section(timing_rows, resolvable_sd=(0.3, 0.5), effect=0.4):
+    """What the paper's setting would cost: FLOPs per run, this framework's measured speed, one GPU."""
+    speeds = {}
+    for row in timing_rows:
+        if row["regularizer"] == "none" and row["model"] in FORWARD_MULTIPLY_ADDS:
+            flops = 2 * TRAINING_FACTOR * FORWARD_MULTIPLY_ADDS[row["model"]] * row["batch_size"]
+            speeds[row["model"]] = flops / row["median_seconds_per_step"]
+    if not speeds:
+        return []
+    # The 3x3 convolutions with batch norm of the all-conv net are the closer model of a ResNet.
+    framework_flops = speeds.get("allconv", min(speeds.values()))
+    seeds = {sd: seeds_to_resolve(sd, effect) for sd in resolvable_sd}
+    runs = {sd: 2 * 5 * 2 + 2 * count for sd, count in seeds.items()}
+    rows = []
+    for name, multiply_adds in PAPER_NETWORKS.items():
+        per_run = 2 * TRAINING_FACTOR * multiply_adds * PAPER_TRAINING_IMAGES * PAPER_EPOCHS
+        here_days = per_run / framework_flops / 86400
+        gpu_hours = per_run / GPU_FLOPS[name] / 3600
+        rows.append([name, f"{multiply_adds / 1e9:.3g}", f"{per_run:.2e}", f"{here_days:,.0f}",
+                     f"{gpu_hours:.1f}", " / ".join(f"{runs[sd] * gpu_hours:,.0f}" for sd in resolvable_sd)])
+    measured = ", ".join(f"{model} {flops / 1e9:.1f} GFLOP/s" for model, flops in speeds.items())
+    return ["## What the paper's setting would need (CIFAR-10/100, ResNet-110, WRN-28-10)", "",
+            f"Measured here (one core, the timing's median step without a regularizer, counting 2 · "
+            f"{TRAINING_FACTOR} · forward multiply-adds per training image): {measured}. A run is "
+            f"{PAPER_EPOCHS} epochs of {PAPER_TRAINING_IMAGES} images. To resolve a {effect}-point effect "
+            "(the paper's) with 80 % power takes the fewest n with (t(0.975, n − 1) + t(0.80, n − 1)) · sd_d / √n ≤ "
+            f"{effect}: "
+            + ", ".join(f"{seeds[sd]} for sd_d = {sd} points" for sd in resolvable_sd)
+            + "; a study is then weight decay and Norm Loss at 5 alphas × 2 selection seeds plus n confirmation "
+            "seeds each, per dataset. One GPU is assumed to sustain "
+            + ", ".join(f"{flops / 1e12:.0f} TFLOP/s on {name}" for name, flops in GPU_FLOPS.items()) + ".", "",
+            table(["network", "forward GMAC / image", "FLOP per run", "days per run here (one core)",
+                   "GPU hours per run", "GPU hours per study and dataset (" + " / ".join(
+                       f"sd_d {sd}" for sd in resolvable_sd) + ")"], rows), ""]
+
+
 def failed_runs_section(failed_records):
     """The runs that raised instead of finishing (they are in no table above)."""
     if not failed_records:
@@ -396,6 +449,7 @@ def summary_markdown(results, timing_rows, failed_records=()):
                 + design_section(results, finished_ids) + verdicts_section(results) + selection_section(results)
                 + claim_accuracy(results)
                 + claim_convergence(results) + claim_sensitivity(results) + claim_cost(timing_rows)
-                + unit_norms_section(results) + failed_runs_section(list(failed_records)))
+                + unit_norms_section(results) + paper_setting_section(timing_rows)
+                + failed_runs_section(list(failed_records)))
     return "\n".join(sections)
 

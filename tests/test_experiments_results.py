@@ -10,7 +10,7 @@ import pytest
 
 from experiments import summary
 from experiments.grid import Settings, selection_specs
-from experiments.paired import interval, paired_difference
+from experiments.paired import interval, paired_difference, seeds_to_resolve
 from experiments.results import Results, best_alpha, epochs_to, mean_std, result_rows, select
 from experiments.runner import chosen_alphas
 from experiments.storage import store_record
@@ -194,6 +194,13 @@ def test_paired_difference_takes_the_seeds_both_arms_have_seed_by_seed():
     assert paired_difference(reference, arm).mean == pytest.approx(0.025)
 
 
+def test_seeds_to_resolve_is_the_fewest_seeds_whose_resolvable_effect_reaches_the_target():
+    # sd 1, effect 1: n = 10 gives (2.262 + 0.883) / √10 = 0.995 ≤ 1; n = 9 gives (2.306 + 0.889) / 3 = 1.065.
+    assert seeds_to_resolve(1.0, 1.0) == 10
+    assert seeds_to_resolve(1.0, 100.0) == 2
+    assert seeds_to_resolve(0.5, 0.4) > seeds_to_resolve(0.3, 0.4)
+
+
 # -- load windows --------------------------------------------------------------------------
 
 def test_load_windows_are_rounds_that_lost_the_core_or_ran_off_the_median():
@@ -263,6 +270,16 @@ def test_claim_cost_reports_the_ratio_the_share_and_the_excluded_rounds():
     assert "| Norm Loss | 4.10 | 1.025 | 100 | 2.44 |" in text
     assert "15 rounds of 5 steps, 2 excluded as load windows" in text
     assert summary.claim_cost([]) == []
+
+
+def test_the_paper_setting_is_costed_from_the_measured_speed():
+    timing = [{"model": "allconv", "regularizer": "none", "batch_size": 64, "median_seconds_per_step": 0.0192}]
+    text = "\n".join(summary.paper_setting_section(timing))
+    # 2 · 3 · 1 934 912 multiply-adds · 64 images / 0.0192 s = 38.7 GFLOP/s.
+    assert "allconv 38.7 GFLOP/s" in text
+    # WRN-28-10: 6 · 5.25e9 · 50 000 · 200 = 3.15e17 FLOP; / 38.7e9 / 86 400 = 94 days.
+    assert "| WRN-28-10 | 5.25 | 3.15e+17 | 94 |" in text
+    assert summary.paper_setting_section([]) == []
 
 
 def test_the_selection_section_marks_the_chosen_alpha_and_the_width_of_the_good_range():
