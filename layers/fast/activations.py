@@ -14,14 +14,25 @@ class ReLU(BaseLayer):
 
     The mask comes from the output in ``backward`` (y > 0 exactly where x > 0), so the
     forward pass is a single pass over memory, and inference never builds a mask at all.
+    The maximum is taken against an array of zeros laid out like the input, kept between
+    calls: NumPy's maximum of an array and a scalar runs a loop that is not vectorized,
+    of two arrays of the same layout one that is (``np.zeros_like`` maps zero pages
+    lazily, so the kept array costs almost no memory).
     """
 
     def __init__(self):
         super().__init__()
         self.output = None
+        self._zeros = None  # (what it was made for, the array of zeros)
 
     def forward(self, input_tensor):
-        self.output = np.maximum(input_tensor, 0)
+        input_tensor = np.asarray(input_tensor)
+        # Made for the input's shape, dtype and order of axes in memory (a cropped view has
+        # other strides than its compact twin, but the same order).
+        made_for = (input_tensor.shape, input_tensor.dtype, tuple(np.argsort(input_tensor.strides)))
+        if self._zeros is None or self._zeros[0] != made_for:
+            self._zeros = (made_for, np.zeros_like(input_tensor))
+        self.output = np.maximum(input_tensor, self._zeros[1])
         return self.output
 
     def backward(self, error_tensor):
