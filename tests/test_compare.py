@@ -121,3 +121,17 @@ def test_compare_quick_on_a_local_cluster_of_two_workers_matches_one_process(qui
     for name, record in on_cluster.items():
         assert numbers(record) == numbers(in_process[name]), name
     assert printed.strip().splitlines()[-1].startswith(f"done: {len(on_cluster)} runs executed in this call;")
+
+
+@pytest.mark.slow
+def test_the_report_regenerates_from_a_partial_study(study_data, tmp_path, capsys):
+    output_dir = tmp_path / "compare"
+    assert main(["compare", "--quick", "--workers", "1", "--only", "selection", "--output-dir", str(output_dir),
+                 "--no-progress"]) == 0
+    summary = (output_dir / "summary.md").read_text()
+    # The selection is there; the claims that need confirmation runs are left out, and the design
+    # table says what is missing.
+    assert "## Selection" in summary and "## 1. Accuracy" not in summary
+    assert "| selection | 11 | 11 |" in summary and "| confirmation | 12 | 0 |" in summary
+    assert (output_dir / "validation_error_vs_alpha.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert not (output_dir / "test_error_confirmation.png").exists()
