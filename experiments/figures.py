@@ -240,26 +240,30 @@ def figure_timing(results, norm_rows, timing_rows, path):
 
 
 def figure_unit_norms(results, norm_rows, timing_rows, path):
-    """Mean unit norm of each layer against the training step, per arm (mean over seeds)."""
-    lenet_rows = [row for row in norm_rows if row["model"] == "lenet"]
-    if not lenet_rows:
+    """Mean unit norm of each layer against the training step, per arm (mean over the confirmation
+    seeds): one panel per layer, a row per network."""
+    models = [model for model in ("lenet", "allconv") if any(row["model"] == model for row in norm_rows)]
+    if not models:
         return
     plt = _pyplot()
-    figure, axes = plt.subplots(1, len(LAYER_COLUMNS), figsize=(4 * len(LAYER_COLUMNS), 3.8), squeeze=False)
-    arms = [arm for arm in results.settings.arms if any(row["arm"] == arm for row in lenet_rows)]
-    for axis, column, layer in zip(axes[0], LAYER_COLUMNS, LAYER_NAMES["lenet"]):
-        for arm in arms:
-            runs = [row for row in lenet_rows if row["arm"] == arm]
-            steps = sorted({row["step"] for row in runs})
-            means = [mean_std([row[column] for row in runs if row["step"] == step])[0] for step in steps]
-            axis.plot(steps, means, color=COLORS[arm], label=LABELS[arm],
-                      linestyle="--" if arm.endswith("coupled") else "-")
-        axis.axhline(1.0, color="black", linewidth=0.8, linestyle=":")
-        axis.set_title(f"LeNet {layer}", fontsize=10)
-        axis.set_xlabel("training step")
-        axis.grid(alpha=0.3)
-    axes[0][0].set_ylabel("mean unit norm ‖w_o‖ (mean over seeds)")
-    axes[0][0].legend(fontsize=7)
+    figure, axes = plt.subplots(len(models), len(LAYER_COLUMNS), figsize=(4 * len(LAYER_COLUMNS), 3.6 * len(models)),
+                                squeeze=False)
+    for axes_row, model in zip(axes, models):
+        model_rows = [row for row in norm_rows if row["model"] == model]
+        arms = [arm for arm in results.settings.arms if any(row["arm"] == arm for row in model_rows)]
+        for axis, column, layer in zip(axes_row, LAYER_COLUMNS, LAYER_NAMES[model]):
+            for arm in arms:
+                runs = [row for row in model_rows if row["arm"] == arm]
+                steps = sorted({row["step"] for row in runs})
+                means = [mean_std([row[column] for row in runs if row["step"] == step])[0] for step in steps]
+                axis.plot(steps, means, color=COLORS[arm], label=LABELS[arm],
+                          linestyle="--" if arm.endswith("coupled") else "-")
+            axis.axhline(1.0, color="black", linewidth=0.8, linestyle=":")
+            axis.set_title(f"{model} {layer}", fontsize=10)
+            axis.set_xlabel("training step")
+            axis.grid(alpha=0.3)
+        axes_row[0].set_ylabel("mean unit norm ‖w_o‖ (mean over seeds)")
+        axes_row[0].legend(fontsize=7)
     _save(figure, path)
 
 
