@@ -352,7 +352,7 @@ class Conv(TrainableLayer):
         q // step_x) rows and columns. Kept apart like this, every add is a shifted
         rectangle (long contiguous runs; a stride-2 slice of the image would move 64
         floats at a time), the pixels that share a shift go in one add, and the planes
-        are interleaved into the image once at the end.
+        are interleaved into the (cropped, compact) image once at the end.
         Without blocks or strides there is a single plane and this is the textbook col2im.
         """
         batch, channels = self.input_shape[:2]
@@ -377,13 +377,19 @@ class Conv(TrainableLayer):
                 pixels = column_gradient[:, top:top + step_y, left:left + step_x]
                 planes[:, :pixels.shape[1], :pixels.shape[2], shift_y:shift_y + blocks_y,
                        shift_x:shift_x + blocks_x] += pixels
-        padded_gradient = planes.transpose(0, 3, 1, 4, 2, 5).reshape(
-            channels, plane_rows * step_y, plane_columns * step_x, batch)
-        if np.may_share_memory(padded_gradient, planes):  # a single plane: the reshape was a view
-            padded_gradient = padded_gradient.copy()  # of the reused buffer, which the next call overwrites
-
+        # Interleave the planes into the image and crop the padding in one copy per plane, into
+        # a compact (c, y, x, b) array: a cropped view of the padded image would slow down
+        # every element-wise operation on it downstream (NumPy cannot merge its axes).
         (top, _), (left, _) = same_padding(m), same_padding(n)
-        input_gradient = padded_gradient[:, top:top + height, left:left + width, :].transpose(3, 0, 1, 2)
+        input_gradient = np.empty((channels, height, width, batch), dtype=self.dtype)
+        for phase_y in range(step_y):
+            first_y = (phase_y - top) % step_y  # first image row whose padded row has this phase
+            for phase_x in range(step_x):
+                first_x = (phase_x - left) % step_x
+                target = input_gradient[:, first_y::step_y, first_x::step_x]
+                row, column = (first_y + top) // step_y, (first_x + left) // step_x
+                target[...] = planes[:, phase_y, phase_x, row:row + target.shape[1], column:column + target.shape[2]]
+        input_gradient = input_gradient.transpose(3, 0, 1, 2)
         return input_gradient if self.spatial_dimensions == 2 else input_gradient[:, :, 0, :]
 
     def _input_gradient_by_shifted_sums(self, error_rows):
