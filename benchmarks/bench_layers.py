@@ -17,9 +17,10 @@ over the repetitions is reported, and the ratio normnet / PyTorch of those media
 
 Layouts, as inside a network: a layer that follows a convolution gets its input and error
 in the memory layout that the fast Conv hands out ("batch-last", memory order (c, y, x, b));
-a first convolution (1 or 3 input channels) gets the images in C order and computes no
-input gradient, as in a network (``compute_input_gradient = False``; PyTorch's input then
-does not require a gradient either). PyTorch always gets C-ordered (NCHW) tensors.
+a first convolution (1 or 3 input channels) gets the images in C order, its error in
+the batch-last layout of its own output (as the next layer of a network hands it back),
+and computes no input gradient, as in a network (``compute_input_gradient = False``;
+PyTorch's input then does not require a gradient either). PyTorch always gets C-ordered (NCHW) tensors.
 PyTorch is a yardstick here, never a dependency of normnet.
 """
 import argparse
@@ -179,6 +180,8 @@ def run_case(case, repetitions, rng, target_seconds=0.03):
     error_tensor = rng.standard_normal(layer.forward(input_tensor).shape).astype(np.float32)
     if case.layout == "batch-last":
         input_tensor, error_tensor = batch_last(input_tensor), batch_last(error_tensor)
+    elif isinstance(layer, Conv):  # a first layer: the data in C order, the error as its output
+        error_tensor = batch_last(error_tensor)
     torch_input = torch.from_numpy(np.ascontiguousarray(input_tensor)).requires_grad_(case.input_gradient)
     torch_error = torch.from_numpy(np.ascontiguousarray(error_tensor))
     parameters = {name: torch.from_numpy(np.array(getattr(layer, name))).requires_grad_(True)

@@ -107,6 +107,7 @@ class Conv(TrainableLayer):
 
     switches = ("compute_input_gradient",)
     TILE_BYTES = 1 << 20  # size of the column tiles of the testing phase (see _forward_in_tiles)
+    COPY_CHUNK = 16  # images per copy when a batch-first input goes into the padded buffer
 
     def __init__(self, stride_shape, convolution_shape, num_kernels, dtype=np.float64, rng=None):
         super().__init__(dtype)
@@ -479,7 +480,15 @@ class Conv(TrainableLayer):
         # Keyed on the image size: two sizes can share a buffer shape but not its interior.
         padded = self._buffer("padded", shape, zero=True, key=(height, width))
         (top, _), (left, _) = same_padding(m), same_padding(n)
-        padded[:, top:top + height, left:left + width, :] = images.transpose(1, 2, 3, 0)
+        interior = padded[:, top:top + height, left:left + width, :]
+        if images.strides[0] == images.itemsize or batch <= self.COPY_CHUNK:  # batch-last already
+            interior[...] = images.transpose(1, 2, 3, 0)
+        else:
+            # Batch-first images (the data, in a first layer) are read one value per image here:
+            # a chunk of images at a time keeps the rows being read in the cache, where the
+            # whole batch at once thrashes it (worst for power-of-two image sizes).
+            for start in range(0, batch, self.COPY_CHUNK):
+                interior[..., start:start + self.COPY_CHUNK] = images[start:start + self.COPY_CHUNK].transpose(1, 2, 3, 0)
         return padded
 
     def _windows(self, padded):
