@@ -51,6 +51,27 @@ def finished_run_ids(output_dir):
     return {path.stem for path in runs_folder(output_dir).glob("*.json")}
 
 
+# The fields every run record has (see ``experiments/runs.py``); a file without them is not one.
+RECORD_FIELDS = ("spec", "run_id", "rows")
+
+
 def load_records(output_dir):
-    """Every run record in the output folder, in the order of their file names."""
-    return [json.loads(path.read_text()) for path in sorted(runs_folder(output_dir).glob("*.json"))]
+    """Every run record in the output folder, in the order of their file names.
+
+    A file that is not a run record (empty, truncated by hand, another JSON document) is a
+    ValueError naming it and the way out, never a traceback from deep in the report.
+    """
+    return [_read_record(path) for path in sorted(runs_folder(output_dir).glob("*.json"))]
+
+
+def _read_record(path):
+    way_out = "delete it and run the command again to redo that run"
+    try:
+        record = json.loads(path.read_text())
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ValueError(f"{path}: not a run record ({error}); {way_out}") from None
+    if not isinstance(record, dict) or any(field not in record for field in RECORD_FIELDS):
+        found = sorted(record) if isinstance(record, dict) else type(record).__name__
+        raise ValueError(f"{path}: not a run record (expected the fields {', '.join(RECORD_FIELDS)}, "
+                         f"found {found}); {way_out}") from None
+    return record
