@@ -98,10 +98,10 @@ class Settings:
     mnist_seeds: tuple = tuple(range(10))
     batch_sizes: tuple = (32, 128, 256)
     batch_arms: tuple = ("l2", "normloss")
-    batch_seeds: tuple = (0, 1, 2)
+    batch_seeds: tuple = (0, 1, 2, 3, 4)
     allconv_arms: tuple = ("none", "l2", "normloss")
-    allconv_seeds: tuple = (0, 1, 2)
-    allconv_epochs: int = 2
+    allconv_seeds: tuple = tuple(range(10))
+    allconv_epochs: int = 3
     allconv_train_size: int = 55000
     allconv_batch_size: int = 64
     eval_size: int | None = None
