@@ -179,10 +179,11 @@ def claim_accuracy(results):
                                 f"{100 * difference.sd:.2f}", f"{100 * difference.half_width:.2f}",
                                 f"{100 * difference.resolvable:.2f}", verdict])
         out += [f"### {title}", "",
-                table(["arm", "alpha", "validation error %", "test error %", "n"], rows), "",
-                "Paired differences of test error (points; arm − reference, seed by seed):", "",
-                table(["difference", "n", "mean [95 % CI]", "sd of the differences", "CI half-width",
-                       "smallest resolvable effect (80 % power)", "verdict"], differences), ""]
+                table(["arm", "alpha", "validation error %", "test error %", "n"], rows), ""]
+        if differences:
+            out += ["Paired differences of test error (points; arm − reference, seed by seed):", "",
+                    table(["difference", "n", "mean [95 % CI]", "sd of the differences", "CI half-width",
+                           "smallest resolvable effect (80 % power)", "verdict"], differences), ""]
     return ["## 1. Accuracy: test error at the chosen alphas, confirmation seeds", ""] + out if out else []
 
 
@@ -259,9 +260,9 @@ def batch_sensitivity(results):
             "The same number of epochs at every batch size; the decoupled shrinkage per step is η·α·g(w) with η "
             "scaled like the batch size and the steps per epoch inversely, so the shrinkage per epoch is the same "
             f"at every batch size. Seeds {', '.join(str(seed) for seed in seeds)}.", "",
-            table(["batch size", "peak learning rate", "arm", "alpha", "test error %", "n"], rows), "",
-            "Paired differences of test error (points):", "",
-            table(["batch size", "difference", "n", "mean [95 % CI]"], differences), ""]
+            table(["batch size", "peak learning rate", "arm", "alpha", "test error %", "n"], rows), ""] + (
+                ["Paired differences of test error (points):", "",
+                 table(["batch size", "difference", "n", "mean [95 % CI]"], differences), ""] if differences else [])
 
 
 def claim_sensitivity(results):
