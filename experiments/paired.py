@@ -10,7 +10,8 @@ the part of the seed-to-seed spread that both arms share. For n paired seeds:
                                (t(0.975, n − 1) + t(0.80, n − 1)) · sd_d / √n
 
 An interval that excludes 0 resolves the difference; a true difference smaller than the
-smallest resolvable effect is more likely missed than found.
+smallest resolvable effect is more likely missed than found. Several differences tested
+together are judged by Holm's adjusted p values (:func:`holm`).
 """
 import dataclasses
 import math
@@ -49,6 +50,17 @@ class Interval:
     def excludes_zero(self):
         return self.low > 0 or self.high < 0
 
+    @property
+    def p_value(self):
+        """Two-sided p of the t test of a zero mean: 2 · (1 − F_t(|mean| / (sd / √n), n − 1)); NaN below 2 values."""
+        from scipy.stats import t
+
+        if self.n < 2:
+            return math.nan
+        if self.sd == 0:
+            return 1.0 if self.mean == 0 else 0.0
+        return float(2 * t.sf(abs(self.mean) / (self.sd / math.sqrt(self.n)), self.n - 1))
+
 
 def interval(values):
     """:class:`Interval` of the finite ``values``."""
@@ -74,6 +86,21 @@ def paired_difference(arm_by_seed, reference_by_seed):
     seeds = sorted(seed for seed in set(arm_by_seed) & set(reference_by_seed)
                    if math.isfinite(arm_by_seed[seed]) and math.isfinite(reference_by_seed[seed]))
     return interval([arm_by_seed[seed] - reference_by_seed[seed] for seed in seeds])
+
+
+def holm(p_values):
+    """Holm's step-down adjustment of ``p_values`` for testing them together (same order back).
+
+    With the p values sorted ascending, p₍ᵢ₎ becomes max over j ≤ i of min(1, (m − j + 1) · p₍ⱼ₎):
+    a difference whose adjusted p is below 0.05 stays significant however many were tested.
+    """
+    order = sorted(range(len(p_values)), key=lambda index: p_values[index])
+    adjusted = [math.nan] * len(p_values)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
 
 
 def seeds_to_resolve(sd, effect, most=10_000):

@@ -18,7 +18,7 @@ import math
 
 from experiments.grid import (MOMENTUM, VALIDATION_SIZE, dependent_specs, independent_specs, selected_experiments,
                               selection_specs)
-from experiments.paired import interval, paired_difference, seeds_to_resolve
+from experiments.paired import holm, interval, paired_difference, seeds_to_resolve
 from experiments.results import LAYER_COLUMNS, epochs_to, mean_std, select
 
 LABELS = {"none": "none", "l1": "L1", "l2": "L2", "normloss": "Norm Loss", "normloss_coupled": "Norm Loss (coupled)",
@@ -165,26 +165,31 @@ def claim_accuracy(results):
             rows.append([LABELS[arm], "—" if arm == "none" else f"{alpha:.3g}",
                          pct([row["validation_error"] for row in final]), pct([row["test_error"] for row in final]),
                          len(final)])
-        differences = []
+        tested = []
         for arm, reference in COMPARISONS:
             if arm not in present or reference not in present:
                 continue
             difference = paired_difference(
                 results.by_seed("test_error", seeds, arm=arm, alpha=present[arm], **conditions),
                 results.by_seed("test_error", seeds, arm=reference, alpha=present[reference], **conditions))
-            if difference.n < 2:
-                continue
+            if difference.n >= 2:
+                tested.append((arm, reference, difference))
+        adjusted = holm([difference.p_value for _, _, difference in tested])
+        differences = []
+        for (arm, reference, difference), holm_p in zip(tested, adjusted):
             verdict = ("resolved: " + ("lower" if difference.high < 0 else "higher")) if difference.excludes_zero \
                 else "not resolved"
             differences.append([f"{LABELS[arm]} − {LABELS[reference]}", difference.n, ci_cell(difference),
                                 f"{100 * difference.sd:.2f}", f"{100 * difference.half_width:.2f}",
-                                f"{100 * difference.resolvable:.2f}", verdict])
+                                f"{100 * difference.resolvable:.2f}", f"{difference.p_value:.3f}", f"{holm_p:.3f}",
+                                verdict])
         out += [f"### {title}", "",
                 table(["arm", "alpha", "validation error %", "test error %", "n"], rows), ""]
         if differences:
-            out += ["Paired differences of test error (points; arm − reference, seed by seed):", "",
+            out += ["Paired differences of test error (points; arm − reference, seed by seed); p: two-sided "
+                    f"paired t test; Holm p: adjusted for the {len(differences)} differences of this table:", "",
                     table(["difference", "n", "mean [95 % CI]", "sd of the differences", "CI half-width",
-                           "smallest resolvable effect (80 % power)", "verdict"], differences), ""]
+                           "smallest resolvable effect (80 % power)", "p", "Holm p", "verdict"], differences), ""]
     return ["## 1. Accuracy: test error at the chosen alphas, confirmation seeds", ""] + out if out else []
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from experiments import summary
 from experiments.grid import Settings, selection_specs
-from experiments.paired import interval, paired_difference, seeds_to_resolve
+from experiments.paired import holm, interval, paired_difference, seeds_to_resolve
 from experiments.results import Results, best_alpha, epochs_to, mean_std, result_rows, select
 from experiments.runner import chosen_alphas
 from experiments.storage import store_record
@@ -194,6 +194,23 @@ def test_paired_difference_takes_the_seeds_both_arms_have_seed_by_seed():
     assert paired_difference(reference, arm).mean == pytest.approx(0.025)
 
 
+def test_holm_multiplies_the_ranked_p_values_and_keeps_them_monotone():
+    # ranked 0.01, 0.02, 0.04 of m = 3: 3 · 0.01 = 0.03, 2 · 0.02 = 0.04, 1 · 0.04 = 0.04
+    assert holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
+    # 0.02 · 2 = 0.04 would fall below the first's 0.045: kept at 0.045; capped at 1
+    assert holm([0.015, 0.02, 0.9]) == pytest.approx([0.045, 0.045, 0.9])
+    assert holm([0.6, 0.7]) == pytest.approx([1.0, 1.0])
+    assert holm([]) == []
+
+
+def test_the_p_value_is_the_two_sided_paired_t_test():
+    from scipy.stats import ttest_1samp
+
+    values = [0.3, -0.1, 0.5, 0.2]
+    assert interval(values).p_value == pytest.approx(ttest_1samp(values, 0.0).pvalue)
+    assert math.isnan(interval([0.1]).p_value)
+
+
 def test_seeds_to_resolve_is_the_fewest_seeds_whose_resolvable_effect_reaches_the_target():
     # sd 1, effect 1: n = 10 gives (2.262 + 0.883) / √10 = 0.995 ≤ 1; n = 9 gives (2.306 + 0.889) / 3 = 1.065.
     assert seeds_to_resolve(1.0, 1.0) == 10
@@ -231,10 +248,15 @@ def test_claim_accuracy_reports_each_arm_and_the_paired_differences_with_their_i
     # Norm Loss − L2 per seed: −0.02, −0.01, −0.03 → mean −2.00 points, sd 1.00,
     # CI −2 ± 4.303 · 1 / √3 = −2 ± 2.48 → [−4.48, +0.48]: not resolved.
     half = T975_2 / math.sqrt(3)
+    # t = 2 / (1 / √3) = 3.464 with 2 degrees of freedom: p = 0.0742.
     assert (f"| Norm Loss − L2 | 3 | -2.00 [{-2 - half:+.2f}, {-2 + half:+.2f}] | 1.00 | {half:.2f} | "
-            f"{(T975_2 + T80_2) / math.sqrt(3):.2f} | not resolved |") in text
-    # Norm Loss − none: −0.10, −0.10, −0.10 … sd 0 → resolved, lower.
-    assert "| Norm Loss − none | 3 | -10.00 [-10.00, -10.00] | 0.00 | 0.00 | 0.00 | resolved: lower |" in text
+            f"{(T975_2 + T80_2) / math.sqrt(3):.2f} | 0.074 | 0.074 | not resolved |") in text
+    # Holm over the table's three differences: p 0, 0.005 (L2 − none: −0.08, −0.09, −0.07) and 0.074
+    # become 3 · 0, 2 · 0.005 and 1 · 0.074.
+    assert "| L2 − none | 3 | -8.00 [-10.48, -5.52] | 1.00 | 2.48 | 3.10 | 0.005 | 0.010 | resolved: lower |" in text
+    # Norm Loss − none: −0.10, −0.10, −0.10 … sd 0 → resolved, lower, p 0 before and after Holm.
+    assert "| Norm Loss − none | 3 | -10.00 [-10.00, -10.00] | 0.00 | 0.00 | 0.00 | 0.000 | 0.000 | resolved: lower |" \
+        in text
 
 
 def test_claim_convergence_gives_intervals_per_epoch_and_epochs_to_the_worst_final_error():
