@@ -41,6 +41,12 @@ MAIN_PRIORITY, CONFIRMATION_PRIORITY, DEPENDENT_PRIORITY, OTHER_PRIORITY = 3, 2,
 PLACEHOLDER_ALPHAS = {name: 1e-3 for name in ARMS}
 
 
+def planned_alphas(output_dir, settings):
+    """The alphas to count the dependent runs with: those the finished selection runs choose now,
+    a placeholder for the arms without any (so a finished study plans no runs)."""
+    return {**PLACEHOLDER_ALPHAS, **chosen_alphas(output_dir, settings)}
+
+
 def chosen_alphas(output_dir, settings):
     """Arm → alpha chosen on validation error among the finished selection runs in ``output_dir``."""
     selection_ids = {spec.run_id for spec in selection_specs(settings)}
@@ -107,7 +113,8 @@ def run_grid(executor, output_dir, settings, experiments, progress=True, log=pri
     main_ids = {spec.run_id for spec in selection_specs(settings)} if "selection" in experiments else set()
     # The dependent runs are counted with placeholder alphas until the real ones are chosen.
     needs_alphas = any(name in experiments for name in DEPENDENT_EXPERIMENTS)
-    bar.set_grid(unique(independent + dependent_specs(settings, experiments, PLACEHOLDER_ALPHAS)))
+    planned = dependent_specs(settings, experiments, planned_alphas(output_dir, settings))
+    bar.set_grid(unique(independent + planned))
     submitted = set()
 
     def submit(specs, priority):
@@ -153,8 +160,9 @@ def _plan(output_dir, settings, experiments, parallel, log):
     from threadpoolctl import threadpool_limits
 
     finished = finished_run_ids(output_dir)
+    alphas = planned_alphas(output_dir, settings)
     by_experiment = {name: [spec for spec in unique(independent_specs(settings, [name])
-                                                    + dependent_specs(settings, [name], PLACEHOLDER_ALPHAS))
+                                                    + dependent_specs(settings, [name], alphas))
                             if spec.run_id not in finished]
                      for name in experiments if name != "timing"}
     todo = unique([spec for specs in by_experiment.values() for spec in specs])
