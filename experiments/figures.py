@@ -112,7 +112,7 @@ def figure_confirmation(results, norm_rows, timing_rows, path):
         axis.set_xticks(range(len(present)), [LABELS[arm].replace(" (coupled)", "\n(coupled)") for arm in present],
                         fontsize=8)
         axis.set_ylabel("test error (%) after the last epoch")
-        axis.set_title(f"{title}\n(dots: seeds; bar: mean, 95 % CI)", fontsize=9)
+        axis.set_title(title.replace(" (", "\n(", 1) + "\n(dots: seeds; bar: mean, 95 % CI)", fontsize=9)
         axis.grid(axis="y", alpha=0.3)
     _save(figure, path)
 
@@ -147,7 +147,7 @@ def figure_paired_differences(results, norm_rows, timing_rows, path):
         axis.set_yticks(range(len(entries)), [label for label, _ in entries], fontsize=8)
         axis.invert_yaxis()
         axis.set_xlabel("test error difference (points), mean and 95 % CI")
-        axis.set_title(f"{title}\n(red: the interval excludes 0)", fontsize=9)
+        axis.set_title(title.replace(" (", "\n(", 1) + "\n(red: the interval excludes 0)", fontsize=9)
         axis.grid(axis="x", alpha=0.3)
     _save(figure, path)
 
