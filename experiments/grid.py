@@ -95,6 +95,9 @@ class Settings:
     learning_rate: float = LEARNING_RATE
     arms: tuple = ("none", "l1", "l2", "normloss", "normloss_coupled", "l2_coupled")
     alphas: tuple = HALF_DECADES
+    # Norm Loss pulls units towards norm 1, not 0, so it can stay flat where the others collapse:
+    # its arms go on past 1, to where it stops being flat (or to 100).
+    norm_loss_further: tuple = (10 ** 0.5, 10.0, 10 ** 1.5, 100.0)
     mnist_seeds: tuple = tuple(range(10))
     batch_sizes: tuple = (32, 128, 256)
     batch_arms: tuple = ("l2", "normloss")
@@ -115,13 +118,17 @@ class Settings:
     @classmethod
     def quick(cls):
         return cls(selection_seeds=(100,), confirmation_seeds=(0, 1), epochs=2, train_size=640,
-                   alphas=(1e-4, 1e-2), mnist_seeds=(0, 1), batch_sizes=(128,), batch_seeds=(0,),
+                   alphas=(1e-4, 1e-2), norm_loss_further=(), mnist_seeds=(0, 1), batch_sizes=(128,), batch_seeds=(0,),
                    allconv_seeds=(0,), allconv_epochs=1, allconv_train_size=128, eval_size=300,
                    allconv_eval_size=300, timing_rounds=3, timing_steps=5, trajectory_every=5)
 
     @property
     def regularized_arms(self):
         return tuple(arm for arm in self.arms if arm != "none")
+
+    def arm_alphas(self, arm):
+        """The selection grid of ``arm``: the half decades, and for Norm Loss further on."""
+        return self.alphas + (self.norm_loss_further if arm.startswith("normloss") else ())
 
 
 def _spec(experiment, settings, dataset, model, arm, alpha, batch_size, seed, epochs, train_size,
@@ -142,7 +149,7 @@ def lenet_spec(experiment, settings, dataset, arm, alpha, seed, batch_size=None)
 
 def selection_specs(settings):
     """Experiment "selection": every regularized arm at every alpha, "none" once, selection seeds."""
-    grid = [("none", 0.0)] + [(arm, alpha) for arm in settings.regularized_arms for alpha in settings.alphas]
+    grid = [("none", 0.0)] + [(arm, alpha) for arm in settings.regularized_arms for alpha in settings.arm_alphas(arm)]
     return [lenet_spec("selection", settings, settings.main_dataset, arm, alpha, seed)
             for arm, alpha in grid for seed in settings.selection_seeds]
 

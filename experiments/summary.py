@@ -97,7 +97,9 @@ def design_section(results, finished_ids):
             f"last {VALIDATION_SIZE}. Arms: {', '.join(LABELS[arm] for arm in settings.arms)} (decoupled: "
             "shrinkage of the current weights; coupled: the penalty's gradient through momentum).", "",
             f"Selection: every regularized arm at alphas {', '.join(f'{alpha:.3g}' for alpha in settings.alphas)}"
-            f" on seeds {', '.join(str(seed) for seed in settings.selection_seeds)}; each arm's alpha is the one "
+            + (f" (Norm Loss's arms further on: {', '.join(f'{alpha:.3g}' for alpha in settings.norm_loss_further)})"
+               if settings.norm_loss_further else "")
+            + f" on seeds {', '.join(str(seed) for seed in settings.selection_seeds)}; each arm's alpha is the one "
             "with the lowest mean validation error. Confirmation: every arm at its chosen alpha on seeds "
             f"{min(settings.confirmation_seeds)}–{max(settings.confirmation_seeds)}, paired (same initial weights "
             "and batch order per seed). The test set chooses nothing.", "",

@@ -13,7 +13,7 @@ from experiments.storage import finished_run_ids, load_records
 
 SETTINGS = Settings(selection_seeds=(100,), confirmation_seeds=(0, 1), mnist_seeds=(0, 1), batch_seeds=(0,),
                     allconv_seeds=(0,), epochs=2, arms=("none", "l1", "l2", "normloss", "normloss_coupled"),
-                    alphas=(1e-4, 1e-3), batch_sizes=(128,))
+                    alphas=(1e-4, 1e-3), norm_loss_further=(10.0,), batch_sizes=(128,))
 
 
 def test_a_run_id_names_the_run_and_hashes_every_field_but_the_experiment():
@@ -37,10 +37,11 @@ def test_the_full_grid_has_half_decade_alphas_from_1e_5_to_1_and_ten_fresh_paire
 
 def test_selection_asks_for_every_regularized_arm_at_every_alpha_and_none_once():
     specs = selection_specs(SETTINGS)
-    # (none + 4 arms × 2 alphas) × 1 selection seed
-    assert len(specs) == 9 == len(unique(specs))
+    # (none + 4 arms × 2 alphas + the 2 Norm Loss arms once more, further on) × 1 selection seed
+    assert len(specs) == 11 == len(unique(specs))
     assert {(spec.arm, spec.alpha) for spec in specs} == {("none", 0.0)} | {
-        (arm, alpha) for arm in ("l1", "l2", "normloss", "normloss_coupled") for alpha in (1e-4, 1e-3)}
+        (arm, alpha) for arm in ("l1", "l2", "normloss", "normloss_coupled") for alpha in (1e-4, 1e-3)} | {
+        ("normloss", 10.0), ("normloss_coupled", 10.0)}
     assert {spec.seed for spec in specs} == {100}
 
 
@@ -65,8 +66,8 @@ def test_the_batch_runs_scale_the_learning_rate_with_the_batch_size_and_keep_alp
 
 def test_none_runs_need_no_selection_and_the_others_use_the_chosen_alphas():
     independent = independent_specs(SETTINGS, ["selection", "confirmation", "mnist", "allconv"])
-    assert [spec.experiment for spec in independent[:9]] == ["selection"] * 9
-    assert all(spec.regularizer == "none" for spec in independent[9:])
+    assert [spec.experiment for spec in independent[:11]] == ["selection"] * 11
+    assert all(spec.regularizer == "none" for spec in independent[11:])
     chosen = {"none": 0.0, "l2": 1e-4}
     assert {(spec.dataset, spec.arm, spec.alpha) for spec in mnist_specs(SETTINGS, chosen)} == {
         ("mnist", "none", 0.0), ("mnist", "l2", 1e-4)}
