@@ -25,11 +25,11 @@ from framework.cli import main
 # One seed, one epoch, 256 training images: a LeNet run takes a fraction of a second.
 TINY = Settings(selection_seeds=(100,), confirmation_seeds=(0,), mnist_seeds=(0,), batch_seeds=(0,),
                 allconv_seeds=(0,), epochs=1, train_size=256, eval_size=200, arms=("none", "l1", "l2", "normloss"),
-                alphas=(1e-3,), batch_sizes=(128,), allconv_epochs=1, allconv_train_size=128, allconv_eval_size=200,
+                alphas=(1e-3,), norm_loss_further=(), batch_sizes=(128,), allconv_epochs=1, allconv_train_size=128, allconv_eval_size=200,
                 timing_rounds=1, timing_steps=2, trajectory_every=2)
 # Runs long enough (about half a second on a worker) that a worker can be killed in the middle of one.
 LONGER = Settings(selection_seeds=(100, 101), epochs=1, train_size=3000, eval_size=1000,
-                  arms=("none", "l1", "l2", "normloss"), alphas=(1e-3,))
+                  arms=("none", "l1", "l2", "normloss"), alphas=(1e-3,), norm_loss_further=())
 
 
 def numbers(record):
