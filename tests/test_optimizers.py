@@ -206,7 +206,7 @@ def test_state_names():
     adam.calculate_update(np.ones(3), np.ones(3))
     assert adam.first_moment.shape == (3,) and adam.second_moment.shape == (3,)
     assert adam.step == 1
-    # documented defaults: SPEC's Adam(lr, mu, rho), ε = 1e-8
+    # the documented defaults: Adam(lr, mu, rho), ε = 1e-8 (see Adam's docstring)
     assert (adam.mu, adam.rho, adam.epsilon) == (0.9, 0.999, 1e-8)
 
 
