@@ -1,12 +1,12 @@
 """``normnet exercise``: the command line of the exercise tools (registered under the
 entry-point group ``normnet.commands``)."""
-import argparse
 from pathlib import Path
 
 from exercise.grading import (DEFAULT_TIMEOUT_SECONDS, HIDDEN_TESTS, format_table, grade, looks_like_a_tree,
                               score, submissions_in, write_csv)
 from exercise.points import PARTS, find_part
 from exercise.student_version import make_student_version
+from framework.cli import integer_at_least, number_in
 
 
 def add_parser(subparsers):
@@ -32,9 +32,9 @@ def add_parser(subparsers):
                               help="a student tree or a folder of them (default: the current folder)")
     grade_parser.add_argument("--part", action="append", metavar="NAME", dest="parts",
                               help="grade only this part (repeatable); default: all of them")
-    grade_parser.add_argument("--timeout", type=_positive_seconds, default=DEFAULT_TIMEOUT_SECONDS,
+    grade_parser.add_argument("--timeout", type=number_in(0, True), default=DEFAULT_TIMEOUT_SECONDS,
                               help="seconds each part may run (default %(default)s)")
-    grade_parser.add_argument("--jobs", type=_positive_count, default=None,
+    grade_parser.add_argument("--jobs", type=integer_at_least(1), default=None,
                               help="parts graded at the same time (default: one per core, at most four)")
     grade_parser.add_argument("--hidden", type=Path, default=HIDDEN_TESTS, metavar="FOLDER",
                               help="hidden tests, test_<part key>_*.py (default: tests/hidden of this project, "
@@ -42,26 +42,6 @@ def add_parser(subparsers):
     grade_parser.add_argument("--csv", type=Path, default=None, metavar="FILE",
                               help="write the scores as CSV (default for a folder of submissions: scores.csv)")
     grade_parser.set_defaults(handler=_grade)
-
-
-def _positive_seconds(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
-    return value
-
-
-def _positive_count(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def _make(arguments):

@@ -7,16 +7,7 @@ from pathlib import Path
 from experiments.executors import available_cores
 from experiments.grid import EXPERIMENTS
 from experiments.runner import run_compare
-
-
-def _workers(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+from framework.cli import integer_at_least
 
 
 def _scheduler(text):
@@ -43,7 +34,7 @@ def add_parser(subparsers):
     parser.add_argument("--only", choices=EXPERIMENTS, default=None,
                         help="run only this experiment (and the selection runs it depends on)")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_workers, default=None,
+    where.add_argument("--workers", type=integer_at_least(1), default=None,
                        help="run the grid on a local Dask cluster of this many single-threaded worker "
                             "processes; 1 runs it in this process (default: one per core, here "
                             f"{available_cores()})")

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 
-def _integer(minimum):
-    """An argparse type: an integer >= ``minimum``."""
+def integer_at_least(minimum):
+    """An argparse type: an integer >= ``minimum`` (also for the commands that plug into ``normnet``)."""
     expected = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
 
     def parse(text):
@@ -28,7 +28,7 @@ def _integer(minimum):
     return parse
 
 
-def _number(low, low_open, high=math.inf, high_open=True):
+def number_in(low, low_open, high=math.inf, high_open=True):
     """An argparse type: a finite number in the interval, checked by the optimizers' own
     ``check_hyperparameter`` (one validator for hyperparameters, in code and on the command line)."""
     from optimizers.optimizer import check_hyperparameter
@@ -55,19 +55,19 @@ def _add_train_parser(subparsers):
                                    description="Train the modified LeNet on MNIST. After every epoch: "
                                                "test accuracy, metrics.csv, curves.png and a checkpoint "
                                                "in --output-dir. The last line printed is the test accuracy.")
-    parser.add_argument("--epochs", type=_integer(1), default=defaults.epochs)
-    parser.add_argument("--batch-size", type=_integer(1), default=defaults.batch_size)
-    parser.add_argument("--learning-rate", "--lr", type=_number(0, True), default=defaults.learning_rate)
-    parser.add_argument("--lr-decay", type=_number(0, True, 1, False), default=defaults.lr_decay,
+    parser.add_argument("--epochs", type=integer_at_least(1), default=defaults.epochs)
+    parser.add_argument("--batch-size", type=integer_at_least(1), default=defaults.batch_size)
+    parser.add_argument("--learning-rate", "--lr", type=number_in(0, True), default=defaults.learning_rate)
+    parser.add_argument("--lr-decay", type=number_in(0, True, 1, False), default=defaults.lr_decay,
                         help="multiply the learning rate by this factor after every epoch (default %(default)g)")
     parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default=defaults.optimizer)
     parser.add_argument("--regularizer", choices=list(REGULARIZERS), default=defaults.regularizer)
-    parser.add_argument("--alpha", type=_number(0, False), default=defaults.alpha,
+    parser.add_argument("--alpha", type=number_in(0, False), default=defaults.alpha,
                         help="regularization factor (default %(default)g)")
     parser.add_argument("--coupled", action="store_true",
                         help="apply the regularizer's gradient through the optimizer's momentum or moments "
                              "(the Norm Loss paper's form) instead of as decoupled shrinkage (the default)")
-    parser.add_argument("--dropout", type=_number(0, True, 1, False), default=defaults.dropout,
+    parser.add_argument("--dropout", type=number_in(0, True, 1, False), default=defaults.dropout,
                         help="keep probability of dropout after the hidden fully connected layers "
                              "(default: no dropout)")
     parser.add_argument("--batch-norm", action="store_true", help="batch normalization after each convolution")
@@ -77,11 +77,11 @@ def _add_train_parser(subparsers):
     parser.add_argument("--initializer", choices=list(INITIALIZERS), default=defaults.initializer)
     parser.add_argument("--model", choices=list(MODELS), default=defaults.model)
     parser.add_argument("--dataset", choices=list(DATASETS), default=defaults.dataset)
-    parser.add_argument("--validation-size", type=_integer(0), default=defaults.validation_size,
+    parser.add_argument("--validation-size", type=integer_at_least(0), default=defaults.validation_size,
                         help="images carved from the end of the training set to evaluate on after each epoch")
-    parser.add_argument("--train-size", type=_integer(1), default=defaults.train_size,
+    parser.add_argument("--train-size", type=integer_at_least(1), default=defaults.train_size,
                         help="train on the first N training images only (default: all)")
-    parser.add_argument("--seed", type=_integer(0), default=defaults.seed)
+    parser.add_argument("--seed", type=integer_at_least(0), default=defaults.seed)
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="folder holding the four IDX files (default: $NORMNET_DATA, the cache, or a download)")
     parser.add_argument("--output-dir", type=Path, default=Path("runs/lenet"))
