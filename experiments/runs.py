@@ -150,9 +150,9 @@ def layer_norm_means(network):
 
 def error_rate(network, images, labels, threads):
     """Fraction of ``images`` classified wrongly, computed in chunks on ``threads`` threads (None: every core)."""
-    probabilities = network.test_in_chunks(images, EVALUATION_CHUNK, workers=threads)
-    correct = int(np.sum(probabilities.argmax(axis=1) == labels))
-    return 1.0 - correct / len(labels)
+    from framework.training import evaluate
+
+    return 1.0 - evaluate(network, images, labels, EVALUATION_CHUNK, workers=threads)[1]
 
 
 def train_run(spec, dataset, evaluation_threads=None):

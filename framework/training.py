@@ -151,9 +151,10 @@ def load_data(config, data_dir=None):
     return data_layer, evaluation, (dataset.test_images, dataset.test_labels)
 
 
-def evaluate(network, images, labels, batch_size=128):
-    """Mean cross-entropy and accuracy of ``network`` on integer ``labels``, in test phase."""
-    probabilities = network.test_in_chunks(images, batch_size)
+def evaluate(network, images, labels, batch_size=128, workers=None):
+    """Mean cross-entropy and accuracy of ``network`` on integer ``labels``, in test phase,
+    in chunks of ``batch_size`` on ``workers`` threads (None: every core; see ``test_in_chunks``)."""
+    probabilities = network.test_in_chunks(images, batch_size, workers=workers)
     picked = probabilities[np.arange(len(labels)), labels].astype(np.float64)
     total_loss = -np.sum(np.log(picked + np.finfo(np.float64).eps))
     correct = int(np.sum(probabilities.argmax(axis=1) == labels))
