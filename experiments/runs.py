@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data import DataError, dataset_info
+from data import DataError
 from experiments.grid import MOMENTUM, VALIDATION_SIZE
 
 EVALUATION_CHUNK = 128
@@ -89,12 +89,6 @@ def shrinkage_per_step(network, regularizer, mean_learning_rate, coupled):
     return float(factor * np.concatenate(ratios).mean())
 
 
-def _idx_files_missing(folder, name):
-    """The names of ``name``'s four IDX files that ``folder`` lacks (raw or .gz)."""
-    return [idx_file.name for idx_file in dataset_info(name).files.values()
-            if not any((Path(folder) / f"{idx_file.name}{suffix}").is_file() for suffix in ("", ".gz"))]
-
-
 class DatasetCache:
     """Each dataset is read (and its checksums verified) once per process.
 
@@ -115,16 +109,12 @@ class DatasetCache:
         return self._datasets[name]
 
     def _load(self, name):
-        from data import load_dataset
+        from data import DataFolderError, load_dataset
 
-        if self.data_dir is not None:
-            folders = [self.data_dir / dataset_info(name).name, self.data_dir]
-            if all(_idx_files_missing(folder, name) for folder in folders):
-                raise MissingDataError(
-                    f"{self.where} cannot find {name}: {self.data_dir} (and its subfolder "
-                    f"{dataset_info(name).name}/) lacks {', '.join(_idx_files_missing(self.data_dir, name))}")
         try:
             return load_dataset(name, data_dir=self.data_dir, dtype=np.float32, validation_size=VALIDATION_SIZE)
+        except DataFolderError as error:  # names the folder and the files it lacks
+            raise MissingDataError(f"{self.where} cannot find {name}: {error}") from None
         except DataError as error:
             raise MissingDataError(f"{self.where} cannot load {name}: {error}") from None
 
