@@ -40,10 +40,16 @@ class Conv(TrainableLayer):
     ``W.reshape(K, c·m·n) @ columns``, ∂L/∂W is ``E @ columnsᵀ`` and ∂L/∂x is
     ``Wᵀ @ E`` (in column space) added back onto the padded image offset by offset
     (col2im). For stride 1 without output blocks (below), ∂L/∂x takes a faster route
-    to the same numbers: E correlated with the flipped kernels, the sums over kernels
-    and columns in one product, then one shifted add per kernel row
-    (``_input_gradient_by_shifted_sums``). The teaching ``layers.conv.Conv`` is the
+    to the same numbers: E correlated with the flipped kernels, computed like a forward
+    pass (``_input_gradient_by_correlation``). The teaching ``layers.conv.Conv`` is the
     plain im2col; the tests check this layer against it.
+
+    Tiles (a speed trick, invisible in the results): the columns matrix is never built
+    whole. It is built a few output rows at a time, in a tile of about ``TILE_BYTES``
+    that stays in the CPU cache while the product reads it (``_column_tiles``), and the
+    backward pass builds the tiles again for ∂L/∂W. The whole matrix is 9 to 25 times the
+    input; written out to main memory and read back twice, it made the products run at
+    half their speed on cached tiles.
 
     Output blocks (a speed trick; ``output_block = (1, 1)`` gives the plain im2col
     above). One column may serve a block of B_y × B_x neighbouring output positions
@@ -96,17 +102,15 @@ class Conv(TrainableLayer):
         not saved with the network, and a loaded network gets the default again.
         Setting it discards the last forward pass (backward then needs a new one).
 
-    Cache: ``input_shape``, ``columns`` (the im2col matrix of the last forward pass, for
-    a pointwise layer a view of its input; otherwise None after a testing-phase forward, which multiplies the columns tile by tile
-    without keeping them, see ``_forward_in_tiles``; a backward pass then rebuilds
-    them from the padded input). The zero-padded input, the columns and the other
-    scratch arrays live in buffers (``_buffers``) reused from call to call while the
-    input shape stays the same (allocating and zero-filling them every batch costs
-    as much as filling them).
+    Cache: ``input_shape``, ``columns`` (for a pointwise layer its input as the columns
+    matrix, a view; None otherwise, see "Tiles"), and the zero-padded input the tiles are
+    built from. It and the other scratch arrays (the tile, the padded error, ...) live in
+    buffers (``_buffers``) reused from call to call while the input shape stays the same
+    (allocating and zero-filling them every batch costs as much as filling them).
     """
 
     switches = ("compute_input_gradient",)
-    TILE_BYTES = 1 << 20  # size of the column tiles of the testing phase (see _forward_in_tiles)
+    TILE_BYTES = 1 << 20  # size of a tile of the columns (see "Tiles"; 256 KB to 2 MB measured alike here)
     COPY_CHUNK = 16  # images per copy when a batch-first input goes into the padded buffer
 
     def __init__(self, stride_shape, convolution_shape, num_kernels, dtype=np.float64, rng=None):
@@ -127,6 +131,7 @@ class Conv(TrainableLayer):
         self.columns = None
         self._buffers = {}  # name -> (what it was made for, array): see _buffer
         self._window_view = (None, None, None)  # (padded buffer, output block, windows view): see _windows
+        self._tile_holds = None  # the block rows (top, bottom) whose columns the "tile" buffer holds
 
     def parameter_shapes(self):
         return (self.num_kernels,) + self.convolution_shape, (self.num_kernels,)
@@ -162,7 +167,7 @@ class Conv(TrainableLayer):
         self._output_block = tuple(positive_int(self.name, "every entry of output_block", size) for size in block)
         # The columns of a forward pass fit only the block they were made for: a backward
         # pass now needs a new forward pass first.
-        self.input_shape = self.columns = None
+        self.input_shape = self.columns = self._tile_holds = None
 
     @property
     def _patch_2d(self):
@@ -190,13 +195,10 @@ class Conv(TrainableLayer):
             # of a batch-last input costs nothing, and a testing-phase pass has no copy to save.
             self.columns = images.transpose(1, 2, 3, 0).reshape(images.shape[1], -1)
             self._place(spread_kernels @ self.columns, blocks)
-        elif self.testing_phase:
-            padded = self._padded_input(images)
-            self._forward_in_tiles(padded, spread_kernels, blocks)
-            self.columns = None  # not kept; a backward pass after all rebuilds them from the input
         else:
-            self.columns = self._columns(self._padded_input(images))
-            self._place(spread_kernels @ self.columns, blocks)
+            self.columns = None  # built and multiplied tile by tile, never whole (see _column_tiles)
+            for top, bottom, tile in self._column_tiles(self._padded_input(images)):
+                self._place(spread_kernels @ tile, blocks[:, top:bottom])
 
         # Cut the blocks that overhang the output, then (K, y, x, b) in memory is returned as
         # (b, K, y, x): see the class docstring.
@@ -206,7 +208,6 @@ class Conv(TrainableLayer):
 
     def backward(self, error_tensor):
         input_shape = self._cached("input_shape")
-        columns = self.columns if self.columns is not None else self._columns(self._padded)
         out_shape = tuple(-(-size // stride) for size, stride in zip(input_shape[2:], self.stride_shape))
         self._check_error_shape(error_tensor, (input_shape[0], self.num_kernels) + out_shape)
         error_tensor = np.asarray(error_tensor, dtype=self.dtype)
@@ -216,7 +217,7 @@ class Conv(TrainableLayer):
         error_rows = errors.transpose(1, 2, 3, 0).reshape(self.num_kernels, -1)
 
         error_blocks = self._error_blocks(error_rows, errors.shape[2:])
-        self.gradient_weights = self._fold_kernels(error_blocks @ columns.T)
+        self.gradient_weights = self._fold_kernels(self._spread_gradient(error_blocks))
         self.gradient_bias = error_rows.sum(axis=1)
         input_gradient = None
         if self.compute_input_gradient:
@@ -291,48 +292,71 @@ class Conv(TrainableLayer):
 
     # -- the columns --------------------------------------------------------------
 
-    def _columns(self, padded):
-        """The im2col matrix (c·P_y·P_x, blocks_y·blocks_x·b) of the padded input, in a reused buffer."""
-        windows = self._windows(padded)
-        columns = self._buffer("columns", windows.shape)
-        np.copyto(columns, windows)
-        channels, patch_y, patch_x, blocks_y, blocks_x, batch = windows.shape
-        return columns.reshape(channels * patch_y * patch_x, blocks_y * blocks_x * batch)
+    def _column_tiles(self, padded, bottom_up=False):
+        """The im2col matrix of the padded input, tile by tile: ``(top, bottom, tile)`` for the
+        output block rows ``top:bottom``, ``tile`` being their columns ``(c·P_y·P_x, rows·blocks_x·b)``.
 
-    def _forward_in_tiles(self, padded, spread_kernels, blocks):
-        """``_place(spread_kernels @ columns, blocks)`` without ever holding all the columns.
-
-        With no backward pass to come (testing phase), the columns need not be kept. They
-        are built and multiplied a few rows of blocks at a time, in a buffer of about
-        ``TILE_BYTES`` that stays in the CPU cache while the product reads it, where the
-        whole matrix would go out to main memory and back (and grow with the batch: 1.2 GB
-        for LeNet's second convolution on 10k images at once without output blocks).
+        The whole matrix is never built. A tile of about ``TILE_BYTES`` stays in the CPU
+        cache while the product reads it, where the whole matrix (29 MB for 16 channels of
+        28x28 images, 3x3 kernels, batch 64) would go out to main memory and back, once
+        when built, once for the forward product and once for ∂L/∂W: the products on cached
+        tiles run about twice as fast (docs/performance.md). The backward pass builds the
+        tiles again from the padded input; it runs ``bottom_up``, so that the tile the
+        forward pass built last (all of them, for a small layer) is used again as it is.
         """
-        windows = self._windows(padded)  # (c, P_y, P_x, blocks_y, blocks_x, b)
+        return self._tiles(self._windows(padded), "tile", bottom_up, kept=True)
+
+    def _tiles(self, windows, buffer_name, bottom_up=False, kept=False):
+        """``(top, bottom, tile)``: copies of ``windows`` (c, P_y, P_x, rows, columns, b), a few
+        rows at a time, as ``(c·P_y·P_x, rows·columns·b)`` matrices in the buffer ``buffer_name``.
+        ``kept``: the buffer is the "tile" one, and a tile it still holds is not copied again."""
         channels, patch_y, patch_x, blocks_y, blocks_x, batch = windows.shape
-        row_bytes = channels * patch_y * patch_x * blocks_x * batch * self.dtype.itemsize
-        rows = max(1, min(blocks_y, self.TILE_BYTES // row_bytes))
-        tile_buffer = self._buffer("tile", (channels, patch_y, patch_x, rows, blocks_x, batch))
-        for top in range(0, blocks_y, rows):
+        rows = self._tile_rows(channels * patch_y * patch_x, blocks_x * batch, blocks_y)
+        tile_buffer = self._buffer(buffer_name, (channels * patch_y * patch_x * rows * blocks_x * batch,))
+        tops = range(0, blocks_y, rows)
+        for top in reversed(tops) if bottom_up else tops:
             bottom = min(top + rows, blocks_y)
-            tile = tile_buffer[:, :, :, :bottom - top]
-            np.copyto(tile, windows[:, :, :, top:bottom])
-            self._place(spread_kernels @ tile.reshape(channels * patch_y * patch_x, -1), blocks[:, top:bottom])
+            # A prefix of the flat buffer, so that a short last tile is contiguous too.
+            tile = tile_buffer[:channels * patch_y * patch_x * (bottom - top) * blocks_x * batch]
+            tile = tile.reshape(channels, patch_y, patch_x, bottom - top, blocks_x, batch)
+            if not kept or self._tile_holds != (top, bottom):
+                np.copyto(tile, windows[:, :, :, top:bottom])
+                if kept:
+                    self._tile_holds = (top, bottom)
+            yield top, bottom, tile.reshape(channels * patch_y * patch_x, -1)
+
+    def _tile_rows(self, height, row_width, total_rows):
+        """How many block rows go into one tile of a (height, rows·row_width) matrix: about TILE_BYTES, at least one row."""
+        return max(1, min(total_rows, self.TILE_BYTES // (height * row_width * self.dtype.itemsize)))
+
+    def _spread_gradient(self, error_blocks):
+        """∂L/∂W_B = E_B columnsᵀ, summed over the tiles of the columns (as ``(columns E_Bᵀ)ᵀ``,
+        which BLAS runs faster: the long axis of the sum is the last of both operands)."""
+        if self._pointwise:
+            return error_blocks @ self.columns.T
+        transposed = None
+        for top, bottom, tile in self._column_tiles(self._padded, bottom_up=True):
+            width = tile.shape[1] // (bottom - top)
+            part = tile @ error_blocks[:, top * width:bottom * width].T
+            transposed = part if transposed is None else np.add(transposed, part, out=transposed)
+        return transposed.T
 
     # -- the input gradient -------------------------------------------------------
 
     def _input_gradient(self, error_rows, error_blocks):
         """∂L/∂x with the weights of the forward pass (the optimizer has not run yet).
 
-        Three routes to the same numbers, each where it is the faster one: one product for
-        pointwise layers (1x1 kernels at stride 1), shifted sums for other stride-1 layers
-        without output blocks, col2im otherwise (with output blocks, col2im of the blocked
-        columns has fewer adds to do than shifted sums).
+        Three routes to the same numbers: one product for pointwise layers (1x1 kernels at
+        stride 1); a correlation of E with the flipped kernels for other stride-1 layers
+        without output blocks (no adds at all); col2im otherwise. A stride would make the
+        correlation multiply the zeros between the error's values, and where output blocks
+        pay in the forward pass, col2im of their blocked columns beat the correlation too
+        (16 to 16 channels, 5x5, 28x28, batch 64: 19.5 ms against 22.2 for the whole layer).
         """
         if self._pointwise:
             return self._input_gradient_of_pointwise(error_rows)
         if self._stride_2d == (1, 1) and self.output_block == (1, 1):
-            return self._input_gradient_by_shifted_sums(error_rows)
+            return self._input_gradient_by_correlation(error_rows)
         return self._input_gradient_by_col2im(error_blocks)
 
     def _input_gradient_of_pointwise(self, error_rows):
@@ -361,23 +385,31 @@ class Conv(TrainableLayer):
         (m, n), (patch_y, patch_x) = self._kernel_2d, self._patch_2d
         step_y, step_x = (block * stride for block, stride in zip(self.output_block, self._stride_2d))
         _, (blocks_y, blocks_x) = self._output_grid((height, width))
-        column_gradient = self._buffer("column_gradient", (channels * patch_y * patch_x, error_blocks.shape[1]))
-        np.matmul(self._spread_kernels().T, error_blocks, out=column_gradient)
-        column_gradient = column_gradient.reshape(channels, patch_y, patch_x, blocks_y, blocks_x, batch)
-
         plane_rows, plane_columns = (-(-size // step) for size, step in zip(self._padded.shape[1:3], (step_y, step_x)))
         # A reused buffer, zeroed here: a fresh np.zeros of this size would come as new pages
         # from the system every call, and faulting them in costs more than the zeroing.
         planes = self._buffer("planes", (channels, step_y, step_x, plane_rows, plane_columns, batch))
         planes.fill(0)
-        # Patch pixels p = shift·step + phase with the same shift go to the same rectangle of
-        # every plane: one add per shift moves all their phases at once.
-        for top in range(0, patch_y, step_y):
-            for left in range(0, patch_x, step_x):
-                shift_y, shift_x = top // step_y, left // step_x
-                pixels = column_gradient[:, top:top + step_y, left:left + step_x]
-                planes[:, :pixels.shape[1], :pixels.shape[2], shift_y:shift_y + blocks_y,
-                       shift_x:shift_x + blocks_x] += pixels
+        # The column-space gradient W_Bᵀ E_B, a few block rows at a time (as the columns in
+        # _column_tiles: a tile stays in the cache while it is added onto the planes).
+        patch_size = channels * patch_y * patch_x
+        rows = self._tile_rows(patch_size, blocks_x * batch, blocks_y)
+        tile_buffer = self._buffer("column_gradient", (patch_size * rows * blocks_x * batch,))
+        transposed_kernels = self._spread_kernels().T
+        for first in range(0, blocks_y, rows):
+            last = min(first + rows, blocks_y)
+            columns = slice(first * blocks_x * batch, last * blocks_x * batch)
+            column_gradient = tile_buffer[:patch_size * (last - first) * blocks_x * batch].reshape(patch_size, -1)
+            np.matmul(transposed_kernels, error_blocks[:, columns], out=column_gradient)
+            column_gradient = column_gradient.reshape(channels, patch_y, patch_x, last - first, blocks_x, batch)
+            # Patch pixels p = shift·step + phase with the same shift go to the same rectangle of
+            # every plane: one add per shift moves all their phases at once.
+            for top in range(0, patch_y, step_y):
+                for left in range(0, patch_x, step_x):
+                    shift_y, shift_x = top // step_y, left // step_x
+                    pixels = column_gradient[:, top:top + step_y, left:left + step_x]
+                    planes[:, :pixels.shape[1], :pixels.shape[2], shift_y + first:shift_y + last,
+                           shift_x:shift_x + blocks_x] += pixels
         # Interleave the planes into the image and crop the padding in one copy per plane, into
         # a compact (c, y, x, b) array: a cropped view of the padded image would slow down
         # every element-wise operation on it downstream (NumPy cannot merge its axes).
@@ -393,48 +425,34 @@ class Conv(TrainableLayer):
         input_gradient = input_gradient.transpose(3, 0, 1, 2)
         return input_gradient if self.spatial_dimensions == 2 else input_gradient[:, :, 0, :]
 
-    def _input_gradient_by_shifted_sums(self, error_rows):
-        """∂L/∂x for stride 1 without blocks: E correlated with the flipped kernels, mostly in one product.
+    def _input_gradient_by_correlation(self, error_rows):
+        """∂L/∂x for stride 1 without blocks: E correlated with the flipped kernels, like a forward pass.
 
-        With stride 1, E lives on z's grid. Written per input position, the backward formula is
+        With stride 1, E lives on z's grid, and the backward formula, written per input position, is
 
-            ∂L/∂x[β, γ, y, x] = Σ_p Σ_{k, q} W[k, γ, p, q] · Ê[β, k, y + m−1−p, x + n−1−q]
+            ∂L/∂x[β, γ, y, x] = Σ_{k, p, q} W[k, γ, m−1−p, n−1−q] · Ê[β, k, y + p, x + q]
 
-        where Ê is E zero-padded by m//2 rows above, (m−1)//2 below, n//2 columns left and
-        (n−1)//2 right. Two steps:
-
-        1. The sums over k and q are one matrix product. ``shifted[k, q]`` is Ê moved left by
-           n−1−q columns (cut to the input's width), and W' holds the kernels in the order
-           (γ, p | k, q); then ``row_sums[(γ, p), ·] = W' @ shifted[(k, q), ·]``.
-        2. The sum over p is m shifted adds: ∂L/∂x[γ, y] = Σ_p row_sums[γ, p, y + m−1−p].
-
-        Why not col2im here: without output blocks its product Wᵀ E keeps all c·m·n kernel
-        offsets apart, and col2im then adds m·n blocks, each the size of the input
-        gradient, one at a time (25 passes for a 5x5 kernel). Here the product also does
-        the sum over q, which leaves m adds. With a stride, E would first have to be spread onto z's grid and the product
-        would multiply those zeros too, so strided layers keep col2im.
+        where Ê is E zero-padded by m//2 rows above and (m−1)//2 below, n//2 columns left and
+        (n−1)//2 right (the forward pass's padding the other way round). That is this layer's
+        own forward pass with the kernels flipped and their two channel axes swapped,
+        ``W_flipped[γ, k, p, q] = W[k, γ, m−1−p, n−1−q]``, applied to E: im2col of Ê tile by
+        tile and one product per tile, written straight into ∂L/∂x. No adds at all, where col2im
+        adds m·n column blocks back onto the image, each the size of ∂L/∂x.
         """
         batch, channels, *_ = self.input_shape
         m, n = self._kernel_2d
         height, width = self._image_shape
         kernels = self.num_kernels
-        errors = error_rows.reshape(kernels, height, width, batch)
-        # shifted[k, q, Y, x] = Ê[k, Y, x + n−1−q] = E[k, Y − m//2, x + (n−1)//2 − q], written
-        # straight from E. Only the part inside E is ever written: the rest keeps the zeros
-        # the buffer was created with (the same part every batch, as for the padded input).
-        shifted = self._buffer("shifted_error", (kernels, n, height + m - 1, width, batch), zero=True)
-        for q in range(n):
-            shift = (n - 1) // 2 - q
-            left, right = max(0, -shift), min(width, width - shift)
-            shifted[:, q, m // 2:m // 2 + height, left:right] = errors[:, :, left + shift:right + shift]
-        # W'[(γ, p), (k, q)]: the kernels with channels and rows in front.
-        reordered = self._weights.reshape(kernels, channels, m, n).transpose(1, 2, 0, 3).reshape(channels * m, -1)
-        row_sums = self._buffer("row_sums", (channels, m, height + m - 1, width, batch))
-        np.matmul(reordered, shifted.reshape(kernels * n, -1), out=row_sums.reshape(channels * m, -1))
-
-        input_gradient = row_sums[:, 0, m - 1:m - 1 + height].copy()
-        for p in range(1, m):
-            input_gradient += row_sums[:, p, m - 1 - p:m - 1 - p + height]
+        # Only the interior is ever written: the border keeps the zeros the buffer was made with.
+        padded = self._buffer("padded_error", (kernels, height + m - 1, width + n - 1, batch), zero=True)
+        padded[:, m // 2:m // 2 + height, n // 2:n // 2 + width] = error_rows.reshape(kernels, height, width, batch)
+        windows = sliding_window_view(padded, (m, n), axis=(1, 2)).transpose(0, 4, 5, 1, 2, 3)
+        flipped = self._weights.reshape(kernels, channels, m, n)[:, :, ::-1, ::-1]
+        flipped = flipped.transpose(1, 0, 2, 3).reshape(channels, kernels * m * n)
+        input_gradient = np.empty((channels, height, width, batch), dtype=self.dtype)
+        rows_of_gradient = input_gradient.reshape(channels, -1)
+        for top, bottom, tile in self._tiles(windows, "error_tile"):
+            np.matmul(flipped, tile, out=rows_of_gradient[:, top * width * batch:bottom * width * batch])
         input_gradient = input_gradient.transpose(3, 0, 1, 2)  # (c, y, x, b) in memory, as forward's output
         return input_gradient if self.spatial_dimensions == 2 else input_gradient[:, :, 0, :]
 
@@ -450,6 +468,7 @@ class Conv(TrainableLayer):
         twin = super().replica()
         twin._buffers = {}
         twin._window_view = (None, None, None)
+        twin._tile_holds = None
         twin.columns = None
         return twin
 
@@ -479,6 +498,7 @@ class Conv(TrainableLayer):
         shape = (channels, max(height + m - 1, reach[0]), max(width + n - 1, reach[1]), batch)
         # Keyed on the image size: two sizes can share a buffer shape but not its interior.
         padded = self._buffer("padded", shape, zero=True, key=(height, width))
+        self._tile_holds = None  # the tile was built from the last input
         (top, _), (left, _) = same_padding(m), same_padding(n)
         interior = padded[:, top:top + height, left:left + width, :]
         if images.strides[0] == images.itemsize or batch <= self.COPY_CHUNK:  # batch-last already

@@ -118,10 +118,14 @@ def test_columns_shrink_with_output_blocks(rng):
     # LeNet's 5x5 kernels with 2x2 blocks: one column holds the 6x6 patch under four outputs.
     layer = make_conv(Conv, (1, 1), (1, 5, 5), 6, rng)
     layer.forward(rng.standard_normal((8, 1, 28, 28)))
-    assert layer.columns.shape == (1 * 6 * 6, 14 * 14 * 8)
+    tiles = list(layer._column_tiles(layer._padded))
+    assert {tile.shape[0] for _, _, tile in tiles} == {1 * 6 * 6}
+    assert sum(tile.shape[1] for _, _, tile in tiles) == 14 * 14 * 8
     layer.output_block = (1, 1)
     layer.forward(rng.standard_normal((8, 1, 28, 28)))
-    assert layer.columns.shape == (1 * 5 * 5, 28 * 28 * 8)
+    tiles = list(layer._column_tiles(layer._padded))
+    assert {tile.shape[0] for _, _, tile in tiles} == {1 * 5 * 5}
+    assert sum(tile.shape[1] for _, _, tile in tiles) == 28 * 28 * 8
 
 
 # -- input gradient routes, the first layer's switch ------------------------------------------
@@ -129,7 +133,7 @@ def test_columns_shrink_with_output_blocks(rng):
 
 @pytest.mark.parametrize("case", STRIDE_1_CASES.values(), ids=STRIDE_1_CASES.keys())
 def test_both_input_gradient_routes_agree_at_stride_1(case, rng):
-    # Stride 1 without output blocks takes the shifted-sums route; col2im (the route of
+    # Stride 1 without output blocks takes the correlation route; col2im (the route of
     # blocked and strided layers) must give the same.
     stride_shape, convolution_shape, num_kernels, input_shape = case
     layer = make_conv(Conv, stride_shape, convolution_shape, num_kernels, rng)
@@ -180,28 +184,41 @@ def test_first_layer_can_skip_the_input_gradient(rng):
     np.testing.assert_allclose(layer.gradient_bias, reference.gradient_bias, rtol=1e-14)
 
 
-# -- the testing phase's tiles ---------------------------------------------------------------
+# -- tiles -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
-@pytest.mark.parametrize("tile_bytes", [1, Conv.TILE_BYTES])
-def test_testing_phase_computes_the_same_in_tiles(case, tile_bytes, rng):
-    """The testing phase builds the columns a few output rows at a time (one row per tile with
-    tile_bytes=1); outputs, and the gradients of a backward pass after it, are the training
-    phase's."""
+@pytest.mark.parametrize("block", [(1, 1), (2, 2)])
+def test_tiles_of_one_row_give_the_teaching_results_in_both_phases(case, block, rng):
+    """With tile_bytes=1 every tile holds one row of output blocks (the tests' small layers fit
+    in one tile otherwise): outputs, and the gradients of a backward pass after either phase's
+    forward pass, are the teaching layer's."""
     stride_shape, convolution_shape, num_kernels, input_shape = case
-    training = make_conv(Conv, stride_shape, convolution_shape, num_kernels, rng)
-    testing = copy.deepcopy(training)
-    testing.testing_phase, testing.TILE_BYTES = True, tile_bytes
+    layer = make_conv(Conv, stride_shape, convolution_shape, num_kernels, rng)
+    if len(convolution_shape) == 2:
+        block = (1, block[1])
+    layer.output_block, layer.TILE_BYTES = block, 1
     input_tensor = rng.standard_normal(input_shape)
-    output = training.forward(input_tensor)
-    np.testing.assert_allclose(testing.forward(input_tensor), output, rtol=1e-12, atol=1e-12)
-    assert testing.columns is None  # not kept in the testing phase
-    error_tensor = rng.standard_normal(output.shape)
-    np.testing.assert_allclose(testing.backward(error_tensor), training.backward(error_tensor),
-                               rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(testing.gradient_weights, training.gradient_weights, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(testing.gradient_bias, training.gradient_bias, rtol=1e-12, atol=1e-12)
+    error_tensor = rng.standard_normal(teaching_twin(layer).forward(input_tensor).shape)
+    expected = expected_results(layer, input_tensor, error_tensor)
+    for testing_phase in (False, True, False):
+        layer.testing_phase = testing_phase
+        assert_results(layer, input_tensor, error_tensor, expected, f"testing phase {testing_phase}")
+        assert layer.columns is None  # never built whole
+
+
+def test_a_kept_tile_is_never_stale(rng):
+    """The last tile of a forward pass is used again by backward: a forward pass on other
+    images in between (either phase) must replace it."""
+    layer = make_conv(Conv, (1, 1), (2, 3, 3), 3, rng)
+    first, second = rng.standard_normal((2, 2, 6, 6)), rng.standard_normal((2, 2, 6, 6))
+    error_tensor = rng.standard_normal((2, 3, 6, 6))
+    expected = expected_results(layer, second, error_tensor)
+    for testing_phase in (False, True):
+        layer.testing_phase = False
+        layer.forward(first)
+        layer.testing_phase = testing_phase
+        assert_results(layer, second, error_tensor, expected, f"testing phase {testing_phase}")
 
 
 # -- buffers, layouts, replicas ---------------------------------------------------------------
@@ -251,7 +268,7 @@ def test_replica_shares_the_weights_but_no_buffer(rng):
     twin = layer.replica()
     assert twin.weights is layer.weights and twin.bias is layer.bias
     twin.forward(second)  # same shapes: a shared buffer would now hold the second input
-    assert twin._buffers.keys() == layer._buffers.keys() >= {"padded", "columns"}
+    assert twin._buffers.keys() == layer._buffers.keys() >= {"padded", "tile"}
     for name, (_, buffer) in twin._buffers.items():
         assert not np.shares_memory(buffer, layer._buffers[name][1]), name
     error_tensor = rng.standard_normal(output.shape)
