@@ -86,3 +86,16 @@ def test_batch_normalization_replica_keeps_its_own_scratch(rng):
     layer.forward(input_tensor)
     layer.replica().forward(batch_last(rng.standard_normal((4, 3, 5, 5))))
     np.testing.assert_array_equal(layer.backward(error_tensor), expected)
+
+
+@pytest.mark.parametrize("length", [7, 10_000, 20_001])
+@pytest.mark.parametrize("layout", ["rows contiguous", "rows strided"])
+def test_batch_normalization_row_dots_take_either_route_to_the_same_sums(length, layout, rng):
+    # Long contiguous rows are summed by one BLAS dot per row, the rest by einsum.
+    from layers.fast.batch_normalization import LONG_ROW, _row_dots
+
+    first, second = rng.standard_normal((2, 3, length))
+    if layout == "rows strided":
+        first, second = np.asfortranarray(first), np.asfortranarray(second)
+    assert 7 < LONG_ROW <= 10_000  # so that the lengths above take both routes
+    np.testing.assert_allclose(_row_dots(first, second), (first * second).sum(axis=1), rtol=1e-10)
