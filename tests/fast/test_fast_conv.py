@@ -28,7 +28,6 @@ CASES = {
     "1-D even 4": ([1], (2, 4), 2, (3, 2, 9)),
     "1-D stride 2": ([2], (3, 3), 2, (2, 3, 11)),
 }
-STRIDE_1_CASES = {name: case for name, case in CASES.items() if set(np.atleast_1d(case[0])) == {1}}
 # Output blocks (B_y, B_x) to try on every case; 1-D layers take the (1, B_x) ones.
 OUTPUT_BLOCKS = [(1, 1), (2, 2), (2, 3), (3, 1), (1, 2), (4, 4)]
 
@@ -131,19 +130,25 @@ def test_columns_shrink_with_output_blocks(rng):
 # -- input gradient routes, the first layer's switch ------------------------------------------
 
 
-@pytest.mark.parametrize("case", STRIDE_1_CASES.values(), ids=STRIDE_1_CASES.keys())
-def test_both_input_gradient_routes_agree_at_stride_1(case, rng):
-    # Stride 1 without output blocks takes the correlation route; col2im (the route of
-    # blocked and strided layers) must give the same.
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_every_input_gradient_route_gives_the_teaching_gradient(case, rng):
+    # Without output blocks a layer takes the correlation route (stride 1) or the phases route
+    # (strides, no more kernels than channels), else col2im; each route must give the teaching
+    # layer's gradient wherever it applies, whichever the layer would pick.
     stride_shape, convolution_shape, num_kernels, input_shape = case
     layer = make_conv(Conv, stride_shape, convolution_shape, num_kernels, rng)
     layer.output_block = (1, 1)
-    output = layer.forward(rng.standard_normal(input_shape))
-    error_tensor = rng.standard_normal(output.shape)
-    expected = layer.backward(error_tensor)
+    input_tensor = rng.standard_normal(input_shape)
+    error_tensor = rng.standard_normal(teaching_twin(layer).forward(input_tensor).shape)
+    _, expected, _, _ = expected_results(layer, input_tensor, error_tensor)
+    layer.forward(input_tensor)
     errors = error_tensor if error_tensor.ndim == 4 else error_tensor[:, :, np.newaxis, :]
     error_rows = np.ascontiguousarray(errors.transpose(1, 2, 3, 0)).reshape(num_kernels, -1)
-    np.testing.assert_allclose(layer._input_gradient_by_col2im(error_rows), expected, rtol=1e-12, atol=1e-12)
+    routes = [layer._input_gradient_by_col2im, layer._input_gradient_by_phases]
+    if set(np.atleast_1d(stride_shape)) == {1}:
+        routes.append(layer._input_gradient_by_correlation)
+    for route in routes:
+        np.testing.assert_allclose(route(error_rows), expected, rtol=1e-12, atol=1e-12, err_msg=route.__name__)
 
 
 @pytest.mark.parametrize("input_shape, convolution_shape", [((3, 4, 5, 6), (4, 1, 1)), ((3, 4, 7), (4, 1))],
