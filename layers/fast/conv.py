@@ -45,12 +45,14 @@ class Conv(TrainableLayer):
     phase of the input (``_input_gradient_by_phases``). The teaching ``layers.conv.Conv``
     is the plain im2col; the tests check this layer against it.
 
-    Tiles (a speed trick, invisible in the results): the columns matrix is never built
-    whole. It is built a few output rows at a time, in a tile of about ``TILE_BYTES``
-    that stays in the CPU cache while the product reads it (``_column_tiles``), and the
-    backward pass builds the tiles again for ∂L/∂W. The whole matrix is 9 to 25 times the
-    input; written out to main memory and read back twice, it made the products run at
-    half their speed on cached tiles.
+    Tiles (a speed trick, invisible in the results): a large columns matrix is never
+    built whole. It is built a few output rows at a time, in a tile of about
+    ``TILE_BYTES`` that stays in the CPU cache while the product reads it
+    (``_column_tiles``), and the backward pass builds the tiles again for ∂L/∂W. The
+    whole matrix is 9 to 25 times the input; written out to main memory and read back
+    twice, it made the products run at half their speed on cached tiles. A matrix of at
+    most ``WHOLE_BYTES`` (LeNet's) fits in the cache anyway: it is built in one tile,
+    which the backward pass uses again as it is.
 
     Output blocks (a speed trick; ``output_block = (1, 1)`` gives the plain im2col
     above). One column may serve a block of B_y × B_x neighbouring output positions
@@ -112,6 +114,7 @@ class Conv(TrainableLayer):
 
     switches = ("compute_input_gradient",)
     TILE_BYTES = 1 << 20  # size of a tile of the columns (see "Tiles"; 256 KB to 2 MB measured alike here)
+    WHOLE_BYTES = 4 << 20  # columns up to this size are built whole, in one tile kept for backward (see "Tiles")
     COPY_CHUNK = 16  # images per copy when a batch-first input goes into the padded buffer
 
     def __init__(self, stride_shape, convolution_shape, num_kernels, dtype=np.float64, rng=None):
@@ -327,8 +330,12 @@ class Conv(TrainableLayer):
             yield top, bottom, tile.reshape(channels * patch_y * patch_x, -1)
 
     def _tile_rows(self, height, row_width, total_rows):
-        """How many block rows go into one tile of a (height, rows·row_width) matrix: about TILE_BYTES, at least one row."""
-        return max(1, min(total_rows, self.TILE_BYTES // (height * row_width * self.dtype.itemsize)))
+        """How many block rows go into one tile of a (height, rows·row_width) matrix: all of them
+        up to WHOLE_BYTES, else about TILE_BYTES, at least one row."""
+        row_bytes = height * row_width * self.dtype.itemsize
+        if row_bytes * total_rows <= self.WHOLE_BYTES:
+            return total_rows
+        return max(1, min(total_rows, self.TILE_BYTES // row_bytes))
 
     def _spread_gradient(self, error_blocks):
         """∂L/∂W_B = E_B columnsᵀ, summed over the tiles of the columns (as ``(columns E_Bᵀ)ᵀ``,

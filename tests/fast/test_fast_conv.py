@@ -195,14 +195,14 @@ def test_first_layer_can_skip_the_input_gradient(rng):
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 @pytest.mark.parametrize("block", [(1, 1), (2, 2)])
 def test_tiles_of_one_row_give_the_teaching_results_in_both_phases(case, block, rng):
-    """With tile_bytes=1 every tile holds one row of output blocks (the tests' small layers fit
-    in one tile otherwise): outputs, and the gradients of a backward pass after either phase's
-    forward pass, are the teaching layer's."""
+    """With TILE_BYTES=1 and WHOLE_BYTES=0 every tile holds one row of output blocks (the tests'
+    small layers fit in one tile otherwise): outputs, and the gradients of a backward pass after
+    either phase's forward pass, are the teaching layer's."""
     stride_shape, convolution_shape, num_kernels, input_shape = case
     layer = make_conv(Conv, stride_shape, convolution_shape, num_kernels, rng)
     if len(convolution_shape) == 2:
         block = (1, block[1])
-    layer.output_block, layer.TILE_BYTES = block, 1
+    layer.output_block, layer.TILE_BYTES, layer.WHOLE_BYTES = block, 1, 0
     input_tensor = rng.standard_normal(input_shape)
     error_tensor = rng.standard_normal(teaching_twin(layer).forward(input_tensor).shape)
     expected = expected_results(layer, input_tensor, error_tensor)
