@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from layers.fast import (BatchNormalization, Conv, FullyConnected, GlobalAveragePooling, Pooling,  # noqa: E402
                          ReLU)
-from threads import add_threads_option, blas_line, restart_with_threads  # noqa: E402
+from threads import add_threads_option, blas_line, malloc_line, restart_with_threads  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn.functional as functional  # noqa: E402
@@ -222,7 +222,7 @@ def main():
                              "only this process's own work, steady even while other programs load the machine")
     add_threads_option(parser)
     arguments = parser.parse_args()
-    restart_with_threads(arguments.threads)
+    restart_with_threads(arguments.threads, arguments.malloc_defaults)
     if arguments.cpu_time:
         global clock
         clock = time.process_time
@@ -235,6 +235,7 @@ def main():
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, {os.cpu_count()} cores; "
           f"load average {load_average():.1f} at the start")
     print(blas_line())
+    print(malloc_line())
     print(f"float32, forward + backward, median of {arguments.repetitions} alternating repetitions, ms per call "
           f"({'CPU' if arguments.cpu_time else 'wall-clock'} time)")
     print(f"{'layer':20} {'shape':34} {'normnet':>8} {'PyTorch':>8} {'ratio':>6} {'paired':>6}")

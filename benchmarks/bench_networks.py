@@ -33,7 +33,7 @@ import numpy as np
 import networks
 from networks import (MODELS, measure_memory, memory_child, normnet_infer, normnet_model, normnet_train,
                       torch_infer, torch_model, torch_train)
-from threads import add_threads_option, blas_line, restart_with_threads
+from threads import add_threads_option, blas_line, malloc_line, restart_with_threads
 
 from data import load_dataset  # noqa: E402  (networks.py put the repository on the path)
 
@@ -110,11 +110,11 @@ def main(default_models=("lenet", "lenet-bn", "allconv"), description=__doc__):
     parser.add_argument("--memory-child", choices=["normnet", "torch"], help=argparse.SUPPRESS)
     add_threads_option(parser)
     arguments = parser.parse_args()
-    restart_with_threads(arguments.threads)
-    if arguments.memory_child:
+    if arguments.memory_child:  # started by this script: its threads and malloc settings came with it
         memory_child(arguments.memory_child, arguments.model[0], arguments.iterations, arguments.batch_size,
                      load_mnist)
         return
+    restart_with_threads(arguments.threads, arguments.malloc_defaults)
     if arguments.cpu_time:
         networks.use_cpu_time()
     try:
@@ -128,6 +128,7 @@ def main(default_models=("lenet", "lenet-bn", "allconv"), description=__doc__):
           + (f", PyTorch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else "")
           + f"; {'CPU' if arguments.cpu_time else 'wall-clock'} time; load average {os.getloadavg()[0]:.1f}")
     print(blas_line())
+    print(malloc_line())
     for model in arguments.model:
         benchmark(model, arguments, dataset, torch)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")

@@ -1,5 +1,6 @@
-"""What the benchmarks share about threads and BLAS: the ``--threads N`` option, and a line
-saying which BLAS kernels NumPy runs."""
+"""What the benchmarks share about the process they run in: the ``--threads N`` and
+``--malloc-defaults`` options, and lines saying which BLAS kernels NumPy runs and how memory
+is allocated."""
 import os
 import sys
 
@@ -10,19 +11,40 @@ def add_threads_option(parser):
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for both NumPy's BLAS and PyTorch (default: each library's own choice); "
                              "1 gives steadier numbers when other programs load the machine")
+    parser.add_argument("--malloc-defaults", action="store_true",
+                        help="leave glibc's malloc as it is; by default the benchmark keeps freed memory in the "
+                             "process, as the normnet command does (framework/memory.py), for both frameworks")
 
 
-def restart_with_threads(threads):
-    """Re-run this script with the thread variables set, unless they already are.
+def restart_with_threads(threads, malloc_defaults=False):
+    """Re-run this script with the thread variables set, and glibc's malloc thresholds set as
+    ``framework.memory.keep_freed_memory`` sets them (unless ``malloc_defaults``), unless they
+    already are.
 
     BLAS reads its thread count when NumPy is imported (PyTorch reads OMP_NUM_THREADS
-    likewise), so the only reliable way to change it is a fresh process.
+    likewise), so the only reliable way to change it is a fresh process. The malloc
+    thresholds go the same way, through glibc's own variables, so that the child processes
+    that measure peak memory run with them too.
     """
-    if threads is None or os.environ.get("OPENBLAS_NUM_THREADS") == str(threads):
+    from framework.memory import MMAP_THRESHOLD, TRIM_THRESHOLD
+
+    wanted = {}
+    if threads is not None:
+        wanted.update({variable: str(threads) for variable in THREAD_VARIABLES})
+    if not malloc_defaults:
+        wanted.update(MALLOC_MMAP_THRESHOLD_=str(MMAP_THRESHOLD), MALLOC_TRIM_THRESHOLD_=str(TRIM_THRESHOLD))
+    if all(os.environ.get(variable) == value for variable, value in wanted.items()):
         return
-    for variable in THREAD_VARIABLES:
-        os.environ[variable] = str(threads)
+    os.environ.update(wanted)
     os.execv(sys.executable, [sys.executable] + sys.argv)
+
+
+def malloc_line():
+    """How this process allocates memory: glibc's thresholds, if set."""
+    settings = [f"{name}={os.environ[name]}" for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+                if name in os.environ]
+    return "malloc: " + (", ".join(settings) + " (freed memory kept, as the normnet command does)" if settings
+                         else "glibc's defaults (--malloc-defaults)")
 
 
 def blas_line():

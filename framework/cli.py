@@ -233,8 +233,11 @@ def main(argv=None):
     from data import DataError
     from framework.training import RunFolderError
 
+    from framework.memory import keep_freed_memory
+
     parser = build_parser()
     arguments = parser.parse_args(argv)
+    keep_freed_memory()  # this process trains or evaluates: no page faults for every new array
     try:
         return arguments.handler(arguments)
     except (ValueError, OSError, DataError, RunFolderError) as error:

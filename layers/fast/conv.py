@@ -198,11 +198,11 @@ class Conv(TrainableLayer):
             # The columns are the input itself (class docstring), kept in both phases: a view
             # of a batch-last input costs nothing, and a testing-phase pass has no copy to save.
             self.columns = images.transpose(1, 2, 3, 0).reshape(images.shape[1], -1)
-            self._place(spread_kernels @ self.columns, blocks)
+            self._place(spread_kernels, self.columns, blocks, 0, blocks_y)
         else:
             self.columns = None  # built and multiplied tile by tile, never whole (see _column_tiles)
             for top, bottom, tile in self._column_tiles(self._padded_input(images)):
-                self._place(spread_kernels @ tile, blocks[:, top:bottom])
+                self._place(spread_kernels, tile, blocks, top, bottom)
 
         # Cut the blocks that overhang the output, then (K, y, x, b) in memory is returned as
         # (b, K, y, x): see the class docstring.
@@ -263,15 +263,29 @@ class Conv(TrainableLayer):
                                             d_x * stride_x:d_x * stride_x + n]
         return gradient.reshape(self._weights.shape)
 
-    def _place(self, products, blocks):
-        """Write ``W_B @ columns`` (K·B_y·B_x, rows·blocks_x·b) plus the bias into ``blocks``.
+    def _place(self, spread_kernels, columns, blocks, top, bottom):
+        """Write ``W_B @ columns`` plus the bias into the block rows ``top:bottom`` of ``blocks``.
 
-        ``blocks`` is (K, rows, B_y, blocks_x, B_x, b); one pass both moves each block
-        position to its place in the output and adds the bias.
+        ``columns`` are those rows' (c·P_y·P_x, rows·blocks_x·b), ``blocks`` is the whole
+        output (K, blocks_y, B_y, blocks_x, B_x, b). Without blocks the product's rows are
+        the output's: it is written there directly, and the bias added in place. With
+        blocks it goes to a reused buffer first, and one pass both moves each block
+        position to its place and adds the bias. (A fresh array for the product would come
+        as new pages from the system, and faulting them in can cost more than the product.)
         """
-        kernels, rows, block_y, blocks_x, block_x, batch = blocks.shape
+        kernels, _, block_y, blocks_x, block_x, batch = blocks.shape
+        if (block_y, block_x) == (1, 1):
+            width = blocks_x * batch
+            target = blocks.reshape(kernels, -1)[:, top * width:bottom * width]
+            np.matmul(spread_kernels, columns, out=target)
+            target += self._bias[:, np.newaxis]
+            return
+        products = self._flat_buffer("products", spread_kernels.shape[0] * columns.shape[1])
+        products = products.reshape(spread_kernels.shape[0], columns.shape[1])
+        np.matmul(spread_kernels, columns, out=products)
+        rows = bottom - top
         products = products.reshape(kernels, block_y, block_x, rows, blocks_x, batch).transpose(0, 3, 1, 4, 2, 5)
-        np.add(products, self._bias.reshape(-1, 1, 1, 1, 1, 1), out=blocks)
+        np.add(products, self._bias.reshape(-1, 1, 1, 1, 1, 1), out=blocks[:, top:bottom])
 
     def _error_blocks(self, error_rows, out_shape):
         """E_B (K·B_y·B_x, blocks_y·blocks_x·b): the error arranged like the rows of W_B.
@@ -520,7 +534,9 @@ class Conv(TrainableLayer):
                     under_taps[:, index] = padded[:, before_y + d_y:before_y + d_y + rows,
                                                   before_x + d_x:before_x + d_x + columns]
                 tap_kernels = np.stack([weights[:, :, p, q] for p, _, q, _ in taps], axis=1)  # (K, taps, c)
-                product = tap_kernels.reshape(-1, channels).T @ under_taps.reshape(kernels * len(taps), -1)
+                product = self._flat_buffer("phase_product", channels * rows * columns * batch)
+                np.matmul(tap_kernels.reshape(-1, channels).T, under_taps.reshape(kernels * len(taps), -1),
+                          out=product.reshape(channels, -1))
                 target[...] = product.reshape(channels, rows, columns, batch)
         input_gradient = input_gradient.transpose(3, 0, 1, 2)  # (c, y, x, b) in memory, as forward's output
         return input_gradient if self.spatial_dimensions == 2 else input_gradient[:, :, 0, :]
@@ -599,6 +615,13 @@ class Conv(TrainableLayer):
             windows = windows.transpose(0, 4, 5, 1, 2, 3)
             self._window_view = padded, self.output_block, windows
         return windows
+
+    def _flat_buffer(self, name, size):
+        """The first ``size`` values of a reused 1-D buffer ``name``, made larger when it is too small."""
+        kept = self._buffers.get(name)
+        if kept is None or kept[1].dtype != self.dtype or kept[1].size < size:
+            kept = self._buffers[name] = (None, np.empty(size, dtype=self.dtype))
+        return kept[1][:size]
 
     def _buffer(self, name, shape, zero=False, key=None):
         """The array kept as ``name`` if it was made for this shape, dtype and ``key``; else a new one.
