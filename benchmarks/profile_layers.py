@@ -1,14 +1,14 @@
 """Where a training step's time goes: forward and backward time of every layer of a model.
 
     python benchmarks/profile_layers.py [--model lenet|allconv] [--steps 30] [--batch-size 64] [--threads N]
-                                        [--cpu-time] [--batch-norm]
+                                        [--cpu-time] [--batch-norm] [--torch]
 
 Runs training steps (float32, SGD with momentum, random images) and prints the mean time of
 each layer's forward and backward pass, in milliseconds, with the optimizer updates included
 in the backward pass of trainable layers (that is where they happen), and the testing-phase
 forward pass of each layer (inference). ``--cpu-time`` times by process CPU time (steady on a
-busy machine with ``--threads 1``); ``--batch-norm`` profiles LeNet with batch normalization.
-A measurement, not a test.
+busy machine with ``--threads 1``); ``--batch-norm`` profiles LeNet with batch normalization;
+``--torch`` profiles the PyTorch twin instead, by operation. A measurement, not a test.
 """
 import argparse
 import os
@@ -53,6 +53,36 @@ def profile(network, images, labels, steps, warmup=3):
     return 1000 * forward / steps, 1000 * backward / steps, 1000 * testing / steps
 
 
+def profile_torch(network, images, labels, steps, warmup=10, rows=12):
+    """The PyTorch twin of ``network`` (benchmarks/networks.py) under torch.profiler: the
+    operations that take the most time, in ms per training step."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile as torch_profile
+
+    from networks import torch_twin
+
+    model = torch_twin(network)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    inputs, targets = torch.from_numpy(images), torch.from_numpy(labels.argmax(axis=1))
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(model(inputs), targets).backward()
+        optimizer.step()
+
+    for _ in range(warmup):
+        step()
+    with torch_profile(activities=[ProfilerActivity.CPU]) as profiler:
+        for _ in range(steps):
+            step()
+    averages = sorted(profiler.key_averages(), key=lambda event: -event.self_cpu_time_total)
+    print(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads), batch {len(images)}, "
+          f"ms per step by operation (self CPU time, torch.profiler), {steps} steps")
+    for event in averages[:rows]:
+        print(f"{event.key[:50]:50s} {event.self_cpu_time_total / 1000 / steps:8.3f}")
+    print(f"{'total':50s} {sum(event.self_cpu_time_total for event in averages) / 1000 / steps:8.3f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=["lenet", "allconv"], default="lenet")
@@ -60,6 +90,8 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--batch-norm", action="store_true", help="LeNet with batch normalization")
     parser.add_argument("--cpu-time", action="store_true", help="time by process CPU time")
+    parser.add_argument("--torch", action="store_true",
+                        help="profile the PyTorch twin instead (torch.profiler, AdamW): time per step by operation")
     add_threads_option(parser)
     arguments = parser.parse_args()
     restart_with_threads(arguments.threads, arguments.malloc_defaults)
@@ -74,6 +106,9 @@ def main():
         network = build_allconv(optimizer="momentum", learning_rate=0.01, dtype=np.float32, rng=rng)
     images = rng.random((arguments.batch_size, 1, 28, 28), dtype=np.float32)
     labels = np.eye(10, dtype=np.float32)[rng.integers(0, 10, arguments.batch_size)]
+    if arguments.torch:
+        profile_torch(network, images, labels, arguments.steps)
+        return
     forward, backward, testing = profile(network, images, labels, arguments.steps)
     print(blas_line())
     print(malloc_line())
