@@ -251,6 +251,9 @@ def execute_run(spec, datasets, evaluation_threads=None):
     """
     from threadpoolctl import threadpool_limits
 
+    from framework.memory import keep_freed_memory
+
+    keep_freed_memory()  # this process trains (here or a worker): no page faults for every new array
     dataset = datasets(spec.dataset)
     started = time.perf_counter()
     with threadpool_limits(limits=1):

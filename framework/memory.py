@@ -12,8 +12,9 @@ thread, CPU time, ``benchmarks/profile_layers.py --model allconv``), and PyTorch
 ``keep_freed_memory()`` sets glibc's thresholds (``mallopt``) so that arrays up to
 ``MMAP_THRESHOLD`` come from its heap and freed memory stays there unless more than
 ``TRIM_THRESHOLD`` is free. It changes the whole process, so a library does not do it on
-import: ``normnet``'s command line calls it for its own process, and a program of yours
-may call it too. The process then keeps its peak memory until it ends, which is what a
+import: ``normnet``'s command line calls it for its own process, each of the Norm Loss
+study's runs for the process it trains in (a cluster worker too), and a program of yours
+may call it as well. The process then keeps its peak memory until it ends, which is what a
 training run uses anyway.
 """
 import ctypes
