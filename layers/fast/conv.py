@@ -39,11 +39,12 @@ class Conv(TrainableLayer):
     patch under each output position; the forward pass is then one matrix product
     ``W.reshape(K, c·m·n) @ columns``, ∂L/∂W is ``E @ columnsᵀ`` and ∂L/∂x is
     ``Wᵀ @ E`` (in column space) added back onto the padded image offset by offset
-    (col2im). Without output blocks (below), ∂L/∂x takes faster routes to the same
-    numbers: at stride 1, E correlated with the flipped kernels, computed like a forward
-    pass (``_input_gradient_by_correlation``); with a stride, one such correlation per
-    phase of the input (``_input_gradient_by_phases``). The teaching ``layers.conv.Conv``
-    is the plain im2col; the tests check this layer against it.
+    (col2im). Without output blocks (below) and with no more kernels than channels, ∂L/∂x
+    takes faster routes to the same numbers: at stride 1, E correlated with the flipped
+    kernels, computed like a forward pass (``_input_gradient_by_correlation``); with a
+    stride, one such correlation per phase of the input (``_input_gradient_by_phases``).
+    ``_input_gradient`` says which route runs where, and why. The teaching
+    ``layers.conv.Conv`` is the plain im2col; the tests check this layer against it.
 
     Tiles (a speed trick, invisible in the results): a large columns matrix is never
     built whole. It is built a few output rows at a time, in a tile of about
@@ -113,7 +114,7 @@ class Conv(TrainableLayer):
     """
 
     switches = ("compute_input_gradient",)
-    TILE_BYTES = 1 << 20  # size of a tile of the columns (see "Tiles"; 256 KB to 2 MB measured alike here)
+    TILE_BYTES = 1 << 20  # size of a tile of the columns (see "Tiles"; 256 KB to 4 MB measured within 10 %)
     WHOLE_BYTES = 4 << 20  # columns up to this size are built whole, in one tile kept for backward (see "Tiles")
     COPY_CHUNK = 16  # images per copy when a batch-first input goes into the padded buffer
 
