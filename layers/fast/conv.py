@@ -114,7 +114,7 @@ class Conv(TrainableLayer):
     """
 
     switches = ("compute_input_gradient",)
-    TILE_BYTES = 1 << 20  # size of a tile of the columns (see "Tiles"; the fastest on one thread, docs/performance.md)
+    TILE_BYTES = 2 << 20  # size of a tile of the columns (see "Tiles"; measured in docs/performance.md)
     WHOLE_BYTES = 4 << 20  # columns up to this size are built whole, in one tile kept for backward (see "Tiles")
     COPY_CHUNK = 16  # images per copy when a batch-first input goes into the padded buffer
 
