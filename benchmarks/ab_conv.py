@@ -6,8 +6,8 @@
 Both versions of ``layers/fast/conv.py`` are imported side by side (the earlier one from
 ``git show COMMIT:layers/fast/conv.py``, into a temporary package) and time forward plus
 backward on the same inputs, taking turns, on the convolutions of LeNet, the all-conv network
-and a few more; with ``--network``, whole training steps (SGD with momentum, batch 64) of
-that network built twice, once with each Conv. Alternating in one process cancels most of the
+and a few more; with ``--network``, whole training steps of that network (Adam, batch 64, as
+``bench_networks.py`` builds it) built twice, once with each Conv. Alternating in one process cancels most of the
 machine's drift, which a before-and-after of whole benchmark runs cannot. Prints the ratio
 new/old (below 1: this tree is faster). A measurement, not a test.
 """
@@ -59,39 +59,30 @@ def alternate(run, repetitions, clock, calls):
 
 
 def compare_networks(model, Old, New, repetitions, clock):
-    """Training steps of ``model`` with the earlier Conv against this tree's."""
-    from framework.models import build_allconv, build_lenet
+    """Training steps of ``model`` (benchmarks/networks.py: Adam, L2, random batches of 64 of
+    MNIST-shaped images) with the earlier Conv against this tree's."""
+    from networks import MODELS, Replay
+
+    rng = np.random.default_rng(1)
+    prepared = [(rng.random((64, 1, 28, 28), dtype=np.float32), np.eye(10, dtype=np.float32)[labels], labels)
+                for labels in rng.integers(0, 10, (8, 64))]
 
     def build(conv_class):
-        builder = build_allconv if model == "allconv" else build_lenet
-        network = builder(optimizer="momentum", learning_rate=0.01, dtype=np.float32, rng=np.random.default_rng(0))
+        network = MODELS[model]()
+        network.data_layer = Replay(prepared)
         for index, layer in enumerate(network.layers):
             if isinstance(layer, New) and conv_class is not New:
                 twin = conv_class(layer.stride_shape, layer.convolution_shape, layer.num_kernels, dtype=np.float32)
-                twin.weights, twin.bias, twin.optimizer = layer.weights, layer.bias, layer.optimizer
+                twin.weights, twin.bias = layer.weights, layer.bias
+                twin.restore_optimizers(layer.weights_optimizer, layer.bias_optimizer)
                 twin.compute_input_gradient, twin.output_block = layer.compute_input_gradient, layer.output_block
                 network.layers[index] = twin
         return network
 
     networks = {"old": build(Old), "new": build(New)}
-    rng = np.random.default_rng(1)
-    images = rng.random((64, 1, 28, 28), dtype=np.float32)
-    labels = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 64)]
-
-    def step(name):
-        network = networks[name]
-        tensor = images
-        for layer in network.layers:
-            tensor = layer.forward(tensor)
-        network.loss_layer.forward(tensor, labels)
-        error = network.loss_layer.backward(labels)
-        for layer in reversed(network.layers):
-            error = layer.backward(error)
-
-    for name in networks:
-        for _ in range(3):
-            step(name)
-    old, new = alternate(step, repetitions, clock, 10)
+    for network in networks.values():
+        network.train(3)
+    old, new = alternate(lambda name: networks[name].train(1), repetitions, clock, 10)
     print(f"{model} training step: old {old:.2f} ms  new {new:.2f} ms  new/old {new / old:.2f}")
 
 
