@@ -315,7 +315,7 @@ class Conv(TrainableLayer):
         """The im2col matrix of the padded input, tile by tile: ``(top, bottom, tile)`` for the
         output block rows ``top:bottom``, ``tile`` being their columns ``(c·P_y·P_x, rows·blocks_x·b)``.
 
-        The whole matrix is never built. A tile of about ``TILE_BYTES`` stays in the CPU
+        A large matrix is never built whole. A tile of about ``TILE_BYTES`` stays in the CPU
         cache while the product reads it, where the whole matrix (29 MB for 16 channels of
         28x28 images, 3x3 kernels, batch 64) would go out to main memory and back, once
         when built, once for the forward product and once for ∂L/∂W: the products on cached
@@ -330,13 +330,9 @@ class Conv(TrainableLayer):
         rows at a time, as ``(c·P_y·P_x, rows·columns·b)`` matrices in the buffer ``buffer_name``.
         ``kept``: the buffer is the "tile" one, and a tile it still holds is not copied again."""
         channels, patch_y, patch_x, blocks_y, blocks_x, batch = windows.shape
-        rows = self._tile_rows(channels * patch_y * patch_x, blocks_x * batch, blocks_y)
-        tile_buffer = self._buffer(buffer_name, (channels * patch_y * patch_x * rows * blocks_x * batch,))
-        tops = range(0, blocks_y, rows)
-        for top in reversed(tops) if bottom_up else tops:
-            bottom = min(top + rows, blocks_y)
-            # A prefix of the flat buffer, so that a short last tile is contiguous too.
-            tile = tile_buffer[:channels * patch_y * patch_x * (bottom - top) * blocks_x * batch]
+        for top, bottom in self._tile_ranges(channels * patch_y * patch_x, blocks_x * batch, blocks_y, bottom_up):
+            # A prefix of a flat buffer, so that a short last tile is contiguous too.
+            tile = self._flat_buffer(buffer_name, channels * patch_y * patch_x * (bottom - top) * blocks_x * batch)
             tile = tile.reshape(channels, patch_y, patch_x, bottom - top, blocks_x, batch)
             if not kept or self._tile_holds != (top, bottom):
                 np.copyto(tile, windows[:, :, :, top:bottom])
@@ -344,13 +340,17 @@ class Conv(TrainableLayer):
                     self._tile_holds = (top, bottom)
             yield top, bottom, tile.reshape(channels * patch_y * patch_x, -1)
 
-    def _tile_rows(self, height, row_width, total_rows):
-        """How many block rows go into one tile of a (height, rows·row_width) matrix: all of them
-        up to WHOLE_BYTES, else about TILE_BYTES, at least one row."""
+    def _tile_ranges(self, height, row_width, total_rows, bottom_up=False):
+        """The block rows (top, bottom) of each tile of a (height, total_rows·row_width) matrix:
+        all rows in one tile up to WHOLE_BYTES, else about TILE_BYTES a tile, at least one row."""
         row_bytes = height * row_width * self.dtype.itemsize
         if row_bytes * total_rows <= self.WHOLE_BYTES:
-            return total_rows
-        return max(1, min(total_rows, self.TILE_BYTES // row_bytes))
+            rows = total_rows
+        else:
+            rows = max(1, min(total_rows, self.TILE_BYTES // row_bytes))
+        tops = range(0, total_rows, rows)
+        for top in reversed(tops) if bottom_up else tops:
+            yield top, min(top + rows, total_rows)
 
     def _spread_gradient(self, error_blocks):
         """∂L/∂W_B = E_B columnsᵀ, summed over the tiles of the columns (as ``(columns E_Bᵀ)ᵀ``,
@@ -424,13 +424,11 @@ class Conv(TrainableLayer):
         # The column-space gradient W_Bᵀ E_B, a few block rows at a time (as the columns in
         # _column_tiles: a tile stays in the cache while it is added onto the planes).
         patch_size = channels * patch_y * patch_x
-        rows = self._tile_rows(patch_size, blocks_x * batch, blocks_y)
-        tile_buffer = self._buffer("column_gradient", (patch_size * rows * blocks_x * batch,))
         transposed_kernels = self._spread_kernels().T
-        for first in range(0, blocks_y, rows):
-            last = min(first + rows, blocks_y)
+        for first, last in self._tile_ranges(patch_size, blocks_x * batch, blocks_y):
             columns = slice(first * blocks_x * batch, last * blocks_x * batch)
-            column_gradient = tile_buffer[:patch_size * (last - first) * blocks_x * batch].reshape(patch_size, -1)
+            column_gradient = self._flat_buffer("column_gradient", patch_size * (last - first) * blocks_x * batch)
+            column_gradient = column_gradient.reshape(patch_size, -1)
             np.matmul(transposed_kernels, error_blocks[:, columns], out=column_gradient)
             column_gradient = column_gradient.reshape(channels, patch_y, patch_x, last - first, blocks_x, batch)
             # Patch pixels p = shift·step + phase with the same shift go to the same rectangle of
@@ -518,8 +516,6 @@ class Conv(TrainableLayer):
         padded[:, before_y:before_y + out_y, before_x:before_x + out_x] = error_rows.reshape(kernels, out_y, out_x, batch)
         weights = self._weights.reshape(kernels, channels, m, n)
         input_gradient = np.empty((channels, height, width, batch), dtype=self.dtype)
-        most_taps = max(map(len, taps_y)) * max(map(len, taps_x))
-        buffer = self._buffer("phase_columns", (kernels * most_taps * out_y * out_x * batch,))
         for phase_y, rows_taps in enumerate(taps_y):
             rows = len(range(phase_y, height, stride_y))
             for phase_x, columns_taps in enumerate(taps_x):
@@ -530,7 +526,7 @@ class Conv(TrainableLayer):
                 columns = len(range(phase_x, width, stride_x))
                 taps = [(p, d_y, q, d_x) for p, d_y in rows_taps for q, d_x in columns_taps]
                 # The error under each tap, (K, taps, rows, columns, b), and the taps' kernels (c, K·taps).
-                under_taps = buffer[:kernels * len(taps) * rows * columns * batch]
+                under_taps = self._flat_buffer("phase_columns", kernels * len(taps) * rows * columns * batch)
                 under_taps = under_taps.reshape(kernels, len(taps), rows, columns, batch)
                 for index, (_, d_y, _, d_x) in enumerate(taps):
                     under_taps[:, index] = padded[:, before_y + d_y:before_y + d_y + rows,
