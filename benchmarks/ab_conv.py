@@ -24,7 +24,7 @@ import numpy as np
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPOSITORY)
 
-from threads import add_threads_option, blas_line, malloc_line, restart_with_threads  # noqa: E402
+from threads import add_threads_option, process_lines, restart_with_threads  # noqa: E402
 
 # (channels, kernels, image size, batch, kernel size, stride, first layer: no ∂L/∂x, batch-first input)
 LAYERS = [(1, 6, 28, 64, 5, 1, True), (6, 16, 14, 64, 5, 1, False), (1, 16, 28, 64, 3, 1, True),
@@ -34,16 +34,20 @@ LAYERS = [(1, 6, 28, 64, 5, 1, True), (6, 16, 14, 64, 5, 1, False), (1, 16, 28, 
 
 
 def old_conv_class(commit):
-    """The fast Conv class as of ``commit``, imported from a temporary package."""
+    """The fast Conv class as of ``commit``, imported from a temporary package (removed again:
+    once imported, the module lives in memory)."""
     source = subprocess.run(["git", "-C", REPOSITORY, "show", f"{commit}:layers/fast/conv.py"],
                             capture_output=True, text=True, check=True).stdout
-    folder = tempfile.mkdtemp(prefix="normnet-ab-")
-    os.makedirs(os.path.join(folder, "earlier"))
-    open(os.path.join(folder, "earlier", "__init__.py"), "w").close()
-    with open(os.path.join(folder, "earlier", "conv.py"), "w") as file:
-        file.write(source)
-    sys.path.insert(0, folder)
-    return importlib.import_module("earlier.conv").Conv
+    with tempfile.TemporaryDirectory(prefix="normnet-ab-") as folder:
+        os.makedirs(os.path.join(folder, "earlier"))
+        open(os.path.join(folder, "earlier", "__init__.py"), "w").close()
+        with open(os.path.join(folder, "earlier", "conv.py"), "w") as file:
+            file.write(source)
+        sys.path.insert(0, folder)
+        try:
+            return importlib.import_module("earlier.conv").Conv
+        finally:
+            sys.path.remove(folder)
 
 
 def alternate(run, repetitions, clock, calls):
@@ -99,8 +103,7 @@ def main():
 
     from layers.fast.conv import Conv as New
     Old = old_conv_class(arguments.against)
-    print(blas_line())
-    print(malloc_line())
+    print(process_lines())
     print(f"forward + backward, float32, median of {arguments.repetitions} alternating repetitions "
           f"({'CPU' if arguments.cpu_time else 'wall-clock'} time), old = {arguments.against}")
     if arguments.network:

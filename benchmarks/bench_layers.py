@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from layers.fast import (BatchNormalization, Conv, FullyConnected, GlobalAveragePooling, Pooling,  # noqa: E402
                          ReLU)
-from threads import add_threads_option, blas_line, malloc_line, restart_with_threads  # noqa: E402
+from threads import add_threads_option, process_lines, restart_with_threads  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn.functional as functional  # noqa: E402
@@ -234,8 +234,7 @@ def main():
     print(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads), NumPy {np.__version__}, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, {os.cpu_count()} cores; "
           f"load average {load_average():.1f} at the start")
-    print(blas_line())
-    print(malloc_line())
+    print(process_lines())
     print(f"float32, forward + backward, median of {arguments.repetitions} alternating repetitions, ms per call "
           f"({'CPU' if arguments.cpu_time else 'wall-clock'} time)")
     print(f"{'layer':20} {'shape':34} {'normnet':>8} {'PyTorch':>8} {'ratio':>6} {'paired':>6}")

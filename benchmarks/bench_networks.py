@@ -33,7 +33,7 @@ import numpy as np
 import networks
 from networks import (MODELS, measure_memory, memory_child, normnet_infer, normnet_model, normnet_train,
                       torch_infer, torch_model, torch_train)
-from threads import add_threads_option, blas_line, malloc_line, restart_with_threads
+from threads import add_threads_option, process_lines, restart_with_threads
 
 from data import load_dataset  # noqa: E402  (networks.py put the repository on the path)
 
@@ -127,8 +127,7 @@ def main(default_models=("lenet", "lenet-bn", "allconv"), description=__doc__):
           f"Python {platform.python_version()}, NumPy {np.__version__}"
           + (f", PyTorch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else "")
           + f"; {'CPU' if arguments.cpu_time else 'wall-clock'} time; load average {os.getloadavg()[0]:.1f}")
-    print(blas_line())
-    print(malloc_line())
+    print(process_lines())
     for model in arguments.model:
         benchmark(model, arguments, dataset, torch)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")

@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from framework.models import build_allconv, build_lenet  # noqa: E402
-from threads import add_threads_option, blas_line, malloc_line, restart_with_threads  # noqa: E402
+from threads import add_threads_option, process_lines, restart_with_threads  # noqa: E402
 
 clock = time.perf_counter
 
@@ -110,8 +110,7 @@ def main():
         profile_torch(network, images, labels, arguments.steps)
         return
     forward, backward, testing = profile(network, images, labels, arguments.steps)
-    print(blas_line())
-    print(malloc_line())
+    print(process_lines())
     print(f"{arguments.model}{' with batch norm' * arguments.batch_norm}, batch {arguments.batch_size}, float32, "
           f"mean of {arguments.steps} steps (ms, {'CPU' if arguments.cpu_time else 'wall-clock'} time)")
     print(f"{'':3s} {'layer':20s} {'forward':>8s} {'backward':>9s} {'testing':>8s}")

@@ -26,23 +26,29 @@ def restart_with_threads(threads, malloc_defaults=False):
     thresholds go the same way, through glibc's own variables, so that the child processes
     that measure peak memory run with them too.
     """
-    from framework.memory import MMAP_THRESHOLD, TRIM_THRESHOLD
+    from framework.memory import ENVIRONMENT
 
     wanted = {}
     if threads is not None:
         wanted.update({variable: str(threads) for variable in THREAD_VARIABLES})
     if not malloc_defaults:
-        wanted.update(MALLOC_MMAP_THRESHOLD_=str(MMAP_THRESHOLD), MALLOC_TRIM_THRESHOLD_=str(TRIM_THRESHOLD))
+        wanted.update(ENVIRONMENT)
     if all(os.environ.get(variable) == value for variable, value in wanted.items()):
         return
     os.environ.update(wanted)
     os.execv(sys.executable, [sys.executable] + sys.argv)
 
 
+def process_lines():
+    """What a benchmark prints about its process: NumPy's BLAS and how memory is allocated."""
+    return f"{blas_line()}\n{malloc_line()}"
+
+
 def malloc_line():
     """How this process allocates memory: glibc's thresholds, if set."""
-    settings = [f"{name}={os.environ[name]}" for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
-                if name in os.environ]
+    from framework.memory import ENVIRONMENT
+
+    settings = [f"{name}={os.environ[name]}" for name in ENVIRONMENT if name in os.environ]
     return "malloc: " + (", ".join(settings) + " (freed memory kept, as the normnet command does)" if settings
                          else "glibc's defaults (--malloc-defaults)")
 

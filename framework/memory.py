@@ -26,14 +26,15 @@ TRIM_THRESHOLD = 128 << 20
 # mallopt's parameter numbers (glibc's malloc.h)
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
-# Variables with which a user sets the thresholds for a process; where one is set, it is left alone.
-USER_SETTINGS = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")
+# The same settings as glibc's own variables, which set them for a whole process from its start
+# (and its children): where a user has set one, keep_freed_memory leaves the thresholds alone.
+ENVIRONMENT = {"MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD), "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)}
 
 
 def keep_freed_memory():
     """Set glibc's malloc to keep freed memory (see the module docstring). True where it did;
     False elsewhere (another C library, another system, or the user's own MALLOC_* settings)."""
-    if any(name in os.environ for name in USER_SETTINGS):
+    if any(name in os.environ for name in ENVIRONMENT):
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
