@@ -18,7 +18,7 @@ may call it as well. The process then keeps its peak memory until it ends, which
 training run uses anyway.
 """
 import ctypes
-import ctypes.util
+import functools
 import os
 
 MMAP_THRESHOLD = 32 << 20  # glibc's own largest dynamic threshold on 64-bit systems
@@ -36,10 +36,15 @@ def keep_freed_memory():
     False elsewhere (another C library, another system, or the user's own MALLOC_* settings)."""
     if any(name in os.environ for name in ENVIRONMENT):
         return False
+    return _set_thresholds()
+
+
+@functools.cache  # a process-wide setting: once is enough
+def _set_thresholds():
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # no C library by that name, or one without mallopt
+        # The program's own symbols: glibc's mallopt on Linux, without a search for the library.
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # another system, or a C library without mallopt
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     # mallopt returns 1 on success; setting either threshold also stops glibc adjusting them.
