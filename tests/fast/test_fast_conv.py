@@ -1,5 +1,6 @@
 """The fast Conv's internals: output blocks, the testing phase's column tiles, reused buffers,
-the two input-gradient routes, replicas, and the switch that skips the input gradient.
+the input-gradient routes, products in pieces, replicas, and the switch that skips the input
+gradient.
 
 Every result is compared with the teaching Conv (``layers.conv.Conv``), whose math the
 math tests in ``tests/test_conv.py`` establish.
@@ -11,6 +12,7 @@ import pytest
 
 from framework.gradient_check import assert_gradients
 from layers.conv import Conv as TeachingConv
+from layers.fast import conv as fast_conv
 from layers.fast.conv import Conv
 from tests.helpers import batch_last, make_conv
 
@@ -224,6 +226,46 @@ def test_a_kept_tile_is_never_stale(rng):
         layer.forward(first)
         layer.testing_phase = testing_phase
         assert_results(layer, second, error_tensor, expected, f"testing phase {testing_phase}")
+
+
+# -- products in pieces ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rows, inner, width", [(16, 9, 128 * 3), (6, 75, 128 * 2 + 50), (16, 40, 100), (17, 9, 300)])
+def test_products_in_pieces_are_the_plain_product(rows, inner, width, rng):
+    # Whole pieces, a remainder, too narrow for a piece, too many rows for pieces; into a
+    # strided target (a column range of a wider matrix), as the forward pass writes them.
+    left, right = rng.standard_normal((rows, inner)), rng.standard_normal((inner, width))
+    target = np.zeros((rows, width + 30))
+    assert fast_conv._product(left, right, target[:, 10:10 + width]) is not None
+    np.testing.assert_allclose(target[:, 10:10 + width], left @ right, rtol=1e-12, atol=1e-12)
+    assert not target[:, :10].any() and not target[:, 10 + width:].any()
+
+
+@pytest.mark.parametrize("rows, kernels, length", [(18, 8, 512 * 2 + 64), (18, 8, 512 * 3), (75, 16, 5000),
+                                                   (9, 6, 4096), (144, 16, 4096), (18, 8, 1000)])
+def test_sums_in_pieces_are_the_plain_product(rows, kernels, length, rng):
+    # Sums in pieces (with and without a remainder), and the sizes that skip them.
+    left, right = rng.standard_normal((rows, length)), rng.standard_normal((kernels, length))
+    np.testing.assert_allclose(fast_conv._product_with_transposed(left, right), left @ right.T, rtol=1e-12,
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("stride_shape, convolution_shape, num_kernels, input_shape", [
+    ((1, 1), (4, 3, 3), 12, (4, 4, 16, 17)),  # forward and ∂L/∂W in pieces, ∂L/∂x by col2im
+    ((2, 2), (12, 3, 3), 4, (16, 12, 16, 17)),  # forward, ∂L/∂W and the phases' products in pieces
+    ((1, 1), (12, 3, 3), 4, (4, 12, 16, 17)),  # the correlation's products in pieces
+    ((1, 1), (12, 1, 1), 16, (8, 12, 16, 17)),  # pointwise: all three products in pieces
+])
+def test_layers_whose_products_run_in_pieces_give_the_teaching_results(stride_shape, convolution_shape, num_kernels,
+                                                                        input_shape, rng):
+    layer = make_conv(Conv, stride_shape, convolution_shape, num_kernels, rng)
+    input_tensor = rng.standard_normal(input_shape)
+    error_tensor = rng.standard_normal(teaching_twin(layer).forward(input_tensor).shape)
+    expected = expected_results(layer, input_tensor, error_tensor)
+    for testing_phase in (False, True):
+        layer.testing_phase = testing_phase
+        assert_results(layer, input_tensor, error_tensor, expected, f"testing phase {testing_phase}")
 
 
 # -- buffers, layouts, replicas ---------------------------------------------------------------
