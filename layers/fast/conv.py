@@ -1,5 +1,8 @@
 """The fast Conv: the teaching ``layers.conv.Conv``'s numbers, computed with output blocks,
 phase planes, reused buffers and a batch-last memory layout."""
+import functools
+import os
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -637,26 +640,52 @@ class Conv(TrainableLayer):
         return kept[1]
 
 
-# Products in pieces (measured on the development VM's OpenBLAS, one thread: docs/performance.md).
+# Products in pieces: where they pay depends on NumPy's BLAS (measured with OpenBLAS 0.3.31 on the
+# development VM, docs/performance.md). Its AVX-512 kernels run a product with few rows and many
+# columns, and a few short rows times a long sum, far below their speed elsewhere; its AVX2
+# (Haswell) kernels do not, and there the pieces lose.
 PIECE_ROWS = 16  # a product with at most this many rows ...
 PIECE_COLUMNS = 128  # ... runs as a stack of products this many columns wide
 SUM_PIECE_SIZES = (100, 1200)  # a (rows x columns) result of a long sum this small ...
 SUM_PIECE_LENGTH = 512  # ... adds up pieces of the sum this long
+AVX512_KERNELS = ("SkylakeX", "Cooperlake", "SapphireRapids")  # OpenBLAS's names for its AVX-512 kernels
+
+
+@functools.lru_cache(maxsize=1)
+def _numpy_blas():
+    """threadpoolctl's view of NumPy's own OpenBLAS (a wheel's), or None for any other BLAS."""
+    from threadpoolctl import ThreadpoolController
+
+    for library in ThreadpoolController().lib_controllers:
+        if library.internal_api == "openblas" and f"{os.sep}numpy" in library.filepath:
+            return library
+    return None
+
+
+def _pieces_pay():
+    """(products in pieces pay, sums in pieces pay) with NumPy's BLAS as it runs now: both need
+    OpenBLAS's AVX-512 kernels, and products in pieces one BLAS thread (with two, the whole
+    product shared by the threads was faster: 0.67 – 0.81 of the pieces' time)."""
+    library = _numpy_blas()
+    if library is None or library.architecture not in AVX512_KERNELS:
+        return False, False
+    return library.get_num_threads() == 1, True
 
 
 def _product(left, right, out):
-    """``out[...] = left @ right``; with at most PIECE_ROWS rows, as a stack of products of
-    PIECE_COLUMNS columns each (and one for the columns left over).
+    """``out[...] = left @ right``; with at most PIECE_ROWS rows, where the pieces pay
+    (``_pieces_pay``), as a stack of products of PIECE_COLUMNS columns each (and one for
+    the columns left over).
 
-    The same numbers, computed faster: OpenBLAS runs a product with few rows and many
-    columns (the kernels of a convolution times its columns) 1.3 to 3.5 times faster as
-    narrow pieces, for every inner dimension from 9 to 400 with 6 or 16 rows; with 32 rows
-    or more the pieces gain little or lose, depending on the inner dimension.
+    The same numbers, computed faster: OpenBLAS's AVX-512 kernels run a product with few
+    rows and many columns (the kernels of a convolution times its columns) 1.3 to 3.5 times
+    faster as narrow pieces, for every inner dimension from 9 to 400 with 6 or 16 rows; with
+    32 rows or more the pieces gain little or lose, depending on the inner dimension.
     """
     rows, width = out.shape
     whole = width - width % PIECE_COLUMNS
     # Cutting the last axis into pieces is a view only where that axis is contiguous.
-    if rows > PIECE_ROWS or whole == 0 or out.strides[1] != out.itemsize:
+    if rows > PIECE_ROWS or whole == 0 or out.strides[1] != out.itemsize or not _pieces_pay()[0]:
         return np.matmul(left, right, out=out)
     pieces = whole // PIECE_COLUMNS
     np.matmul(left, right[:, :whole].reshape(-1, pieces, PIECE_COLUMNS).transpose(1, 0, 2),
@@ -668,15 +697,17 @@ def _product(left, right, out):
 
 def _product_with_transposed(left, right):
     """``left @ right.T``, a sum over the long rows of both; for a small result (between
-    SUM_PIECE_SIZES values), the sum of products over pieces of SUM_PIECE_LENGTH columns.
+    SUM_PIECE_SIZES values), where the pieces pay (``_pieces_pay``), the sum of products
+    over pieces of SUM_PIECE_LENGTH columns.
 
-    OpenBLAS multiplies a few short rows by a long inner dimension (∂L/∂W of a first layer:
-    9 to 75 rows times 16 kernels over 50 000 positions) 1.7 to 3.5 times faster in pieces
-    (1.24 times for 75 x 16); from 1 600 values of result on, the pieces gain nothing.
+    OpenBLAS's AVX-512 kernels multiply a few short rows by a long inner dimension (∂L/∂W of
+    a first layer: 9 to 75 rows times 16 kernels over 50 000 positions) 1.2 to 4.3 times
+    faster in pieces, with one thread or two; from 1 600 values of result on, the pieces
+    gain nothing.
     """
     size, length = left.shape[0] * right.shape[0], left.shape[1]
     whole = length - length % SUM_PIECE_LENGTH
-    if not SUM_PIECE_SIZES[0] <= size <= SUM_PIECE_SIZES[1] or whole < 2 * SUM_PIECE_LENGTH:
+    if not SUM_PIECE_SIZES[0] <= size <= SUM_PIECE_SIZES[1] or whole < 2 * SUM_PIECE_LENGTH or not _pieces_pay()[1]:
         return left @ right.T
     pieces = whole // SUM_PIECE_LENGTH
     product = np.matmul(left[:, :whole].reshape(-1, pieces, SUM_PIECE_LENGTH).transpose(1, 0, 2),

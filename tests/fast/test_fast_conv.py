@@ -231,8 +231,37 @@ def test_a_kept_tile_is_never_stale(rng):
 # -- products in pieces ------------------------------------------------------------------------
 
 
+@pytest.fixture
+def pieces(monkeypatch):
+    """Products and sums in pieces wherever their shapes allow, whatever this machine's BLAS
+    (they pay only with OpenBLAS's AVX-512 kernels, and CI forces its AVX2 ones)."""
+    monkeypatch.setattr(fast_conv, "_pieces_pay", lambda: (True, True))
+
+
+class FakeBLAS:
+    def __init__(self, architecture, threads):
+        self.architecture, self.threads = architecture, threads
+
+    def get_num_threads(self):
+        return self.threads
+
+
+@pytest.mark.parametrize("library, expected", [
+    (FakeBLAS("SkylakeX", 1), (True, True)), (FakeBLAS("SapphireRapids", 2), (False, True)),
+    (FakeBLAS("Haswell", 1), (False, False)), (FakeBLAS("Zen", 2), (False, False)), (None, (False, False)),
+])
+def test_pieces_are_used_with_the_blas_kernels_where_they_pay(library, expected, monkeypatch):
+    monkeypatch.setattr(fast_conv, "_numpy_blas", lambda: library)
+    assert fast_conv._pieces_pay() == expected
+
+
+def test_numpy_blas_is_found_or_none():
+    library = fast_conv._numpy_blas()
+    assert library is None or (library.internal_api == "openblas" and library.get_num_threads() >= 1)
+
+
 @pytest.mark.parametrize("rows, inner, width", [(16, 9, 128 * 3), (6, 75, 128 * 2 + 50), (16, 40, 100), (17, 9, 300)])
-def test_products_in_pieces_are_the_plain_product(rows, inner, width, rng):
+def test_products_in_pieces_are_the_plain_product(rows, inner, width, pieces, rng):
     # Whole pieces, a remainder, too narrow for a piece, too many rows for pieces; into a
     # strided target (a column range of a wider matrix), as the forward pass writes them.
     left, right = rng.standard_normal((rows, inner)), rng.standard_normal((inner, width))
@@ -244,7 +273,7 @@ def test_products_in_pieces_are_the_plain_product(rows, inner, width, rng):
 
 @pytest.mark.parametrize("rows, kernels, length", [(18, 8, 512 * 2 + 64), (18, 8, 512 * 3), (75, 16, 5000),
                                                    (9, 6, 4096), (144, 16, 4096), (18, 8, 1000)])
-def test_sums_in_pieces_are_the_plain_product(rows, kernels, length, rng):
+def test_sums_in_pieces_are_the_plain_product(rows, kernels, length, pieces, rng):
     # Sums in pieces (with and without a remainder), and the sizes that skip them.
     left, right = rng.standard_normal((rows, length)), rng.standard_normal((kernels, length))
     np.testing.assert_allclose(fast_conv._product_with_transposed(left, right), left @ right.T, rtol=1e-12,
@@ -258,7 +287,7 @@ def test_sums_in_pieces_are_the_plain_product(rows, kernels, length, rng):
     ((1, 1), (12, 1, 1), 16, (8, 12, 16, 17)),  # pointwise: all three products in pieces
 ])
 def test_layers_whose_products_run_in_pieces_give_the_teaching_results(stride_shape, convolution_shape, num_kernels,
-                                                                        input_shape, rng):
+                                                                        input_shape, pieces, rng):
     layer = make_conv(Conv, stride_shape, convolution_shape, num_kernels, rng)
     input_tensor = rng.standard_normal(input_shape)
     error_tensor = rng.standard_normal(teaching_twin(layer).forward(input_tensor).shape)
