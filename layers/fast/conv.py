@@ -645,6 +645,7 @@ class Conv(TrainableLayer):
 # columns, and a few short rows times a long sum, far below their speed elsewhere; its AVX2
 # (Haswell) kernels do not, and there the pieces lose.
 PIECE_ROWS = 16  # a product with at most this many rows ...
+PIECE_ROWS_SHORT_SUM = (32, 64, 160)  # ... or at most 32 rows and an inner dimension of 64 to 160 ...
 PIECE_COLUMNS = 128  # ... runs as a stack of products this many columns wide
 SUM_PIECE_SIZES = (100, 1200)  # a (rows x columns) result of a long sum this small ...
 SUM_PIECE_LENGTH = 512  # ... adds up pieces of the sum this long
@@ -673,19 +674,22 @@ def _pieces_pay():
 
 
 def _product(left, right, out):
-    """``out[...] = left @ right``; with at most PIECE_ROWS rows, where the pieces pay
-    (``_pieces_pay``), as a stack of products of PIECE_COLUMNS columns each (and one for
-    the columns left over).
+    """``out[...] = left @ right``; for few rows (PIECE_ROWS, PIECE_ROWS_SHORT_SUM), where
+    the pieces pay (``_pieces_pay``), as a stack of products of PIECE_COLUMNS columns each
+    (and one for the columns left over).
 
     The same numbers, computed faster: OpenBLAS's AVX-512 kernels run a product with few
     rows and many columns (the kernels of a convolution times its columns) 1.3 to 3.5 times
-    faster as narrow pieces, for every inner dimension from 9 to 400 with 6 or 16 rows; with
-    32 rows or more the pieces gain little or lose, depending on the inner dimension.
+    faster as narrow pieces, for every inner dimension from 9 to 400 with 6 or 16 rows. With
+    32 rows, 1.14 to 1.21 times for inner dimensions of 75 to 150, but 0.83 – 0.92 times for
+    25 and 288 – 400; with 64 rows the pieces lose. (``benchmarks/bench_products.py``)
     """
     rows, width = out.shape
     whole = width - width % PIECE_COLUMNS
     # Cutting the last axis into pieces is a view only where that axis is contiguous.
-    if rows > PIECE_ROWS or whole == 0 or out.strides[1] != out.itemsize or not _pieces_pay()[0]:
+    most_rows, least_inner, most_inner = PIECE_ROWS_SHORT_SUM
+    narrow = rows <= PIECE_ROWS or (rows <= most_rows and least_inner <= left.shape[1] <= most_inner)
+    if not narrow or whole == 0 or out.strides[1] != out.itemsize or not _pieces_pay()[0]:
         return np.matmul(left, right, out=out)
     pieces = whole // PIECE_COLUMNS
     np.matmul(left, right[:, :whole].reshape(-1, pieces, PIECE_COLUMNS).transpose(1, 0, 2),
