@@ -646,6 +646,7 @@ class Conv(TrainableLayer):
 # (Haswell) kernels do not, and there the pieces lose.
 PIECE_ROWS = 16  # a product with at most this many rows ...
 PIECE_ROWS_SHORT_SUM = (32, 64, 160)  # ... or at most 32 rows and an inner dimension of 64 to 160 ...
+PIECE_INNER = 32  # ... or an inner dimension of at most this, whatever its rows, ...
 PIECE_COLUMNS = 128  # ... runs as a stack of products this many columns wide
 SUM_PIECE_SIZES = (100, 1200)  # a (rows x columns) result of a long sum this small ...
 SUM_PIECE_LENGTH = 512  # ... adds up pieces of the sum this long
@@ -674,21 +675,23 @@ def _pieces_pay():
 
 
 def _product(left, right, out):
-    """``out[...] = left @ right``; for few rows (PIECE_ROWS, PIECE_ROWS_SHORT_SUM), where
-    the pieces pay (``_pieces_pay``), as a stack of products of PIECE_COLUMNS columns each
-    (and one for the columns left over).
+    """``out[...] = left @ right``; for few rows or a short inner dimension (PIECE_ROWS,
+    PIECE_ROWS_SHORT_SUM, PIECE_INNER), where the pieces pay (``_pieces_pay``), as a stack
+    of products of PIECE_COLUMNS columns each (and one for the columns left over).
 
     The same numbers, computed faster: OpenBLAS's AVX-512 kernels run a product with few
-    rows and many columns (the kernels of a convolution times its columns) 1.3 to 3.5 times
-    faster as narrow pieces, for every inner dimension from 9 to 400 with 6 or 16 rows. With
-    32 rows, 1.14 to 1.21 times for inner dimensions of 75 to 150, but 0.83 – 0.92 times for
-    25 and 288 – 400; with 64 rows the pieces lose. (``benchmarks/bench_products.py``)
+    rows and many columns (the kernels of a convolution times its columns) 1.2 to 3.5 times
+    faster as narrow pieces, for every inner dimension from 9 to 400 with 16 rows; with 32
+    rows, 1.05 to 1.2 times for inner dimensions of 75 to 150, but 0.83 – 0.92 times for
+    288 – 400; with 64 rows the pieces lose, unless the inner dimension is short. A short
+    inner dimension (col2im's product: 144 to 576 rows of the kernels' transpose times 16 to
+    32 kernels) gains 1.14 to 3.9 times, with 64 the pieces lose (``benchmarks/bench_products.py``).
     """
     rows, width = out.shape
     whole = width - width % PIECE_COLUMNS
     # Cutting the last axis into pieces is a view only where that axis is contiguous.
-    most_rows, least_inner, most_inner = PIECE_ROWS_SHORT_SUM
-    narrow = rows <= PIECE_ROWS or (rows <= most_rows and least_inner <= left.shape[1] <= most_inner)
+    inner, (most_rows, least_inner, most_inner) = left.shape[1], PIECE_ROWS_SHORT_SUM
+    narrow = rows <= PIECE_ROWS or inner <= PIECE_INNER or (rows <= most_rows and least_inner <= inner <= most_inner)
     if not narrow or whole == 0 or out.strides[1] != out.itemsize or not _pieces_pay()[0]:
         return np.matmul(left, right, out=out)
     pieces = whole // PIECE_COLUMNS

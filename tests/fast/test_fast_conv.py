@@ -260,12 +260,12 @@ def test_numpy_blas_is_found_or_none():
     assert library is None or (library.internal_api == "openblas" and library.get_num_threads() >= 1)
 
 
-@pytest.mark.parametrize("rows, inner, width", [(16, 9, 128 * 3), (6, 75, 128 * 2 + 50), (32, 100, 300), (16, 40, 100),
-                                               (17, 9, 300), (32, 200, 300)])
+@pytest.mark.parametrize("rows, inner, width", [(16, 9, 128 * 3), (6, 75, 128 * 2 + 50), (32, 100, 300), (144, 32, 300),
+                                               (16, 40, 100), (17, 40, 300), (32, 200, 300), (144, 64, 300)])
 def test_products_in_pieces_are_the_plain_product(rows, inner, width, pieces, rng):
-    # Whole pieces, a remainder, 32 rows with a short sum; too narrow for a piece, too many rows
-    # for pieces, 32 rows with a long sum; into a strided target (a column range of a wider
-    # matrix), as the forward pass writes them.
+    # Whole pieces, a remainder, 32 rows with a short sum, many rows with a very short sum; too
+    # narrow for a piece, and three shapes too large for pieces; into a strided target (a column
+    # range of a wider matrix), as the forward pass writes them.
     left, right = rng.standard_normal((rows, inner)), rng.standard_normal((inner, width))
     target = np.zeros((rows, width + 30))
     assert fast_conv._product(left, right, target[:, 10:10 + width]) is not None
