@@ -655,11 +655,14 @@ AVX512_KERNELS = ("SkylakeX", "Cooperlake", "SapphireRapids")  # OpenBLAS's name
 
 @functools.lru_cache(maxsize=1)
 def _numpy_blas():
-    """threadpoolctl's view of NumPy's own OpenBLAS (a wheel's), or None for any other BLAS."""
+    """threadpoolctl's view of NumPy's own OpenBLAS (a wheel's, in ``numpy.libs`` or inside the
+    package), or None for any other BLAS."""
     from threadpoolctl import ThreadpoolController
 
+    package = os.path.realpath(os.path.dirname(np.__file__))
+    places = (package + os.sep, package + ".libs" + os.sep)
     for library in ThreadpoolController().lib_controllers:
-        if library.internal_api == "openblas" and f"{os.sep}numpy" in library.filepath:
+        if library.internal_api == "openblas" and os.path.realpath(library.filepath).startswith(places):
             return library
     return None
 
