@@ -381,15 +381,21 @@ class Conv(TrainableLayer):
         16 to 32 channels, 3x3, stride 2, 32x32, batch 32: 0.98 ms against 1.28; stride 1,
         14x14, batch 64: 1.19 against 1.21, and with two threads 10 % faster for the whole
         layer; 16 to 16 at 28x28, stride 2: 1.06 against 0.73, stride 1: 3.84 against 2.34).
-        Where output blocks pay in the forward pass, col2im of their blocked columns beat
-        the correlation too (16 to 16 channels, 5x5, 28x28, batch 64: 19.5 ms against 22.2
-        for the whole layer).
+        Except at stride 1 where the correlation's product runs in pieces (``_product``:
+        at most 16 channels, OpenBLAS's AVX-512 kernels, one thread): 16 to 32 channels,
+        14x14, batch 64, 0.76 ms against 1.11 for col2im; 6 to 16, 0.28 against 0.32 (with
+        two threads, no pieces: 0.95 against 0.88 and 0.46 against 0.28; 32 to 64 channels,
+        no pieces either way: 1.59 against 1.53). Where output blocks pay in the forward
+        pass, col2im of their blocked columns beat the correlation too (16 to 16 channels,
+        5x5, 28x28, batch 64: 19.5 ms against 22.2 for the whole layer).
         """
         if self._pointwise:
             return self._input_gradient_of_pointwise(error_rows)
-        if self.output_block == (1, 1) and self.num_kernels <= self.convolution_shape[0]:
-            if self._stride_2d == (1, 1):
+        channels, kernels = self.convolution_shape[0], self.num_kernels
+        if self.output_block == (1, 1) and self._stride_2d == (1, 1):
+            if kernels <= channels or _in_pieces(channels, kernels * int(np.prod(self._kernel_2d))):
                 return self._input_gradient_by_correlation(error_rows)
+        if self.output_block == (1, 1) and kernels <= channels:
             return self._input_gradient_by_phases(error_rows)
         return self._input_gradient_by_col2im(error_blocks)
 
@@ -677,6 +683,14 @@ def _pieces_pay():
     return library.get_num_threads() == 1, True
 
 
+def _in_pieces(rows, inner):
+    """Whether ``_product`` runs a product of ``rows`` rows and this inner dimension in pieces
+    (given columns enough for one piece)."""
+    most_rows, least_inner, most_inner = PIECE_ROWS_SHORT_SUM
+    narrow = rows <= PIECE_ROWS or inner <= PIECE_INNER or (rows <= most_rows and least_inner <= inner <= most_inner)
+    return narrow and _pieces_pay()[0]
+
+
 def _product(left, right, out):
     """``out[...] = left @ right``; for few rows or a short inner dimension (PIECE_ROWS,
     PIECE_ROWS_SHORT_SUM, PIECE_INNER), where the pieces pay (``_pieces_pay``), as a stack
@@ -693,9 +707,7 @@ def _product(left, right, out):
     rows, width = out.shape
     whole = width - width % PIECE_COLUMNS
     # Cutting the last axis into pieces is a view only where that axis is contiguous.
-    inner, (most_rows, least_inner, most_inner) = left.shape[1], PIECE_ROWS_SHORT_SUM
-    narrow = rows <= PIECE_ROWS or inner <= PIECE_INNER or (rows <= most_rows and least_inner <= inner <= most_inner)
-    if not narrow or whole == 0 or out.strides[1] != out.itemsize or not _pieces_pay()[0]:
+    if whole == 0 or out.strides[1] != out.itemsize or not _in_pieces(rows, left.shape[1]):
         return np.matmul(left, right, out=out)
     pieces = whole // PIECE_COLUMNS
     np.matmul(left, right[:, :whole].reshape(-1, pieces, PIECE_COLUMNS).transpose(1, 0, 2),

@@ -306,6 +306,30 @@ def test_layers_whose_products_run_in_pieces_give_the_teaching_results(stride_sh
         assert_results(layer, input_tensor, error_tensor, expected, f"testing phase {testing_phase}")
 
 
+@pytest.mark.parametrize("pieces_pay, stride_shape, channels, kernels, expected", [
+    ((True, True), (1, 1), 4, 12, "_input_gradient_by_correlation"),  # its product runs in pieces
+    ((False, True), (1, 1), 4, 12, "_input_gradient_by_col2im"),  # it would not: col2im
+    ((True, True), (1, 1), 20, 40, "_input_gradient_by_col2im"),  # 20 channels: no pieces
+    ((True, True), (2, 2), 4, 12, "_input_gradient_by_col2im"),  # strides: the phases only for K <= c
+    ((False, False), (1, 1), 12, 4, "_input_gradient_by_correlation"),  # K <= c: always
+    ((False, False), (2, 2), 12, 4, "_input_gradient_by_phases"),
+])
+def test_the_input_gradient_route_follows_the_rule(pieces_pay, stride_shape, channels, kernels, expected, monkeypatch,
+                                                   rng):
+    monkeypatch.setattr(fast_conv, "_pieces_pay", lambda: pieces_pay)
+    layer = make_conv(Conv, stride_shape, (channels, 3, 3), kernels, rng)
+    layer.output_block = (1, 1)
+    input_tensor = rng.standard_normal((2, channels, 6, 7))
+    output = layer.forward(input_tensor)
+    taken = []
+    for route in ("_input_gradient_by_correlation", "_input_gradient_by_phases", "_input_gradient_by_col2im"):
+        original = getattr(layer, route)
+        monkeypatch.setattr(layer, route, lambda *arguments, route=route, original=original:
+                            taken.append(route) or original(*arguments))
+    layer.backward(rng.standard_normal(output.shape))
+    assert taken == [expected]
+
+
 # -- buffers, layouts, replicas ---------------------------------------------------------------
 
 
