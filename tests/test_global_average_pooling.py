@@ -1,7 +1,7 @@
 """Math tests of GlobalAveragePooling: golden values, gradient check, errors, dtype.
 
-The fast package has no twin of its own (``layers.fast.GlobalAveragePooling`` is this
-class), so the fixture's two parameters run the same layer.
+The fixture runs the teaching layer and the fast one (``layers.fast.GlobalAveragePooling``);
+tests/fast/test_fast_layouts.py checks the fast one's batch-last route.
 """
 import numpy as np
 import pytest

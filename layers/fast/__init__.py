@@ -3,8 +3,7 @@ parameters, results and checkpoint names, tuned for speed. The model builders us
 by default.
 
 They share nothing with the teaching layers but ``layers.base`` (base classes and
-checks), so they work whatever state a teaching module is in. GlobalAveragePooling
-has no fast twin of its own: the teaching class serves both.
+checks), so they work whatever state a teaching module is in.
 
 ``LAYERS`` maps the names a checkpoint stores to the fast classes. As in ``layers``,
 each class's module is imported on first use.
@@ -22,7 +21,7 @@ _MODULES = {
     "Pooling": "layers.fast.pooling",
     "Dropout": "layers.fast.dropout",
     "BatchNormalization": "layers.fast.batch_normalization",
-    "GlobalAveragePooling": "layers.global_average_pooling",
+    "GlobalAveragePooling": "layers.fast.global_average_pooling",
 }
 
 __all__ = list(_MODULES) + ["LAYERS"]

@@ -1,13 +1,15 @@
 """The fast layers' memory layouts and replicas: what keeps a batch-last Conv stack cheap.
 
 The fast Conv hands out batch-last arrays (memory order c, y, x, b); Pooling, ReLU, Flatten,
-FullyConnected's input gradient and BatchNormalization keep whatever layout they are given,
-so that element-wise work downstream runs on matching layouts.
+FullyConnected's input gradient, BatchNormalization and GlobalAveragePooling's input gradient
+keep whatever layout they are given, so that element-wise work downstream runs on matching
+layouts.
 """
 import numpy as np
 import pytest
 
-from layers.fast import BatchNormalization, FullyConnected, Pooling, ReLU
+from layers.fast import BatchNormalization, FullyConnected, GlobalAveragePooling, Pooling, ReLU
+from layers.global_average_pooling import GlobalAveragePooling as TeachingGlobalAveragePooling
 from framework.models import build_lenet
 from tests.helpers import batch_last, distinct_values
 
@@ -25,6 +27,28 @@ def test_pooling_keeps_the_memory_layout_of_its_input(rng):
     assert np.argmin(layer.backward(np.ones(output.shape)).strides) == 0
     # an error in another layout is copied into the output's layout, with the same result
     np.testing.assert_array_equal(layer.backward(np.ones(output.shape)), layer.backward(batch_last(np.ones(output.shape))))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_global_average_pooling_sums_batch_last_maps_by_blas_and_keeps_their_layout(dtype, rng):
+    values = rng.standard_normal((4, 3, 5, 6)).astype(dtype)
+    error = rng.standard_normal((4, 3)).astype(dtype)
+    teaching = TeachingGlobalAveragePooling()
+    expected_output, expected_gradient = teaching.forward(values), teaching.backward(error)
+    tolerance = 1e-12 if dtype == np.float64 else 1e-5
+    layer = GlobalAveragePooling()
+    output = layer.forward(batch_last(values))
+    assert layer.batch_last and output.dtype == dtype and output.flags.c_contiguous
+    np.testing.assert_allclose(output, expected_output, rtol=tolerance, atol=tolerance)
+    gradient = layer.backward(error)
+    assert np.argmin(gradient.strides) == 0 and gradient.dtype == dtype
+    np.testing.assert_allclose(gradient, expected_gradient, rtol=tolerance, atol=tolerance)
+    # Any other layout, or integers, take the teaching layer's route, with its results.
+    for other in (values, values.astype(np.int64)):
+        layer = GlobalAveragePooling()
+        output = layer.forward(batch_last(other) if other.dtype == np.int64 else other)
+        assert not layer.batch_last
+        np.testing.assert_allclose(output, TeachingGlobalAveragePooling().forward(other), rtol=tolerance)
 
 
 def test_relu_keeps_the_memory_layout(rng):
