@@ -80,6 +80,13 @@ class Conv(TrainableLayer):
     ∂L/∂x is col2im of ``W_Bᵀ @ E_B``: patches of 36 pixels per channel to add back
     instead of 100, with more rows in the product again.
 
+    Products in pieces (a speed trick, the same numbers up to rounding): where NumPy's
+    OpenBLAS runs a product's shape slowly (few kernels times many columns, a few short
+    rows times a long sum), the product is one ``np.matmul`` over a stack of narrow column
+    pieces instead, a 3-D view of the same arrays (``_product``,
+    ``_product_with_transposed``; where it pays is a rule measured by
+    ``benchmarks/bench_products.py``, read from the BLAS kernels and threads, never timed).
+
     Pointwise layers (1x1 kernels, stride 1, no blocks) need no im2col at all: the
     columns matrix is the input itself as ``(c, y·x·b)``, a free view of a batch-last
     input, and ∂L/∂x is the product ``Wᵀ E`` without any adds, so neither the padded copy
@@ -676,7 +683,7 @@ def _numpy_blas():
 def _pieces_pay():
     """(products in pieces pay, sums in pieces pay) with NumPy's BLAS as it runs now: both need
     OpenBLAS's AVX-512 kernels, and products in pieces one BLAS thread (with two, the whole
-    product shared by the threads was faster: 0.67 – 0.81 of the pieces' time)."""
+    product, shared by the threads, took 0.53 – 0.80 of the pieces' time)."""
     library = _numpy_blas()
     if library is None or library.architecture not in AVX512_KERNELS:
         return False, False
