@@ -258,13 +258,16 @@ def test_pieces_are_used_with_the_blas_kernels_where_they_pay(library, expected,
 def test_numpy_blas_is_found_where_numpy_bundles_openblas():
     # A NumPy wheel bundles its own OpenBLAS (NumPy's build configuration names it
     # "scipy-openblas"); the rule must find that one, not SciPy's. Any other BLAS: None.
-    bundled = np.__config__.CONFIG["Build Dependencies"]["blas"]["name"] == "scipy-openblas"
+    configuration = getattr(np.__config__, "CONFIG", None)
+    if configuration is None:
+        pytest.skip("NumPy before 1.26 does not say which BLAS it was built with")
+    blas = configuration["Build Dependencies"]["blas"]
     library = fast_conv._numpy_blas()
-    if not bundled:
+    if blas["name"] != "scipy-openblas":
         assert library is None
         return
     assert library.internal_api == "openblas" and library.get_num_threads() >= 1
-    assert library.version == np.__config__.CONFIG["Build Dependencies"]["blas"]["version"]
+    assert library.version == blas["version"]
 
 
 @pytest.mark.parametrize("rows, inner, width", [(16, 9, 128 * 3), (6, 75, 128 * 2 + 50), (32, 100, 300), (144, 32, 300),
