@@ -54,8 +54,8 @@ def malloc_line():
 
 
 def blas_line():
-    """Which BLAS NumPy runs, with which kernels and threads (threadpoolctl), and a warning
-    when ``OPENBLAS_CORETYPE`` forces the kernels.
+    """Which BLAS NumPy runs, with which kernels and threads (``layers.fast.blas``, the view the
+    fast Conv chooses its routes by), and a warning when ``OPENBLAS_CORETYPE`` forces the kernels.
 
     Some machines set ``OPENBLAS_CORETYPE`` (and ``OPENBLAS_L2_SIZE``) for every program,
     because older OpenBLAS builds computed wrong results on their processors; a current
@@ -63,15 +63,12 @@ def blas_line():
     To measure what the CPU can do, unset both for the benchmark's command alone:
     ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/...``.
     """
-    from threadpoolctl import threadpool_info
+    from layers.fast.blas import numpy_blas
 
-    import numpy  # noqa: F401  (threadpoolctl reports only the libraries already loaded)
-
-    libraries = [f"{library.get('internal_api')} {library.get('version')} with {library.get('architecture')} "
-                 f"kernels, {library.get('num_threads')} threads"
-                 for library in threadpool_info() if library.get("user_api") == "blas"
-                 and "numpy" in library.get("filepath", "")]
-    line = "NumPy's BLAS: " + ("; ".join(libraries) or "not found by threadpoolctl")
+    library = numpy_blas()
+    line = "NumPy's BLAS: " + (f"{library.internal_api} {library.version} with {library.architecture} kernels, "
+                               f"{library.get_num_threads()} threads" if library is not None
+                               else "not found by threadpoolctl")
     forced = {name: os.environ[name] for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if name in os.environ}
     if forced:
         line += ("; forced by " + ", ".join(f"{name}={value}" for name, value in forced.items())

@@ -1,13 +1,11 @@
 """The fast Conv: the teaching ``layers.conv.Conv``'s numbers, computed with output blocks,
 phase planes, reused buffers and a batch-last memory layout."""
-import functools
-import os
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from layers.base import (TrainableLayer, as_floating, check_image_input, positive_int, positive_ints, same_padding,
                          stride_per_axis)
+from layers.fast.blas import numpy_blas
 
 
 class Conv(TrainableLayer):
@@ -666,25 +664,11 @@ SUM_PIECE_LENGTH = 512  # ... adds up pieces of the sum this long
 AVX512_KERNELS = ("SkylakeX", "Cooperlake", "SapphireRapids")  # OpenBLAS's names for its AVX-512 kernels
 
 
-@functools.lru_cache(maxsize=1)
-def _numpy_blas():
-    """threadpoolctl's view of NumPy's own OpenBLAS (a wheel's, in ``numpy.libs`` or inside the
-    package), or None for any other BLAS."""
-    from threadpoolctl import ThreadpoolController
-
-    package = os.path.realpath(os.path.dirname(np.__file__))
-    places = (package + os.sep, package + ".libs" + os.sep)
-    for library in ThreadpoolController().lib_controllers:
-        if library.internal_api == "openblas" and os.path.realpath(library.filepath).startswith(places):
-            return library
-    return None
-
-
 def _pieces_pay():
     """(products in pieces pay, sums in pieces pay) with NumPy's BLAS as it runs now: both need
     OpenBLAS's AVX-512 kernels, and products in pieces one BLAS thread (with two, the whole
     product, shared by the threads, took 0.53 – 0.80 of the pieces' time)."""
-    library = _numpy_blas()
+    library = numpy_blas()
     if library is None or library.architecture not in AVX512_KERNELS:
         return False, False
     return library.get_num_threads() == 1, True

@@ -13,6 +13,7 @@ import pytest
 from framework.gradient_check import assert_gradients
 from layers.conv import Conv as TeachingConv
 from layers.fast import conv as fast_conv
+from layers.fast.blas import numpy_blas
 from layers.fast.conv import Conv
 from tests.helpers import batch_last, make_conv
 
@@ -251,7 +252,7 @@ class FakeBLAS:
     (FakeBLAS("Haswell", 1), (False, False)), (FakeBLAS("Zen", 2), (False, False)), (None, (False, False)),
 ])
 def test_pieces_are_used_with_the_blas_kernels_where_they_pay(library, expected, monkeypatch):
-    monkeypatch.setattr(fast_conv, "_numpy_blas", lambda: library)
+    monkeypatch.setattr(fast_conv, "numpy_blas", lambda: library)
     assert fast_conv._pieces_pay() == expected
 
 
@@ -262,7 +263,7 @@ def test_numpy_blas_is_found_where_numpy_bundles_openblas():
     if configuration is None:
         pytest.skip("NumPy before 1.26 does not say which BLAS it was built with")
     blas = configuration["Build Dependencies"]["blas"]
-    library = fast_conv._numpy_blas()
+    library = numpy_blas()
     if blas["name"] != "scipy-openblas":
         assert library is None
         return
