@@ -4,10 +4,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from experiments.executors import available_cores
 from experiments.grid import EXPERIMENTS
 from experiments.runner import run_compare
 from framework.cli import integer_at_least
+from framework.threads import available_cores
 
 
 def _scheduler(text):

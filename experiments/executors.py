@@ -27,22 +27,11 @@ import uuid
 from pathlib import Path
 
 from experiments.runs import MissingDataError, execute_run, failed_record, process_datasets, run_on_worker
+from framework.memory import TRIM_VARIABLE
 
 ALLOWED_FAILURES = 3   # worker deaths a run may cause before it counts as failed (the local cluster)
 RETRIES = 2            # further tries of a task that raised (only missing data and broken installations do)
 ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-# Dask's nanny starts workers with this glibc setting, which fixes glibc's mmap threshold: every
-# large NumPy temporary of a training step is then mapped, faulted in and returned to the system
-# anew. The study's runs allocate such temporaries on every step, so its workers go without it.
-MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"
-
-
-def available_cores():
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 class InProcess:
@@ -100,10 +89,13 @@ class DaskCluster:
             if self.scheduler is None:
                 import dask
 
-                # The nanny also copies its settings into this process's environment, from where
-                # the next cluster's workers would inherit them.
-                os.environ.pop(MALLOC_TRIM, None)
-                with dask.config.set({f"distributed.nanny.pre-spawn-environ.{MALLOC_TRIM}": None}):
+                # Dask's nanny starts workers with glibc's TRIM_VARIABLE set, which fixes glibc's
+                # mmap threshold: every large NumPy temporary of a training step is then mapped,
+                # faulted in and returned to the system anew, on every step, so the study's
+                # workers go without it. The nanny also copies its settings into this process's
+                # environment, from where the next cluster's workers would inherit them.
+                os.environ.pop(TRIM_VARIABLE, None)
+                with dask.config.set({f"distributed.nanny.pre-spawn-environ.{TRIM_VARIABLE}": None}):
                     self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                                 env=ONE_BLAS_THREAD, dashboard_address=":0",
                                                 scheduler_kwargs={"allowed_failures": ALLOWED_FAILURES})
@@ -121,12 +113,12 @@ class DaskCluster:
     def _check_scheduler(self):
         workers = len(self.client.scheduler_info()["workers"])
         allowed_failures = self.client.run_on_scheduler(_allowed_failures)
-        trimming = sorted(worker for worker, value in self.client.run(environment_variable, MALLOC_TRIM).items()
+        trimming = sorted(worker for worker, value in self.client.run(environment_variable, TRIM_VARIABLE).items()
                           if value is not None)
         if trimming:
-            self.log(f"warning: {len(trimming)} of the workers run with {MALLOC_TRIM} set (Dask's nanny sets it), "
+            self.log(f"warning: {len(trimming)} of the workers run with {TRIM_VARIABLE} set (Dask's nanny sets it), "
                      "which slows the study's runs down: start them with the Dask configuration in the README "
-                     f"(distributed.nanny.pre-spawn-environ.{MALLOC_TRIM}: null)")
+                     f"(distributed.nanny.pre-spawn-environ.{TRIM_VARIABLE}: null)")
         self.description = f"on the Dask cluster at {self.scheduler} ({workers} workers now)"
         if workers == 0:
             self.log(f"the scheduler at {self.scheduler} has no workers yet: the runs wait for some")

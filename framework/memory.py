@@ -28,7 +28,8 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 # The same settings as glibc's own variables, which set them for a whole process from its start
 # (and its children): where a user has set one, keep_freed_memory leaves the thresholds alone.
-ENVIRONMENT = {"MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD), "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)}
+MMAP_VARIABLE, TRIM_VARIABLE = "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"
+ENVIRONMENT = {MMAP_VARIABLE: str(MMAP_THRESHOLD), TRIM_VARIABLE: str(TRIM_THRESHOLD)}
 
 
 def keep_freed_memory():

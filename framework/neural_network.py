@@ -1,10 +1,10 @@
 """The NeuralNetwork container: a list of layers, a data layer and a loss layer."""
 import copy
 import math
-import os
 
 import numpy as np
 
+from framework.threads import available_cores, one_blas_thread
 from layers.base import SoftMaxLayer, positive_int
 
 
@@ -170,7 +170,7 @@ class NeuralNetwork:
         starts = list(range(0, len(input_tensor), batch_size))
         if workers is not None:
             workers = positive_int("NeuralNetwork.test_in_chunks", "workers", workers)
-        workers = min(_available_cores() if workers is None else workers, len(starts))
+        workers = min(available_cores() if workers is None else workers, len(starts))
 
         def run_share(layers, share):
             return [self._propagate(input_tensor[start:start + batch_size], layers) for start in share]
@@ -183,7 +183,7 @@ class NeuralNetwork:
         shares = np.array_split(np.array(starts), workers)
         from concurrent.futures import ThreadPoolExecutor
 
-        with _one_blas_thread(), ThreadPoolExecutor(workers - 1) as pool:
+        with one_blas_thread(), ThreadPoolExecutor(workers - 1) as pool:
             others = [pool.submit(run_share, layers, share) for layers, share in zip(layer_sets[1:], shares[1:])]
             outputs = run_share(layer_sets[0], shares[0])
             for future in others:
@@ -196,23 +196,3 @@ class NeuralNetwork:
         if len(input_tensor) == 0:
             return np.zeros(0, dtype=int)
         return self.test_in_chunks(input_tensor, batch_size, workers).argmax(axis=1)
-
-
-def _available_cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-_blas_controller = None
-
-
-def _one_blas_thread():
-    """A context in which BLAS runs single-threaded (threadpoolctl; inspects the loaded libraries once)."""
-    global _blas_controller
-    if _blas_controller is None:
-        from threadpoolctl import ThreadpoolController
-
-        _blas_controller = ThreadpoolController()
-    return _blas_controller.limit(limits=1, user_api="blas")

@@ -15,10 +15,11 @@ import time
 
 import pytest
 
-from experiments.executors import MALLOC_TRIM, DaskCluster, environment_variable
+from experiments.executors import DaskCluster, environment_variable
 from experiments.grid import Settings, dependent_specs, independent_specs, selected_experiments, selection_specs
 from experiments.runner import chosen_alphas, run_compare
 from experiments.runs import execute_run, process_datasets, run_on_worker
+from framework.memory import TRIM_VARIABLE
 from experiments.storage import finished_run_ids, json_bytes, load_records
 from framework.cli import main
 
@@ -50,7 +51,7 @@ def test_one_run_gives_the_same_numbers_bit_for_bit_in_this_process_and_on_a_wor
         there = cluster.client.submit(run_on_worker, spec, None, pure=False).result()
         # One BLAS thread, and glibc's own malloc thresholds rather than the nanny's trimming.
         assert list(cluster.client.run(environment_variable, "OPENBLAS_NUM_THREADS").values()) == ["1"]
-        assert list(cluster.client.run(environment_variable, MALLOC_TRIM).values()) == [None]
+        assert list(cluster.client.run(environment_variable, TRIM_VARIABLE).values()) == [None]
     assert here["executed_on"] == "this process"
     assert there["executed_on"].startswith("worker tcp://127.0.0.1:")
     assert not here["failed"] and len(here["rows"]) == 2 and len(here["trajectory"]) > 2
