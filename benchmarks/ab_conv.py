@@ -30,7 +30,8 @@ from threads import add_threads_option, process_lines, restart_with_threads  # n
 LAYERS = [(1, 6, 28, 64, 5, 1, True), (6, 16, 14, 64, 5, 1, False), (1, 16, 28, 64, 3, 1, True),
           (16, 16, 28, 64, 3, 2, False), (16, 32, 14, 64, 3, 1, False), (32, 32, 14, 64, 3, 2, False),
           (32, 10, 7, 64, 1, 1, False), (16, 16, 28, 64, 3, 1, False), (32, 32, 14, 64, 3, 1, False),
-          (64, 64, 8, 64, 3, 1, False), (3, 16, 32, 64, 3, 1, True), (16, 16, 28, 64, 5, 1, False)]
+          (64, 64, 8, 64, 3, 1, False), (3, 16, 32, 64, 3, 1, True), (16, 16, 28, 64, 5, 1, False),
+          (3, 16, 32, 64, 5, 1, True)]
 
 
 def old_conv_class(commit):
@@ -79,7 +80,7 @@ def compare_networks(model, Old, New, repetitions, clock):
                 twin = conv_class(layer.stride_shape, layer.convolution_shape, layer.num_kernels, dtype=np.float32)
                 twin.weights, twin.bias = layer.weights, layer.bias
                 twin.restore_optimizers(layer.weights_optimizer, layer.bias_optimizer)
-                twin.compute_input_gradient, twin.output_block = layer.compute_input_gradient, layer.output_block
+                twin.compute_input_gradient = layer.compute_input_gradient  # each version its own blocks
                 network.layers[index] = twin
         return network
 

@@ -96,6 +96,7 @@ class BatchNormalization(TrainableLayer):
         self.inverse_std = None
         self.used_batch_moments = None
         self._layout = None  # (axes that turn the input into channel rows, their shape, the inverse axes): _to_rows
+        self._layout_made_for = None  # the (shape, strides) of the input ``_layout`` was made for
         self._scratch = None  # (what it was made for, the buffer that holds ``centered``)
 
     def initialize(self, weights_initializer, bias_initializer):
@@ -123,7 +124,9 @@ class BatchNormalization(TrainableLayer):
         check_batch_norm_input(self.name, input_tensor.shape, self.channels,
                                training=not self.testing_phase)
         self.image_shape = input_tensor.shape if input_tensor.ndim > 2 else None
-        self._layout = _channel_rows_layout(input_tensor)
+        if self._layout_made_for != (input_tensor.shape, input_tensor.strides):  # a new shape or layout
+            self._layout = _channel_rows_layout(input_tensor)
+            self._layout_made_for = (input_tensor.shape, input_tensor.strides)
         rows = self._to_rows(input_tensor)
 
         if self.testing_phase:
@@ -262,12 +265,17 @@ LONG_ROW = 10_000  # values per row from which a BLAS dot per row beats one eins
 def _row_dots(first, second):
     """Σ_j first[i, j] · second[i, j] for every row i.
 
-    BLAS dot products row by row where the rows are contiguous and long (one pass over
-    memory, no temporary array, and accurate: BLAS sums in several partial sums); einsum
-    otherwise, where the Python loop over rows would cost more than it saves (float32, one
-    thread: 16 rows of 50176 values 73 µs by dots, 102 by einsum; 64 of 6272, 62 and 50;
-    120 of 64, 63 and 2).
+    Where the rows are contiguous, NumPy's ``vecdot`` (NumPy 2): one pass over memory, no
+    temporary array, and accurate (BLAS sums in several partial sums); float32, one thread,
+    against einsum: 16 rows of 50176 values 66 µs against 108, 64 of 3136 16 against 26, 120
+    of 64 2.0 against 3.0 (docs/performance.md). On NumPy 1, BLAS dots row by row for long
+    rows and einsum otherwise, where the Python loop over rows would cost more than it saves.
+    Rows that are not contiguous (vectors ``(B, H)`` as channel rows, a transposed view) go to
+    einsum: ``vecdot`` runs them 15 times slower.
     """
-    if first.strides[1] == first.itemsize and second.strides[1] == second.itemsize and first.shape[1] >= LONG_ROW:
-        return np.array([np.dot(a, b) for a, b in zip(first, second)], dtype=first.dtype)
+    if first.strides[1] == first.itemsize and second.strides[1] == second.itemsize:
+        if hasattr(np, "vecdot"):
+            return np.vecdot(first, second, axis=1)
+        if first.shape[1] >= LONG_ROW:
+            return np.array([np.dot(a, b) for a, b in zip(first, second)], dtype=first.dtype)
     return np.einsum("ij,ij->i", first, second)

@@ -70,9 +70,13 @@ class Conv(TrainableLayer):
     far more efficiently when there are only 6 or 16 kernels. In return the product
     multiplies the zeros of W_B too, a larger share of it the smaller the kernel; so
     blocks pay for large kernels only, and only where there are few of them (with 32
-    kernels or more the product has rows enough already); the default is 2x2 for 2-D
-    layers with stride 1, kernels of at least 5x5 and at most 16 of them, and no blocks
-    (1x1) otherwise (docs/performance.md has the measurements). ∂L/∂W comes from the same columns: the error is arranged by
+    kernels or more the product has rows enough already). Unless set, the block follows
+    a rule (``_block_by_rule``, read again at every forward pass): 2x2 for 2-D layers with
+    stride 1, kernels of at least 5x5 and at most 16 of them, and no blocks (1x1)
+    otherwise; except where the products without blocks run in pieces (below: OpenBLAS's
+    AVX-512 kernels, one thread), where blocks pay only for layers with at most
+    ``BLOCK_CHANNELS_WITH_PIECES`` channels that compute ∂L/∂x (docs/performance.md has the
+    measurements). ∂L/∂W comes from the same columns: the error is arranged by
     block the same way (``E_B``), and ``E_B @ columnsᵀ`` is folded back onto W by
     adding the part of each block position, the adjoint of spreading W into W_B.
     ∂L/∂x is col2im of ``W_Bᵀ @ E_B``: patches of 36 pixels per channel to add back
@@ -109,10 +113,11 @@ class Conv(TrainableLayer):
         Default True. The first layer of a network has nobody to pass ∂L/∂x to:
         set False there and ``backward`` skips that (costly) part and returns None.
     output_block : (B_y, B_x)
-        Output positions per im2col column (see above); ``(1, B)`` for 1-D layers.
-        Any block gives the same numbers up to rounding. A speed setting only: it is
-        not saved with the network, and a loaded network gets the default again.
-        Setting it discards the last forward pass (backward then needs a new one).
+        Output positions per im2col column (see above); ``(1, B)`` for 1-D layers. By
+        default chosen by the rule above at every forward pass; once set, kept. Any block
+        gives the same numbers up to rounding. A speed setting only: it is not saved with
+        the network, and a loaded network follows the rule again. Setting it discards the
+        last forward pass (backward then needs a new one).
 
     Cache: ``input_shape``, ``columns`` (for a pointwise layer its input as the columns
     matrix, a view; None otherwise, see "Tiles"), and the zero-padded input the tiles are
@@ -125,6 +130,7 @@ class Conv(TrainableLayer):
     TILE_BYTES = 2 << 20  # size of a tile of the columns (see "Tiles"; measured in docs/performance.md)
     WHOLE_BYTES = 4 << 20  # columns up to this size are built whole, in one tile kept for backward (see "Tiles")
     COPY_CHUNK = 16  # images per copy when a batch-first input goes into the padded buffer
+    BLOCK_CHANNELS_WITH_PIECES = 8  # the most channels for which blocks pay where products run in pieces
 
     def __init__(self, stride_shape, convolution_shape, num_kernels, dtype=np.float64, rng=None):
         super().__init__(dtype)
@@ -134,11 +140,8 @@ class Conv(TrainableLayer):
         self.stride_shape = stride_per_axis(self.name, stride_shape, self.spatial_dimensions)
         self.num_kernels = positive_int(self.name, "num_kernels", num_kernels)
         self.compute_input_gradient = True
-        # 2x2 blocks where they pay (see "Output blocks" above): large kernels at stride 1, and
-        # few of them. With 32 kernels or more the product has rows enough without blocks, and
-        # the blocks' zeros (44 % more multiplications for 5x5) cost more than they save.
-        pays = self._stride_2d == (1, 1) and min(self._kernel_2d) >= 5 and self.num_kernels <= 16
-        self.output_block = (2, 2) if pays else (1, 1)
+        self._output_block = self._block_by_rule()
+        self._block_set = False  # set by the user: then kept, else the rule's at every forward pass
         self.start_uniform(rng)
         self.input_shape = None
         self.columns = None
@@ -178,9 +181,29 @@ class Conv(TrainableLayer):
             raise ValueError(f"{self.name}: output_block must be {expected} for a "
                              f"{self.spatial_dimensions}-D layer, got {block!r}")
         self._output_block = tuple(positive_int(self.name, "every entry of output_block", size) for size in block)
+        self._block_set = True
         # The columns of a forward pass fit only the block they were made for: a backward
         # pass now needs a new forward pass first.
         self.input_shape = self.columns = self._tile_holds = None
+
+    def _block_by_rule(self):
+        """The output block where none is set (class docstring, "Output blocks").
+
+        2x2 blocks pay for large kernels at stride 1, and few of them: with 32 kernels or more
+        the product has rows enough without blocks, and the blocks' zeros (44 % more
+        multiplications for 5x5) cost more than they save. Where the products without blocks
+        run in pieces (``_pieces_pay``: one thread, AVX-512), those are fast too, and blocks
+        pay only with few channels and ∂L/∂x computed (5x5, 16 kernels, 14x14, one thread:
+        blocks took 0.70 – 0.90 of the time for 2 to 8 channels, 1.00 for 10, 1.12 – 1.19 for
+        12 and 16; 1.11 – 1.19 for first layers of 3 channels, 0.98 for 1; with two threads
+        they pay for nearly all of these, docs/performance.md).
+        """
+        if not (self._stride_2d == (1, 1) and min(self._kernel_2d) >= 5 and self.num_kernels <= 16):
+            return 1, 1
+        if _pieces_pay()[0] and (not self.compute_input_gradient
+                                 or self.convolution_shape[0] > self.BLOCK_CHANNELS_WITH_PIECES):
+            return 1, 1
+        return 2, 2
 
     @property
     def _patch_2d(self):
@@ -195,6 +218,12 @@ class Conv(TrainableLayer):
                           f"a {self.spatial_dimensions}-D kernel {self.convolution_shape}")
         images = input_tensor if self.spatial_dimensions == 2 else input_tensor[:, :, np.newaxis, :]
         batch = images.shape[0]
+        if not self._block_set:
+            # The rule reads the BLAS threads and compute_input_gradient, which may change
+            # between passes; a tile built for another block is of no use then.
+            block = self._block_by_rule()
+            if block != self._output_block:
+                self._output_block, self._tile_holds = block, None
         (out_y, out_x), (blocks_y, blocks_x) = self._output_grid(images.shape[2:])
         (block_y, block_x), kernels = self.output_block, self.num_kernels
         self.input_shape = input_tensor.shape

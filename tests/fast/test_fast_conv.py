@@ -85,16 +85,48 @@ def test_gradients_with_output_blocks(block, rng):
     assert_gradients(layer, rng.standard_normal((2, 2, 7, 6)), tolerance=TOLERANCE, rng=rng)
 
 
-def test_default_output_blocks():
-    # 2x2 for 2-D layers with stride 1 and at most 16 kernels of at least 5x5, else 1x1
-    # (class docstring).
+def test_default_output_blocks(monkeypatch):
+    # Where no product runs in pieces: 2x2 for 2-D layers with stride 1 and at most 16 kernels
+    # of at least 5x5, else 1x1 (class docstring).
+    monkeypatch.setattr(fast_conv, "_pieces_pay", lambda: (False, True))
     assert Conv((1, 1), (1, 5, 5), 6).output_block == (2, 2)
+    assert Conv((1, 1), (16, 5, 5), 16).output_block == (2, 2)
     assert Conv((1, 1), (6, 7, 5), 16).output_block == (2, 2)
     assert Conv((1, 1), (16, 5, 5), 32).output_block == (1, 1)
     assert Conv((1, 1), (6, 3, 3), 16).output_block == (1, 1)
     assert Conv((1, 1), (6, 5, 4), 16).output_block == (1, 1)
     assert Conv((2, 1), (6, 5, 5), 16).output_block == (1, 1)
     assert Conv([1], (3, 5), 4).output_block == (1, 1)
+
+
+@pytest.mark.parametrize("channels, compute_input_gradient, expected", [
+    (8, True, (2, 2)), (9, True, (1, 1)), (16, True, (1, 1)), (3, False, (1, 1)), (1, False, (1, 1)),
+])
+def test_where_products_run_in_pieces_blocks_go_to_few_channels_with_an_input_gradient(
+        channels, compute_input_gradient, expected, pieces, rng):
+    layer = make_conv(Conv, (1, 1), (channels, 5, 5), 16, rng)
+    layer.compute_input_gradient = compute_input_gradient
+    layer.forward(rng.standard_normal((2, channels, 6, 6)))
+    assert layer.output_block == expected
+    assert Conv((1, 1), (channels, 5, 5), 32).output_block == (1, 1)  # many kernels: never blocks
+
+
+def test_the_block_follows_the_rule_at_every_forward_pass_until_it_is_set(monkeypatch, rng):
+    # The rule reads the BLAS threads (here: whether products run in pieces) and the switch;
+    # a change between passes takes effect at the next forward pass, with the teaching results.
+    pieces_pay = [(False, True)]
+    monkeypatch.setattr(fast_conv, "_pieces_pay", lambda: pieces_pay[0])
+    layer = make_conv(Conv, (1, 1), (12, 5, 5), 4, rng)
+    input_tensor, error_tensor = rng.standard_normal((2, 12, 7, 6)), rng.standard_normal((2, 4, 7, 6))
+    expected = expected_results(layer, input_tensor, error_tensor)
+    for pays, block in [((False, True), (2, 2)), ((True, True), (1, 1)), ((False, True), (2, 2))]:
+        pieces_pay[0] = pays
+        assert_results(layer, input_tensor, error_tensor, expected, f"pieces {pays}")
+        assert layer.output_block == block
+    layer.output_block = (2, 2)  # set: kept whatever the rule says
+    pieces_pay[0] = (True, True)
+    assert_results(layer, input_tensor, error_tensor, expected, "block set")
+    assert layer.output_block == (2, 2)
 
 
 @pytest.mark.parametrize("block", [(0, 1), (1, 2, 3), "ab", 2, (1.5, 1)])

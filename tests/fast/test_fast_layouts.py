@@ -114,12 +114,19 @@ def test_batch_normalization_replica_keeps_its_own_scratch(rng):
 
 @pytest.mark.parametrize("length", [7, 10_000, 20_001])
 @pytest.mark.parametrize("layout", ["rows contiguous", "rows strided"])
-def test_batch_normalization_row_dots_take_either_route_to_the_same_sums(length, layout, rng):
-    # Long contiguous rows are summed by one BLAS dot per row, the rest by einsum.
+@pytest.mark.parametrize("numpy_version", ["this NumPy", "NumPy 1, without vecdot"])
+def test_batch_normalization_row_dots_take_every_route_to_the_same_sums(length, layout, numpy_version, rng,
+                                                                         monkeypatch):
+    # Contiguous rows go to vecdot (NumPy 2) or, without it, long ones to one BLAS dot per row;
+    # the rest to einsum.
     from layers.fast.batch_normalization import LONG_ROW, _row_dots
 
+    if numpy_version != "this NumPy":
+        monkeypatch.delattr(np, "vecdot", raising=False)
     first, second = rng.standard_normal((2, 3, length))
     if layout == "rows strided":
         first, second = np.asfortranarray(first), np.asfortranarray(second)
-    assert 7 < LONG_ROW <= 10_000  # so that the lengths above take both routes
-    np.testing.assert_allclose(_row_dots(first, second), (first * second).sum(axis=1), rtol=1e-10)
+    assert 7 < LONG_ROW <= 10_000  # so that the lengths above take both of NumPy 1's routes
+    sums = _row_dots(first, second)
+    assert sums.shape == (3,) and sums.dtype == first.dtype
+    np.testing.assert_allclose(sums, (first * second).sum(axis=1), rtol=1e-10)
