@@ -6,6 +6,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from layers.base import (TrainableLayer, as_floating, check_image_input, positive_int, positive_ints, same_padding,
                          stride_per_axis)
 from layers.fast.blas import numpy_blas
+from layers.fast.sums import row_sums
 
 
 class Conv(TrainableLayer):
@@ -260,7 +261,7 @@ class Conv(TrainableLayer):
 
         error_blocks = self._error_blocks(error_rows, errors.shape[2:])
         self.gradient_weights = self._fold_kernels(self._spread_gradient(error_blocks))
-        self.gradient_bias = error_rows.sum(axis=1)
+        self.gradient_bias = row_sums(error_rows)
         input_gradient = None
         if self.compute_input_gradient:
             input_gradient = self._input_gradient(error_rows, error_blocks)

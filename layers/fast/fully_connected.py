@@ -2,6 +2,7 @@
 import numpy as np
 
 from layers.base import TrainableLayer, as_floating, positive_int
+from layers.fast.sums import row_sums
 
 
 class FullyConnected(TrainableLayer):
@@ -47,7 +48,7 @@ class FullyConnected(TrainableLayer):
         self._check_error_shape(error_tensor, (input_tensor.shape[0], self.output_size))
         error_tensor = np.asarray(error_tensor, dtype=self.dtype)
         self.gradient_weights = error_tensor.T @ input_tensor
-        self.gradient_bias = error_tensor.sum(axis=0)
+        self.gradient_bias = row_sums(error_tensor.T)  # Σ over the batch, by BLAS
         # E W (with the weights of the forward pass), written in the input's memory layout:
         # behind Flatten of a batch-last Conv stack (see the fast Conv) that is column-major,
         # and the ReLU and Pooling below then multiply arrays of matching layouts

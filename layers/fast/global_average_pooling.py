@@ -2,6 +2,7 @@
 import numpy as np
 
 from layers.base import BaseLayer
+from layers.fast.sums import ones
 
 
 class GlobalAveragePooling(BaseLayer):
@@ -36,8 +37,7 @@ class GlobalAveragePooling(BaseLayer):
         self.batch_last = maps.flags.c_contiguous and np.issubdtype(input_tensor.dtype, np.floating)
         if not self.batch_last:
             return input_tensor.mean(axis=(2, 3))
-        ones = np.ones(height * width, dtype=input_tensor.dtype)
-        sums = ones @ maps.reshape(channels, height * width, batch)  # (c, b)
+        sums = ones(height * width, input_tensor.dtype) @ maps.reshape(channels, height * width, batch)  # (c, b)
         return np.ascontiguousarray(sums.T) / input_tensor.dtype.type(height * width)
 
     def backward(self, error_tensor):
