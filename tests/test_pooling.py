@@ -167,6 +167,30 @@ def test_ties_match_the_reference(Pooling, rng):
     np.testing.assert_allclose(layer.backward(error_tensor), expected_gradient, rtol=1e-15, atol=1e-15)
 
 
+@pytest.mark.parametrize("layout", ["batch first", "batch last"])
+def test_ties_in_windows_that_tile_the_input_match_the_reference(Pooling, layout, rng):
+    # 2x2 windows at stride 2 over small integers: many windows with tied maxima.
+    input_tensor = rng.integers(0, 3, size=(3, 2, 6, 8)).astype(np.float64)
+    layer = Pooling((2, 2), (2, 2))
+    output = layer.forward(input_tensor if layout == "batch first" else batch_last(input_tensor))
+    error_tensor = rng.standard_normal(output.shape)
+    expected_output, expected_gradient = reference_pooling(input_tensor, (2, 2), (2, 2), error_tensor)
+    np.testing.assert_array_equal(output, expected_output)
+    np.testing.assert_array_equal(layer.backward(error_tensor), expected_gradient)
+
+
+def test_a_nan_window_and_a_tied_window_pass_no_error_twice(Pooling):
+    # One window whose maximum is NaN (no entry equals it) and one with two tied maxima: as many
+    # winners as windows in all, yet the tie still goes to its first entry only.
+    image = np.array([[[[np.nan, 1.0, 3.0, 3.0],
+                        [2.0, 4.0, 1.0, 0.0]]]])
+    layer = Pooling((2, 2), (2, 2))
+    np.testing.assert_array_equal(layer.forward(image), [[[[np.nan, 3.0]]]])
+    input_gradient = layer.backward(np.array([[[[5.0, 7.0]]]]))
+    np.testing.assert_array_equal(input_gradient, [[[[0.0, 0.0, 7.0, 0.0],
+                                                      [0.0, 0.0, 0.0, 0.0]]]])
+
+
 def test_checker_rejects_a_wrong_backward(Pooling, rng):
     class SpreadingEvenly(Pooling):  # a deliberate bug: each window's error spread over the window
         def backward(self, error_tensor):

@@ -29,6 +29,20 @@ def test_pooling_keeps_the_memory_layout_of_its_input(rng):
     np.testing.assert_array_equal(layer.backward(np.ones(output.shape)), layer.backward(batch_last(np.ones(output.shape))))
 
 
+@pytest.mark.parametrize("values, route", [("distinct", "every window at once"), ("tied", "view by view")])
+def test_pooling_finds_the_winners_of_tiling_windows_at_once_unless_they_tie(values, route, rng, monkeypatch):
+    shape = (4, 3, 6, 8)
+    input_tensor = distinct_values(rng, shape) if values == "distinct" else rng.integers(0, 2, shape).astype(float)
+    layer = Pooling((2, 2), (2, 2))
+    output = layer.forward(batch_last(input_tensor))
+    views = []
+    original = layer._window_entries
+    monkeypatch.setattr(layer, "_window_entries", lambda *arguments: views.append(1) or original(*arguments))
+    input_gradient = layer.backward(batch_last(rng.standard_normal(output.shape)))
+    assert (views == []) == (route == "every window at once")
+    assert np.argmin(input_gradient.strides) == 0  # the gradient comes back batch-last either way
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_global_average_pooling_sums_batch_last_maps_by_blas_and_keeps_their_layout(dtype, rng):
     values = rng.standard_normal((4, 3, 5, 6)).astype(dtype)
