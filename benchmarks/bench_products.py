@@ -8,9 +8,10 @@ a few short rows by a long sum (``layers/fast/conv.py``: ``_product``,
 speed elsewhere, and the same product cut into a stack of narrow pieces (one ``np.matmul``
 over a 3-D view, no copies) runs faster; with other kernels or threads the pieces lose.
 This prints, for a grid of shapes, the time of the whole product over that of the pieces
-(above 1: the pieces are faster): the measurement behind PIECE_ROWS, PIECE_ROWS_SHORT_SUM,
-PIECE_COLUMNS, SUM_PIECE_SIZES and SUM_PIECE_LENGTH, and behind ``_pieces_pay``. Median of
-``--repetitions`` calls, float32. A measurement, not a test.
+(above 1: the pieces are faster), for pieces of 128, 64 and 32 columns: the measurement behind
+PIECE_ROWS, SMALL_PRODUCT, PIECE_WIDTHS, PIECE_INNER, PIECE_COLUMNS, SUM_PIECE_SIZES and
+SUM_PIECE_LENGTH, and behind ``_pieces_pay``. Median of ``--repetitions`` calls, float32. A
+measurement, not a test.
 """
 import argparse
 import os
@@ -23,8 +24,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from threads import add_threads_option, process_lines, restart_with_threads  # noqa: E402
 
-COLUMNS = 8192  # columns of the forward-style products, length of the sums
-FORWARD_INNER = (9, 25, 27, 75, 144, 150, 288, 400)
+COLUMNS = 8192  # length of the sums
+TILE_BYTES = 2 << 20  # the fast Conv's tiles (Conv.TILE_BYTES): its forward-style products have this many
+MOST_COLUMNS = 16384  # bytes of float32 columns, so inner x columns x 4 of them, at most this many columns
+FORWARD_INNER = (9, 25, 75, 144, 288, 400, 576, 800)
+PIECE_WIDTHS = (128, 64, 32)
 FORWARD_ROWS = (6, 16, 32, 64)
 SUM_ROWS = (9, 25, 27, 75, 144, 288)
 SUM_KERNELS = (6, 16, 32, 64)
@@ -45,10 +49,16 @@ def pieces_of(matrix, width):
     return matrix.reshape(matrix.shape[0], -1, width).transpose(1, 0, 2)
 
 
+def tile_columns(inner):
+    """The columns of a tile of the fast Conv with this inner dimension (a multiple of 128)."""
+    return min(MOST_COLUMNS, TILE_BYTES // (4 * inner)) // 128 * 128
+
+
 def forward_ratio(rows, inner, width, repetitions, rng):
+    columns = tile_columns(inner)
     left = rng.standard_normal((rows, inner), dtype=np.float32)
-    right = rng.standard_normal((inner, COLUMNS), dtype=np.float32)
-    out = np.empty((rows, COLUMNS), dtype=np.float32)
+    right = rng.standard_normal((inner, columns), dtype=np.float32)
+    out = np.empty((rows, columns), dtype=np.float32)
     whole = median_ms(lambda: np.matmul(left, right, out=out), repetitions)
     pieces = median_ms(lambda: np.matmul(left, pieces_of(right, width), out=pieces_of(out, width)), repetitions)
     return whole / pieces
@@ -71,12 +81,13 @@ def main():
     restart_with_threads(arguments.threads, arguments.malloc_defaults)
     rng = np.random.default_rng(0)
     print(process_lines())
-    print(f"forward-style products (rows x inner) @ (inner x {COLUMNS}): whole time / time in pieces of 128 "
-          f"columns")
-    print(f"{'inner':>6s} " + " ".join(f"{f'{rows} rows':>9s}" for rows in FORWARD_ROWS))
-    for inner in FORWARD_INNER:
-        ratios = [forward_ratio(rows, inner, 128, arguments.repetitions, rng) for rows in FORWARD_ROWS]
-        print(f"{inner:6d} " + " ".join(f"{ratio:9.2f}" for ratio in ratios))
+    for width in PIECE_WIDTHS:
+        print(f"forward-style products (rows x inner) @ (inner x a tile's columns, {tile_columns(FORWARD_INNER[-1])} "
+              f"to {tile_columns(FORWARD_INNER[0])}): whole time / time in pieces of {width} columns")
+        print(f"{'inner':>6s} " + " ".join(f"{f'{rows} rows':>9s}" for rows in FORWARD_ROWS))
+        for inner in FORWARD_INNER:
+            ratios = [forward_ratio(rows, inner, width, arguments.repetitions, rng) for rows in FORWARD_ROWS]
+            print(f"{inner:6d} " + " ".join(f"{ratio:9.2f}" for ratio in ratios))
     print(f"sums (rows x {COLUMNS}) @ (kernels x {COLUMNS})ᵀ: whole time / time in pieces of 512")
     print(f"{'rows':>6s} " + " ".join(f"{f'{kernels} kern.':>9s}" for kernels in SUM_KERNELS))
     for rows in SUM_ROWS:

@@ -416,11 +416,12 @@ class Conv(TrainableLayer):
         16 to 32 channels, 3x3, stride 2, 32x32, batch 32: 0.98 ms against 1.28; stride 1,
         14x14, batch 64: 1.19 against 1.21, and with two threads 10 % faster for the whole
         layer; 16 to 16 at 28x28, stride 2: 1.06 against 0.73, stride 1: 3.84 against 2.34).
-        Except at stride 1 where the correlation's product runs in pieces (``_product``:
-        at most 16 channels, OpenBLAS's AVX-512 kernels, one thread): 16 to 32 channels,
+        Except at stride 1 where the correlation's product runs in pieces (``_piece_width``:
+        at most 32 channels, OpenBLAS's AVX-512 kernels, one thread): 16 to 32 channels,
         14x14, batch 64, 0.76 ms against 1.11 for col2im; 6 to 16, 0.28 against 0.32 (with
-        two threads, no pieces: 0.95 against 0.88 and 0.46 against 0.28; 32 to 64 channels,
-        no pieces either way: 1.59 against 1.53). Where output blocks pay in the forward
+        two threads, no pieces: 0.95 against 0.88 and 0.46 against 0.28); whole layers with
+        the correlation in pieces against col2im, 3x3, batch 64: 16 to 64 channels at 14x14
+        0.83 of the time, 32 to 64 at 7x7 (batch 128) 0.95. Where output blocks pay in the forward
         pass, col2im of their blocked columns beat the correlation too (16 to 16 channels,
         5x5, 28x28, batch 64: 19.5 ms against 22.2 for the whole layer).
         """
@@ -683,11 +684,13 @@ class Conv(TrainableLayer):
 
 # Products in pieces: where they pay depends on NumPy's BLAS (measured with OpenBLAS 0.3.31 on the
 # development VM, docs/performance.md). Its AVX-512 kernels run a product with few rows and many
-# columns, and a few short rows times a long sum, far below their speed elsewhere; its AVX2
-# (Haswell) kernels do not, and there the pieces lose.
-PIECE_ROWS = 16  # a product with at most this many rows ...
-PIECE_ROWS_SHORT_SUM = (32, 64, 160)  # ... or at most 32 rows and an inner dimension of 64 to 160 ...
-PIECE_INNER = 32  # ... or an inner dimension of at most this, whatever its rows, ...
+# columns, and a few short rows times a long sum, far below their speed elsewhere, and have a
+# kernel of their own for small products; its AVX2 (Haswell) kernels do not, and there the
+# pieces lose.
+PIECE_ROWS = 32  # a product with at most this many rows ...
+SMALL_PRODUCT = 1_000_000  # ... runs as a stack of pieces of at most this many rows x columns x inner, ...
+PIECE_WIDTHS = (128, 64, 32)  # ... each as wide as one of these (the widest that stays small enough);
+PIECE_INNER = 32  # a product with an inner dimension of at most this, whatever its rows, ...
 PIECE_COLUMNS = 128  # ... runs as a stack of products this many columns wide
 SUM_PIECE_SIZES = (100, 1200)  # a (rows x columns) result of a long sum this small ...
 SUM_PIECE_LENGTH = 512  # ... adds up pieces of the sum this long
@@ -704,35 +707,51 @@ def _pieces_pay():
     return library.get_num_threads() == 1, True
 
 
+def _piece_width(rows, inner):
+    """How many columns wide ``_product`` cuts the pieces of a product of ``rows`` rows and this
+    inner dimension; None where it runs the product whole."""
+    if not _pieces_pay()[0]:
+        return None
+    if inner <= PIECE_INNER:
+        return PIECE_COLUMNS
+    if rows <= PIECE_ROWS:
+        return next((width for width in PIECE_WIDTHS if rows * width * inner <= SMALL_PRODUCT), None)
+    return None
+
+
 def _in_pieces(rows, inner):
     """Whether ``_product`` runs a product of ``rows`` rows and this inner dimension in pieces
     (given columns enough for one piece)."""
-    most_rows, least_inner, most_inner = PIECE_ROWS_SHORT_SUM
-    narrow = rows <= PIECE_ROWS or inner <= PIECE_INNER or (rows <= most_rows and least_inner <= inner <= most_inner)
-    return narrow and _pieces_pay()[0]
+    return _piece_width(rows, inner) is not None
 
 
 def _product(left, right, out):
-    """``out[...] = left @ right``; for few rows or a short inner dimension (PIECE_ROWS,
-    PIECE_ROWS_SHORT_SUM, PIECE_INNER), where the pieces pay (``_pieces_pay``), as a stack
-    of products of PIECE_COLUMNS columns each (and one for the columns left over).
+    """``out[...] = left @ right``; where the pieces pay (``_pieces_pay``) and the shape is
+    one OpenBLAS runs slowly (``_piece_width``), as a stack of narrow products (and one for
+    the columns left over).
 
-    The same numbers, computed faster: OpenBLAS's AVX-512 kernels run a product with few
-    rows and many columns (the kernels of a convolution times its columns) 1.2 to 3.5 times
-    faster as narrow pieces, for every inner dimension from 9 to 400 with 16 rows; with 32
-    rows, 1.05 to 1.2 times for inner dimensions of 75 to 150, but 0.83 – 0.92 times for
-    288 – 400; with 64 rows the pieces lose, unless the inner dimension is short. A short
-    inner dimension (col2im's product: 144 to 576 rows of the kernels' transpose times 16 to
-    32 kernels) gains 1.14 to 3.9 times, with 64 the pieces lose (``benchmarks/bench_products.py``).
+    The same numbers, computed faster. OpenBLAS's AVX-512 kernels multiply a product of at
+    most 10⁶ = SMALL_PRODUCT rows x columns x inner with a kernel of their own for small
+    products, which skips the copying ("packing") of the operands that its kernel for large
+    products starts with. A convolution's product has few rows (its kernels) and many
+    columns, so packing its columns is shared by only those few rows, and the product runs
+    at 130 – 175 GFLOP/s where pieces small enough for the small kernel reach 190 – 240: 16
+    and 32 rows, inner dimensions of 75 to 800, in pieces of 32 to 128 columns (the widest
+    under the limit). Pieces above it are no faster than the whole product, or slower (32
+    rows, 288 inner, pieces of 128: 152 against 175), and with 64 rows the whole product is
+    as fast (210). A short inner dimension (col2im's product: 144 to 576 rows of the
+    kernels' transpose times 16 to 32 kernels) gains 1.14 to 3.9 times in pieces of 128
+    whatever its rows (``benchmarks/bench_products.py``; docs/performance.md).
     """
     rows, width = out.shape
-    whole = width - width % PIECE_COLUMNS
+    piece = _piece_width(rows, left.shape[1])
     # Cutting the last axis into pieces is a view only where that axis is contiguous.
-    if whole == 0 or out.strides[1] != out.itemsize or not _in_pieces(rows, left.shape[1]):
+    if piece is None or width < piece or out.strides[1] != out.itemsize:
         return np.matmul(left, right, out=out)
-    pieces = whole // PIECE_COLUMNS
-    np.matmul(left, right[:, :whole].reshape(-1, pieces, PIECE_COLUMNS).transpose(1, 0, 2),
-              out=out[:, :whole].reshape(rows, pieces, PIECE_COLUMNS).transpose(1, 0, 2))
+    whole = width - width % piece
+    pieces = whole // piece
+    np.matmul(left, right[:, :whole].reshape(-1, pieces, piece).transpose(1, 0, 2),
+              out=out[:, :whole].reshape(rows, pieces, piece).transpose(1, 0, 2))
     if whole < width:
         np.matmul(left, right[:, whole:], out=out[:, whole:])
     return out

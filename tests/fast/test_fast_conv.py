@@ -304,16 +304,34 @@ def test_numpy_blas_is_found_where_numpy_bundles_openblas():
 
 
 @pytest.mark.parametrize("rows, inner, width", [(16, 9, 128 * 3), (6, 75, 128 * 2 + 50), (32, 100, 300), (144, 32, 300),
-                                               (16, 40, 100), (17, 40, 300), (32, 200, 300), (144, 64, 300)])
+                                               (16, 576, 200), (32, 800, 100), (16, 40, 100), (33, 40, 300),
+                                               (32, 1000, 300), (144, 64, 300)])
 def test_products_in_pieces_are_the_plain_product(rows, inner, width, pieces, rng):
-    # Whole pieces, a remainder, 32 rows with a short sum, many rows with a very short sum; too
-    # narrow for a piece, and three shapes too large for pieces; into a strided target (a column
-    # range of a wider matrix), as the forward pass writes them.
+    # Whole pieces, a remainder, 32 rows with a short sum, many rows with a very short sum,
+    # pieces of 64 and of 32 columns; too narrow for a piece, and three shapes too large for
+    # pieces; into a strided target (a column range of a wider matrix), as the forward pass
+    # writes them.
     left, right = rng.standard_normal((rows, inner)), rng.standard_normal((inner, width))
     target = np.zeros((rows, width + 30))
     assert fast_conv._product(left, right, target[:, 10:10 + width]) is not None
     np.testing.assert_allclose(target[:, 10:10 + width], left @ right, rtol=1e-12, atol=1e-12)
     assert not target[:, :10].any() and not target[:, 10 + width:].any()
+
+
+@pytest.mark.parametrize("rows, inner, expected", [
+    (16, 9, 128), (144, 32, 128), (6, 1300, 128), (16, 400, 128), (16, 576, 64), (32, 144, 128), (32, 288, 64),
+    (32, 576, 32), (32, 800, 32), (32, 1000, None), (33, 144, None), (64, 288, None),
+])
+def test_pieces_are_the_widest_that_keep_each_product_small(rows, inner, expected, pieces):
+    # rows x width x inner within OpenBLAS's small-product limit (SMALL_PRODUCT = 10⁶), for at
+    # most 32 rows; a short inner dimension in pieces of 128 whatever the rows.
+    assert fast_conv._piece_width(rows, inner) == expected
+    assert fast_conv._in_pieces(rows, inner) == (expected is not None)
+
+
+def test_no_pieces_where_they_do_not_pay(monkeypatch):
+    monkeypatch.setattr(fast_conv, "_pieces_pay", lambda: (False, True))
+    assert fast_conv._piece_width(16, 9) is None and fast_conv._piece_width(16, 400) is None
 
 
 @pytest.mark.parametrize("rows, kernels, length", [(18, 8, 512 * 2 + 64), (18, 8, 512 * 3), (75, 16, 5000),
@@ -345,7 +363,7 @@ def test_layers_whose_products_run_in_pieces_give_the_teaching_results(stride_sh
 @pytest.mark.parametrize("pieces_pay, stride_shape, channels, kernels, expected", [
     ((True, True), (1, 1), 4, 12, "_input_gradient_by_correlation"),  # its product runs in pieces
     ((False, True), (1, 1), 4, 12, "_input_gradient_by_col2im"),  # it would not: col2im
-    ((True, True), (1, 1), 20, 40, "_input_gradient_by_col2im"),  # 20 channels: no pieces
+    ((True, True), (1, 1), 40, 80, "_input_gradient_by_col2im"),  # 40 channels: no pieces
     ((True, True), (2, 2), 4, 12, "_input_gradient_by_col2im"),  # strides: the phases only for K <= c
     ((False, False), (1, 1), 12, 4, "_input_gradient_by_correlation"),  # K <= c: always
     ((False, False), (2, 2), 12, 4, "_input_gradient_by_phases"),
