@@ -74,10 +74,10 @@ class Conv(TrainableLayer):
     kernels or more the product has rows enough already). Unless set, the block follows
     a rule (``_block_by_rule``, read again at every forward pass): 2x2 for 2-D layers with
     stride 1, kernels of at least 5x5 and at most 16 of them, and no blocks (1x1)
-    otherwise; except where the products without blocks run in pieces (below: OpenBLAS's
-    AVX-512 kernels, one thread), where blocks pay only for layers with at most
-    ``BLOCK_CHANNELS_WITH_PIECES`` channels that compute ∂L/∂x (docs/performance.md has the
-    measurements). ∂L/∂W comes from the same columns: the error is arranged by
+    otherwise; except where the product without blocks runs in pieces (below: OpenBLAS's
+    AVX-512 kernels, on one thread nearly always, on more only for first layers of a few
+    channels), where blocks pay only for layers with at most ``BLOCK_CHANNELS_WITH_PIECES``
+    channels that compute ∂L/∂x (docs/performance.md has the measurements). ∂L/∂W comes from the same columns: the error is arranged by
     block the same way (``E_B``), and ``E_B @ columnsᵀ`` is folded back onto W by
     adding the part of each block position, the adjoint of spreading W into W_B.
     ∂L/∂x is col2im of ``W_Bᵀ @ E_B``: patches of 36 pixels per channel to add back
@@ -192,17 +192,19 @@ class Conv(TrainableLayer):
 
         2x2 blocks pay for large kernels at stride 1, and few of them: with 32 kernels or more
         the product has rows enough without blocks, and the blocks' zeros (44 % more
-        multiplications for 5x5) cost more than they save. Where the products without blocks
-        run in pieces (``_pieces_pay``: one thread, AVX-512), those are fast too, and blocks
-        pay only with few channels and ∂L/∂x computed (5x5, 16 kernels, 14x14, one thread:
-        blocks took 0.70 – 0.90 of the time for 2 to 8 channels, 1.00 for 10, 1.12 – 1.19 for
-        12 and 16; 1.11 – 1.19 for first layers of 3 channels, 0.98 for 1; with two threads
-        they pay for nearly all of these, docs/performance.md).
+        multiplications for 5x5) cost more than they save. Where the product without blocks
+        runs in pieces (``_in_pieces``: on one thread, AVX-512, nearly every such layer; on
+        two, first layers of at most 3 channels), it is fast too, and blocks pay only with few
+        channels and ∂L/∂x computed (5x5, 16 kernels, 14x14, one thread: blocks took 0.70 –
+        0.90 of the time for 2 to 8 channels, 1.00 for 10, 1.12 – 1.19 for 12 and 16; 1.11 –
+        1.19 for first layers of 3 channels, 0.98 for 1; with two threads they pay for nearly
+        all layers whose product does not run in pieces, docs/performance.md).
         """
         if not (self._stride_2d == (1, 1) and min(self._kernel_2d) >= 5 and self.num_kernels <= 16):
             return 1, 1
-        if _pieces_pay()[0] and (not self.compute_input_gradient
-                                 or self.convolution_shape[0] > self.BLOCK_CHANNELS_WITH_PIECES):
+        channels, patch = self.convolution_shape[0], int(np.prod(self._kernel_2d))
+        if _in_pieces(self.num_kernels, channels * patch) and (not self.compute_input_gradient
+                                                               or channels > self.BLOCK_CHANNELS_WITH_PIECES):
             return 1, 1
         return 2, 2
 
@@ -692,6 +694,7 @@ SMALL_PRODUCT = 1_000_000  # ... runs as a stack of pieces of at most this many 
 PIECE_WIDTHS = (128, 64, 32)  # ... each as wide as one of these (the widest that stays small enough);
 PIECE_INNER = 32  # a product with an inner dimension of at most this, whatever its rows, ...
 PIECE_COLUMNS = 128  # ... runs as a stack of products this many columns wide
+SHORT_PIECE_ROWS, SHORT_PIECE_INNER = 16, 75  # with more BLAS threads only this small a product, in pieces of 128
 SUM_PIECE_SIZES = (100, 1200)  # a (rows x columns) result of a long sum this small ...
 SUM_PIECE_LENGTH = 512  # ... adds up pieces of the sum this long
 AVX512_KERNELS = ("SkylakeX", "Cooperlake", "SapphireRapids")  # OpenBLAS's names for its AVX-512 kernels
@@ -700,7 +703,8 @@ AVX512_KERNELS = ("SkylakeX", "Cooperlake", "SapphireRapids")  # OpenBLAS's name
 def _pieces_pay():
     """(products in pieces pay, sums in pieces pay) with NumPy's BLAS as it runs now: both need
     OpenBLAS's AVX-512 kernels, and products in pieces one BLAS thread (with two, the whole
-    product, shared by the threads, took 0.53 – 0.80 of the pieces' time)."""
+    product, shared by the threads, took 0.53 – 0.80 of the pieces' time; except the very
+    short sums of first layers, ``_piece_width``)."""
     library = numpy_blas()
     if library is None or library.architecture not in AVX512_KERNELS:
         return False, False
@@ -709,9 +713,19 @@ def _pieces_pay():
 
 def _piece_width(rows, inner):
     """How many columns wide ``_product`` cuts the pieces of a product of ``rows`` rows and this
-    inner dimension; None where it runs the product whole."""
-    if not _pieces_pay()[0]:
-        return None
+    inner dimension; None where it runs the product whole.
+
+    With more than one BLAS thread (AVX-512 kernels), only products of at most
+    SHORT_PIECE_ROWS rows with an inner dimension of at most SHORT_PIECE_INNER: the forward
+    products of first layers, whose whole product gains little from a second thread
+    (first layers, forward and ∂L/∂W, two threads: 1 → 6 channels 5x5 without blocks and in
+    pieces 0.53 ms against 0.76 with blocks, 3 → 16 channels 5x5 3.55 against 5.02, 1 → 16
+    3x3 0.41 against 0.52, 3 → 16 3x3 1.42 against 1.63; 3 → 32 3x3 6.08 against 5.77; deeper
+    layers all in pieces 1.02 – 1.20 of their time, docs/performance.md).
+    """
+    products, sums = _pieces_pay()
+    if not products:
+        return PIECE_COLUMNS if sums and rows <= SHORT_PIECE_ROWS and inner <= SHORT_PIECE_INNER else None
     if inner <= PIECE_INNER:
         return PIECE_COLUMNS
     if rows <= PIECE_ROWS:

@@ -329,9 +329,29 @@ def test_pieces_are_the_widest_that_keep_each_product_small(rows, inner, expecte
     assert fast_conv._in_pieces(rows, inner) == (expected is not None)
 
 
-def test_no_pieces_where_they_do_not_pay(monkeypatch):
+def test_with_more_blas_threads_only_first_layers_short_products_run_in_pieces(monkeypatch):
+    monkeypatch.setattr(fast_conv, "_pieces_pay", lambda: (False, True))  # AVX-512 kernels, two threads
+    assert fast_conv._piece_width(16, 9) == fast_conv._piece_width(6, 75) == 128
+    assert fast_conv._piece_width(16, 76) is None and fast_conv._piece_width(17, 9) is None
+    assert fast_conv._piece_width(16, 400) is None
+
+
+def test_no_pieces_with_other_blas_kernels(monkeypatch):
+    monkeypatch.setattr(fast_conv, "_pieces_pay", lambda: (False, False))
+    assert fast_conv._piece_width(16, 9) is None and fast_conv._piece_width(6, 75) is None
+
+
+@pytest.mark.parametrize("channels, compute_input_gradient, expected", [
+    (1, False, (1, 1)), (3, False, (1, 1)), (4, False, (2, 2)), (1, True, (2, 2)), (6, True, (2, 2)),
+])
+def test_with_more_blas_threads_blocks_leave_first_layers_of_few_channels(channels, compute_input_gradient, expected,
+                                                                         monkeypatch, rng):
+    # Their product without blocks (at most 3 channels x 25) runs in pieces; deeper layers keep blocks.
     monkeypatch.setattr(fast_conv, "_pieces_pay", lambda: (False, True))
-    assert fast_conv._piece_width(16, 9) is None and fast_conv._piece_width(16, 400) is None
+    layer = make_conv(Conv, (1, 1), (channels, 5, 5), 6, rng)
+    layer.compute_input_gradient = compute_input_gradient
+    layer.forward(rng.standard_normal((2, channels, 6, 6)))
+    assert layer.output_block == expected
 
 
 @pytest.mark.parametrize("rows, kernels, length", [(18, 8, 512 * 2 + 64), (18, 8, 512 * 3), (75, 16, 5000),
