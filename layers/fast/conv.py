@@ -690,11 +690,11 @@ class Conv(TrainableLayer):
 # kernel of their own for small products; its AVX2 (Haswell) kernels do not, and there the
 # pieces lose.
 PIECE_ROWS = 32  # a product with at most this many rows ...
+PIECE_INNER = 32  # ... or an inner dimension of at most this ...
 SMALL_PRODUCT = 1_000_000  # ... runs as a stack of pieces of at most this many rows x columns x inner, ...
-PIECE_WIDTHS = (128, 64, 32)  # ... each as wide as one of these (the widest that stays small enough);
-PIECE_INNER = 32  # a product with an inner dimension of at most this, whatever its rows, ...
-PIECE_COLUMNS = 128  # ... runs as a stack of products this many columns wide
-SHORT_PIECE_ROWS, SHORT_PIECE_INNER = 16, 75  # with more BLAS threads only this small a product, in pieces of 128
+PIECE_WIDTHS = (128, 64, 32)  # ... each as wide as one of these (the widest that stays small enough)
+PIECE_COLUMNS = 128  # the pieces of ...
+SHORT_PIECE_ROWS, SHORT_PIECE_INNER = 16, 75  # ... the only products in pieces with more BLAS threads
 SUM_PIECE_SIZES = (100, 1200)  # a (rows x columns) result of a long sum this small ...
 SUM_PIECE_LENGTH = 512  # ... adds up pieces of the sum this long
 AVX512_KERNELS = ("SkylakeX", "Cooperlake", "SapphireRapids")  # OpenBLAS's names for its AVX-512 kernels
@@ -726,9 +726,7 @@ def _piece_width(rows, inner):
     products, sums = _pieces_pay()
     if not products:
         return PIECE_COLUMNS if sums and rows <= SHORT_PIECE_ROWS and inner <= SHORT_PIECE_INNER else None
-    if inner <= PIECE_INNER:
-        return PIECE_COLUMNS
-    if rows <= PIECE_ROWS:
+    if rows <= PIECE_ROWS or inner <= PIECE_INNER:
         return next((width for width in PIECE_WIDTHS if rows * width * inner <= SMALL_PRODUCT), None)
     return None
 
@@ -754,8 +752,9 @@ def _product(left, right, out):
     under the limit). Pieces above it are no faster than the whole product, or slower (32
     rows, 288 inner, pieces of 128: 152 against 175), and with 64 rows the whole product is
     as fast (210). A short inner dimension (col2im's product: 144 to 576 rows of the
-    kernels' transpose times 16 to 32 kernels) gains 1.14 to 3.9 times in pieces of 128
-    whatever its rows (``benchmarks/bench_products.py``; docs/performance.md).
+    kernels' transpose times 16 to 32 kernels) gains the same way whatever its rows (150
+    rows, inner 16: 219 against 161; 576 rows, inner 32, pieces of 32: 245 against 210, of
+    128, over the limit: 200) (``benchmarks/bench_products.py``; docs/performance.md).
     """
     rows, width = out.shape
     piece = _piece_width(rows, left.shape[1])

@@ -320,11 +320,12 @@ def test_products_in_pieces_are_the_plain_product(rows, inner, width, pieces, rn
 
 @pytest.mark.parametrize("rows, inner, expected", [
     (16, 9, 128), (144, 32, 128), (6, 1300, 128), (16, 400, 128), (16, 576, 64), (32, 144, 128), (32, 288, 64),
-    (32, 576, 32), (32, 800, 32), (32, 1000, None), (33, 144, None), (64, 288, None),
+    (32, 576, 32), (32, 800, 32), (32, 1000, None), (33, 144, None), (64, 288, None), (576, 32, 32),
+    (2000, 16, None),
 ])
 def test_pieces_are_the_widest_that_keep_each_product_small(rows, inner, expected, pieces):
     # rows x width x inner within OpenBLAS's small-product limit (SMALL_PRODUCT = 10⁶), for at
-    # most 32 rows; a short inner dimension in pieces of 128 whatever the rows.
+    # most 32 rows or an inner dimension of at most 32.
     assert fast_conv._piece_width(rows, inner) == expected
     assert fast_conv._in_pieces(rows, inner) == (expected is not None)
 
