@@ -179,11 +179,42 @@ def test_every_input_gradient_route_gives_the_teaching_gradient(case, rng):
     layer.forward(input_tensor)
     errors = error_tensor if error_tensor.ndim == 4 else error_tensor[:, :, np.newaxis, :]
     error_rows = np.ascontiguousarray(errors.transpose(1, 2, 3, 0)).reshape(num_kernels, -1)
-    routes = [layer._input_gradient_by_col2im, layer._input_gradient_by_phases]
+    routes = {"col2im": lambda: layer._input_gradient_by_col2im(error_rows),
+              "phases": lambda: layer._input_gradient_by_phases(error_rows)}
     if set(np.atleast_1d(stride_shape)) == {1}:
-        routes.append(layer._input_gradient_by_correlation)
-    for route in routes:
-        np.testing.assert_allclose(route(error_rows), expected, rtol=1e-12, atol=1e-12, err_msg=route.__name__)
+        routes["correlation"] = lambda: layer._input_gradient_by_correlation(error_rows)[0]
+    for name, route in routes.items():
+        np.testing.assert_allclose(route(), expected, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("case", [case for case in CASES.values() if set(np.atleast_1d(case[0])) == {1}],
+                         ids=[name for name, case in CASES.items() if set(np.atleast_1d(case[0])) == {1}])
+def test_the_correlation_gives_the_weight_gradient_of_a_batch_last_input(case, rng, monkeypatch):
+    # With the forward input batch-last (another fast layer's output) and no more kernels than
+    # channels, the correlation's columns of E give ∂L/∂W too, and the input's columns are not
+    # built again (odd, even and uneven kernels, 1-D): the teaching layer's four results.
+    stride_shape, convolution_shape, num_kernels, input_shape = case
+    num_kernels = min(num_kernels, convolution_shape[0])
+    layer = make_conv(Conv, stride_shape, convolution_shape, num_kernels, rng)
+    layer.output_block = (1, 1)
+    monkeypatch.setattr(fast_conv, "_pieces_pay", lambda: (True, True))  # the correlation for any K
+    input_tensor = batch_last(rng.standard_normal(input_shape))
+    error_tensor = batch_last(rng.standard_normal(teaching_twin(layer).forward(input_tensor).shape))
+    expected = expected_results(layer, input_tensor, error_tensor)
+    rebuilt = []
+    original = layer._spread_gradient
+    monkeypatch.setattr(layer, "_spread_gradient", lambda *arguments: rebuilt.append(1) or original(*arguments))
+    assert_results(layer, input_tensor, error_tensor, expected, "batch-last input")
+    assert rebuilt == []
+    # Batch-first input (as the data come): ∂L/∂W from the input's columns, the same numbers;
+    # and so with more kernels than channels.
+    assert_results(layer, np.ascontiguousarray(input_tensor), error_tensor, expected, "batch-first input")
+    assert rebuilt == [1]
+    wider = make_conv(Conv, stride_shape, convolution_shape, convolution_shape[0] + 1, rng)
+    wider.output_block = (1, 1)
+    wider_error = batch_last(rng.standard_normal(teaching_twin(wider).forward(input_tensor).shape))
+    assert_results(wider, input_tensor, wider_error, expected_results(wider, input_tensor, wider_error),
+                   "more kernels than channels")
 
 
 @pytest.mark.parametrize("input_shape, convolution_shape", [((3, 4, 5, 6), (4, 1, 1)), ((3, 4, 7), (4, 1))],
