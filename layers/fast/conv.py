@@ -493,7 +493,7 @@ class Conv(TrainableLayer):
             columns = slice(first * blocks_x * batch, last * blocks_x * batch)
             column_gradient = self._flat_buffer("column_gradient", patch_size * (last - first) * blocks_x * batch)
             column_gradient = column_gradient.reshape(patch_size, -1)
-            np.matmul(transposed_kernels, error_blocks[:, columns], out=column_gradient)
+            _product(transposed_kernels, error_blocks[:, columns], column_gradient)
             column_gradient = column_gradient.reshape(channels, patch_y, patch_x, last - first, blocks_x, batch)
             # Patch pixels p = shift·step + phase with the same shift go to the same rectangle of
             # every plane: one add per shift moves all their phases at once.
