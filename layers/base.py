@@ -152,6 +152,12 @@ def check_image_input(layer_name, shape, channels, spatial_dimensions, what):
         raise ValueError(f"{layer_name}: expected a non-empty input of shape {layout}, got shape {shape}")
 
 
+def check_feature_maps(layer_name, shape):
+    """A ValueError naming the layer unless ``shape`` is that of feature maps (batch, channels, y, x)."""
+    if len(shape) != 4:
+        raise ValueError(f"{layer_name}: expected input of shape (batch, channels, y, x), got {tuple(shape)}")
+
+
 def pooling_output_shape(layer_name, input_shape, pooling_shape, stride_shape):
     """The output shape of "valid" pooling, after checking the input against the window."""
     check_image_input(layer_name, input_shape, None, len(pooling_shape),

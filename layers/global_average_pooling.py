@@ -1,7 +1,7 @@
 """GlobalAveragePooling: the mean of every channel's map."""
 import numpy as np
 
-from layers.base import BaseLayer
+from layers.base import BaseLayer, check_feature_maps
 
 
 class GlobalAveragePooling(BaseLayer):
@@ -17,9 +17,7 @@ class GlobalAveragePooling(BaseLayer):
 
     def forward(self, input_tensor):
         input_tensor = np.asarray(input_tensor)
-        if input_tensor.ndim != 4:
-            raise ValueError(f"{self.name}: expected input of shape (batch, channels, y, x), "
-                             f"got {input_tensor.shape}")
+        check_feature_maps(self.name, input_tensor.shape)
         self.input_shape = input_tensor.shape
         return input_tensor.mean(axis=(2, 3))
 

@@ -1,7 +1,7 @@
 """The fast GlobalAveragePooling: the teaching layer's means, summed by BLAS, in the input's layout."""
 import numpy as np
 
-from layers.base import BaseLayer
+from layers.base import BaseLayer, check_feature_maps
 from layers.fast.sums import ones
 
 
@@ -28,9 +28,7 @@ class GlobalAveragePooling(BaseLayer):
 
     def forward(self, input_tensor):
         input_tensor = np.asarray(input_tensor)
-        if input_tensor.ndim != 4:
-            raise ValueError(f"{self.name}: expected input of shape (batch, channels, y, x), "
-                             f"got {input_tensor.shape}")
+        check_feature_maps(self.name, input_tensor.shape)
         self.input_shape = input_tensor.shape
         batch, channels, height, width = input_tensor.shape
         maps = input_tensor.transpose(1, 2, 3, 0)
