@@ -4,8 +4,6 @@ is allocated."""
 import os
 import sys
 
-THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
 
 def add_threads_option(parser):
     parser.add_argument("--threads", type=int, default=None,
@@ -27,6 +25,7 @@ def restart_with_threads(threads, malloc_defaults=False):
     that measure peak memory run with them too.
     """
     from framework.memory import ENVIRONMENT
+    from framework.threads import THREAD_VARIABLES
 
     wanted = {}
     if threads is not None:

@@ -28,10 +28,11 @@ from pathlib import Path
 
 from experiments.runs import MissingDataError, execute_run, failed_record, process_datasets, run_on_worker
 from framework.memory import TRIM_VARIABLE
+from framework.threads import THREAD_VARIABLES
 
 ALLOWED_FAILURES = 3   # worker deaths a run may cause before it counts as failed (the local cluster)
 RETRIES = 2            # further tries of a task that raised (only missing data and broken installations do)
-ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+ONE_BLAS_THREAD = {variable: "1" for variable in THREAD_VARIABLES}
 
 
 class InProcess:

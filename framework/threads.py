@@ -1,6 +1,10 @@
 """The cores this process may run on, and BLAS held to one thread while worker threads share them."""
 import os
 
+# The environment variables that set the thread count of BLAS and OpenMP; each library reads
+# its own when it loads, so they must be set before the process imports NumPy (or PyTorch).
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
 _blas_controller = None
 
 

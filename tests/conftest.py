@@ -8,7 +8,8 @@ import os
 
 # Tests are correctness checks, not benchmarks: one BLAS thread per process keeps them fast
 # and steady when the machine is busy (multi-threaded OpenBLAS on small products fights
-# over loaded cores; measured 1.4 s against 22 s for one MNIST test). Set before NumPy loads.
+# over loaded cores; measured 1.4 s against 22 s for one MNIST test). Set before NumPy loads, so
+# spelled out here: framework.threads.THREAD_VARIABLES names them too, but importing it loads NumPy.
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from framework.threads import THREAD_VARIABLES
+
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
@@ -56,7 +58,7 @@ def test_notebook_runs_without_errors(path, monkeypatch):
         monkeypatch.setenv("NORMNET_DATA", str(shared_mnist))
     monkeypatch.setenv("MPLBACKEND", "Agg")  # the notebooks select the inline backend themselves
     # One BLAS thread, as in conftest.py: threaded BLAS on a busy machine slows small products many times.
-    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    for variable in THREAD_VARIABLES:
         monkeypatch.setenv(variable, "1")
     # Run against the code of this checkout, whatever version of normnet is installed.
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")])))
