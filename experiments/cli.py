@@ -4,16 +4,29 @@ import argparse
 import sys
 from pathlib import Path
 
-from experiments.grid import EXPERIMENTS
-from experiments.runner import run_compare
+from experiments.executors import HANDSHAKE_TIMEOUT, StudyError, scheduler_address
+from experiments.grid import EXPERIMENTS, STUDIES
+from experiments.runner import parse_deadline, run_compare
 from framework.cli import integer_at_least
 from framework.threads import available_cores
 
 
-def _scheduler(text):
-    if "://" not in text:
-        raise argparse.ArgumentTypeError(f"expected a scheduler address like tcp://HOST:PORT, got {text!r}")
-    return text
+def _argument(check):
+    """An argparse type from a function that raises ValueError with the message to show."""
+    def parse(text):
+        try:
+            return check(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    parse.__name__ = check.__name__
+    return parse
+
+
+def _seconds(text):
+    seconds = float(text)
+    if not 0 < seconds < float("inf"):
+        raise ValueError(f"expected a number of seconds > 0, got {text!r}")
+    return seconds
 
 
 def add_parser(subparsers):
@@ -38,9 +51,22 @@ def add_parser(subparsers):
                        help="run the grid on a local Dask cluster of this many single-threaded worker "
                             "processes; 1 runs it in this process (default: one per core, here "
                             f"{available_cores()})")
-    where.add_argument("--scheduler", type=_scheduler, default=None, metavar="tcp://HOST:PORT",
+    where.add_argument("--scheduler", type=_argument(scheduler_address), default=None, metavar="tcp://HOST:PORT",
                        help="run the grid on the existing Dask cluster of this scheduler "
                             "(started with 'dask scheduler' and 'dask worker')")
+    parser.add_argument("--scheduler-timeout", type=_argument(_seconds), default=HANDSHAKE_TIMEOUT, metavar="SECONDS",
+                        help="how long the scheduler has to connect and answer as a Dask scheduler "
+                             f"(default {HANDSHAKE_TIMEOUT:g})")
+    parser.add_argument("--study", choices=STUDIES, default="first",
+                        help="first: the grid of 2026-11-30 (decoupled and coupled arms, 3 epochs on all images); "
+                             "regimes: the pre-registered second study (docs/norm_loss_preregistration.md), its "
+                             "positive control first (default first)")
+    parser.add_argument("--deadline", type=_argument(parse_deadline), default=None, metavar="HH:MM",
+                        help="submit no run that would end after this time (HH:MM on this machine's clock, or "
+                             "an ISO date and time); the rest is left for the next call")
+    parser.add_argument("--adopt-code", action="store_true",
+                        help="the training code changed since the folder's runs: re-run one finished run per "
+                             "model under it and accept it if they give their records bit for bit")
     parser.add_argument("--no-progress", action="store_true", help="print only the plan and the summary")
     parser.set_defaults(handler=_compare)
 
@@ -50,7 +76,11 @@ def _compare(arguments):
     try:
         run_compare(arguments.output_dir, quick=arguments.quick, data_dir=arguments.data_dir, only=arguments.only,
                     workers=workers, scheduler=arguments.scheduler, progress=not arguments.no_progress,
-                    log=lambda *args: print(*args, flush=True))
+                    log=lambda *args: print(*args, flush=True), study=arguments.study, deadline=arguments.deadline,
+                    adopt_code=arguments.adopt_code, handshake_timeout=arguments.scheduler_timeout)
+    except StudyError as error:
+        print(f"normnet compare: error: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished runs are kept in {arguments.output_dir}/runs; "
               f"run the same command again to continue", file=sys.stderr)

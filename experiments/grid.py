@@ -1,8 +1,12 @@
 """The grid of the Norm Loss study: what one run is (:class:`RunSpec`), how big the grid is
 (:class:`Settings`), and which runs each experiment asks for.
 
-The design is *selection, then confirmation*:
+The design is *a positive control, then selection, then confirmation*:
 
+    control       Fashion-MNIST, LeNet: no regularizer against coupled L2 at a strong alpha on
+                  training subsets trained for many epochs (train size × epochs pairs), the
+                  control seeds; does weight decay act at all in this setting? (none in the
+                  first study's grid)
     selection     Fashion-MNIST, LeNet: every arm over half-decade alphas from 1e-5 to 1, on the
                   selection seeds; each arm's alpha is chosen on *validation* error
     confirmation  Fashion-MNIST, LeNet: every arm (none included) at its chosen alpha, on fresh
@@ -30,7 +34,7 @@ import json
 # Arm → (regularizer, coupled).
 ARMS = {"none": ("none", False), "l1": ("l1", False), "l2": ("l2", False), "normloss": ("normloss", False),
         "normloss_coupled": ("normloss", True), "l2_coupled": ("l2", True)}
-EXPERIMENTS = ("selection", "confirmation", "mnist", "batch", "allconv", "timing")
+EXPERIMENTS = ("control", "selection", "confirmation", "mnist", "batch", "allconv", "timing")
 # Experiments whose runs (but those of "none") use the alphas chosen from the selection runs.
 DEPENDENT_EXPERIMENTS = ("confirmation", "mnist", "batch", "allconv")
 VALIDATION_SIZE = 5000
@@ -38,6 +42,13 @@ LEARNING_RATE = 0.05
 MOMENTUM = 0.9
 # Half decades from 1e-5 to 1.
 HALF_DECADES = tuple(10 ** (exponent / 2) for exponent in range(-10, 1))
+STUDIES = ("first", "regimes")
+# The second study: half decades from 1e-5 to 1, the same for every arm.
+REGIMES_ALPHAS = HALF_DECADES
+# The (train size, epochs) setting its selection, confirmation and batch runs train at: None until
+# the positive control has passed its gate, then the setting its pre-registered rule picks
+# (docs/norm_loss_preregistration.md). While None, the second study is its control alone.
+REGIMES_SETTING = None
 
 
 def arm_name(regularizer, coupled):
@@ -114,13 +125,54 @@ class Settings:
     timing_steps: int = 30
     timing_alpha: float = 1e-3
     trajectory_every: int = 25
+    # "linear": another batch size scales the peak learning rate with it; "fixed": keeps it.
+    batch_learning_rate: str = "linear"
+    # The positive control: (train_size, epochs) settings, its arms, alpha and seeds.
+    control_settings: tuple = ()
+    control_arms: tuple = ("none", "l2_coupled")
+    control_alpha: float = 5e-3
+    control_seeds: tuple = ()
 
     @classmethod
     def quick(cls):
         return cls(selection_seeds=(100,), confirmation_seeds=(0, 1), epochs=2, train_size=640,
                    alphas=(1e-4, 1e-2), norm_loss_further=(), mnist_seeds=(0, 1), batch_sizes=(128,), batch_seeds=(0,),
                    allconv_seeds=(0,), allconv_epochs=1, allconv_train_size=128, eval_size=300,
-                   allconv_eval_size=300, timing_rounds=3, timing_steps=5, trajectory_every=5)
+                   allconv_eval_size=300, timing_rounds=3, timing_steps=5, trajectory_every=5,
+                   control_settings=((320, 3),), control_seeds=(300,))
+
+    @classmethod
+    def regimes(cls):
+        """The second study (docs/norm_loss_preregistration.md): the paper's coupled forms where weight
+        decay acts, on training subsets trained for many epochs. Its seeds are disjoint from the
+        first study's (0-9, 100-101). The selection and later stages train at the setting the
+        control chose (REGIMES_SETTING), which its pre-registration fixes from the control's result."""
+        control = cls(arms=("none", "l2_coupled", "normloss_coupled"), alphas=REGIMES_ALPHAS, norm_loss_further=(),
+                      selection_seeds=(), confirmation_seeds=(), mnist_seeds=(), batch_sizes=(32, 256),
+                      batch_arms=("l2_coupled", "normloss_coupled"), batch_seeds=(), batch_learning_rate="fixed",
+                      allconv_arms=(), allconv_seeds=(), control_settings=((10000, 40), (5000, 80)),
+                      control_seeds=(1000, 1001, 1002), trajectory_every=100)
+        if REGIMES_SETTING is None:
+            return control
+        train_size, epochs = REGIMES_SETTING
+        return dataclasses.replace(control, train_size=train_size, epochs=epochs, selection_seeds=(1100, 1101, 1102),
+                                   confirmation_seeds=tuple(range(1200, 1210)), batch_seeds=tuple(range(1200, 1210)))
+
+    @classmethod
+    def regimes_quick(cls):
+        """The second study's design at the size of ``quick`` (every stage, tiny)."""
+        return dataclasses.replace(cls.quick(), arms=("none", "l2_coupled", "normloss_coupled"), mnist_seeds=(),
+                                   batch_arms=("l2_coupled", "normloss_coupled"), batch_learning_rate="fixed",
+                                   allconv_arms=(), allconv_seeds=(), timing_models=("lenet",))
+
+    @classmethod
+    def of_study(cls, study, quick=False):
+        """The Settings of ``study`` (one of STUDIES), full or quick."""
+        if study not in STUDIES:
+            raise ValueError(f"normnet compare: expected a study in {', '.join(STUDIES)}, got {study!r}")
+        if study == "first":
+            return cls.quick() if quick else cls()
+        return cls.regimes_quick() if quick else cls.regimes()
 
     @property
     def regularized_arms(self):
@@ -139,12 +191,24 @@ def _spec(experiment, settings, dataset, model, arm, alpha, batch_size, seed, ep
                    trajectory_every=settings.trajectory_every)
 
 
-def lenet_spec(experiment, settings, dataset, arm, alpha, seed, batch_size=None):
-    """A LeNet run; another batch size scales the peak learning rate linearly and keeps alpha."""
+def lenet_spec(experiment, settings, dataset, arm, alpha, seed, batch_size=None, train_size=None, epochs=None):
+    """A LeNet run; another batch size scales the peak learning rate linearly (or keeps it, with
+    ``batch_learning_rate`` "fixed") and keeps alpha."""
     batch_size = batch_size or settings.batch_size
-    learning_rate = settings.learning_rate * batch_size / settings.batch_size
-    return _spec(experiment, settings, dataset, "lenet", arm, alpha, batch_size, seed, settings.epochs,
-                 settings.train_size, learning_rate, settings.eval_size)
+    learning_rate = settings.learning_rate
+    if settings.batch_learning_rate == "linear":
+        learning_rate = settings.learning_rate * batch_size / settings.batch_size
+    return _spec(experiment, settings, dataset, "lenet", arm, alpha, batch_size, seed, epochs or settings.epochs,
+                 train_size or settings.train_size, learning_rate, settings.eval_size)
+
+
+def control_specs(settings):
+    """Experiment "control": each control arm at the control alpha in every (train size, epochs)
+    setting, on the control seeds (the alpha is fixed in advance: nothing is chosen here)."""
+    return [lenet_spec("control", settings, settings.main_dataset, arm, settings.control_alpha, seed,
+                       train_size=train_size, epochs=epochs)
+            for train_size, epochs in settings.control_settings for arm in settings.control_arms
+            for seed in settings.control_seeds]
 
 
 def selection_specs(settings):
@@ -187,8 +251,9 @@ DEPENDENT_MAKERS = {"confirmation": confirmation_specs, "mnist": mnist_specs, "b
 
 
 def independent_specs(settings, experiments):
-    """The runs of ``experiments`` that need no chosen alpha, selection first, each run once."""
-    specs = selection_specs(settings) if "selection" in experiments else []
+    """The runs of ``experiments`` that need no chosen alpha, control and selection first, each run once."""
+    specs = control_specs(settings) if "control" in experiments else []
+    specs += selection_specs(settings) if "selection" in experiments else []
     specs += [spec for name in DEPENDENT_EXPERIMENTS if name in experiments
               for spec in DEPENDENT_MAKERS[name](settings, {}) if spec.regularizer == "none"]
     return unique(specs)

@@ -14,14 +14,13 @@ the published CSV files.
 """
 import csv
 import io
-import json
 import math
 from pathlib import Path
 
 from experiments import figures
 from experiments.grid import arm_name
 from experiments.results import LAYER_COLUMNS, RESULT_COLUMNS, Results, result_rows
-from experiments.storage import load_records
+from experiments.storage import load_records, load_timing
 from experiments.summary import summary_markdown
 from framework.persistence import atomic_write
 
@@ -81,15 +80,23 @@ def write_norms_csv(output_dir, records, settings):
     _write_csv(Path(output_dir) / "weight_norms.csv", NORM_COLUMNS, rows)
 
 
-def write_reports(output_dir, settings, log=print):
+def write_reports(output_dir, settings, log=print, grid=None):
     """Rebuild every CSV, figure and summary.md in ``output_dir`` from its run files.
 
     Works on whatever runs exist (a study in progress too): a table or figure whose runs
     are missing is left out, and summary.md says which parts of the design are incomplete.
+    ``grid`` (a set of run ids; None: every record) is the study's grid: a record of another
+    grid (other settings, alphas no longer chosen) is left out, never counted as a seed.
     Returns the number of failed runs among them (they are listed in summary.md).
     """
     output_dir = Path(output_dir)
     records = load_records(output_dir)
+    if grid is not None:
+        outside = [record["run_id"] for record in records if record["run_id"] not in grid]
+        if outside:
+            log(f"{len(outside)} run records in {output_dir}/runs are not runs of this grid and are left out of the "
+                f"report (the first: {outside[0]})")
+        records = [record for record in records if record["run_id"] in grid]
     failed = [record for record in records if record.get("failed")]
     if len(failed) == len(records):
         log("no finished runs yet: nothing to report" if not records
@@ -102,7 +109,7 @@ def write_reports(output_dir, settings, log=print):
     write_norms_csv(output_dir, records, settings)
     timing_rows = []
     if (output_dir / "timing.json").exists():
-        timing_rows = json.loads((output_dir / "timing.json").read_text())
+        timing_rows = load_timing(output_dir / "timing.json")
         _write_csv(output_dir / "timing.csv", list(timing_rows[0]), timing_rows)
         timing_rows = read_csv(output_dir / "timing.csv")
     results = Results(read_csv(output_dir / "results.csv"), settings)

@@ -15,6 +15,8 @@ A record is a JSON-ready dict:
     failed            True when the run raised; ``error`` and ``traceback`` say what
     executed_on       "this process" or the worker's address, and the host's name
     wall_seconds      the run's wall time
+    code              the identity of the code that trained it: digest and library versions
+                      (``experiments/provenance.py``)
 
 Reproducibility: the network and the batch order come from the spec's seed alone, and
 every run trains with one BLAS thread (threadpoolctl), so a spec gives the same numbers
@@ -33,6 +35,7 @@ import numpy as np
 
 from data import DataError
 from experiments.grid import MOMENTUM, VALIDATION_SIZE
+from experiments.provenance import code_identity
 
 EVALUATION_CHUNK = 128
 
@@ -234,12 +237,13 @@ def train_run(spec, dataset, evaluation_threads=None):
             "shrinkage_per_step": shrinkage}
 
 
-def failed_record(spec, error, where, details=""):
-    """The record of a run that could not finish because of ``error`` (text or exception)."""
+def failed_record(spec, error, where, details="", code=None):
+    """The record of a run that could not finish because of ``error`` (text or exception);
+    ``code`` the identity of the code that tried (None: this process's)."""
     text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
     return {"spec": dataclasses.asdict(spec), "run_id": spec.run_id, "diverged": False, "failed": True,
             "error": text, "traceback": details, "executed_on": where, "steps_per_epoch": None,
-            "rows": [], "trajectory": [], "wall_seconds": math.nan}
+            "rows": [], "trajectory": [], "wall_seconds": math.nan, "code": code or code_identity()}
 
 
 def execute_run(spec, datasets, evaluation_threads=None):
@@ -254,15 +258,16 @@ def execute_run(spec, datasets, evaluation_threads=None):
     from framework.memory import keep_freed_memory
 
     keep_freed_memory()  # this process trains (here or a worker): no page faults for every new array
+    code = code_identity()
     dataset = datasets(spec.dataset)
     started = time.perf_counter()
     with threadpool_limits(limits=1):
         try:
             outcome = train_run(spec, dataset, evaluation_threads)
         except Exception as error:  # noqa: BLE001 - any error of the run itself is that run's result
-            return failed_record(spec, error, datasets.where, traceback.format_exc())
+            return failed_record(spec, error, datasets.where, traceback.format_exc(), code)
     return {"spec": dataclasses.asdict(spec), "run_id": spec.run_id, **outcome, "executed_on": datasets.where,
-            "wall_seconds": time.perf_counter() - started}
+            "wall_seconds": time.perf_counter() - started, "code": code}
 
 
 def run_on_worker(spec, data_dir):

@@ -8,6 +8,7 @@ import pytest
 
 from experiments.grid import (HALF_DECADES, RunSpec, Settings, batch_specs, confirmation_specs, dependent_specs,
                               independent_specs, mnist_specs, selected_experiments, selection_specs, unique)
+from experiments.provenance import code_identity
 from experiments.runner import run_grid
 from experiments.storage import finished_run_ids, load_records
 
@@ -75,10 +76,10 @@ def test_none_runs_need_no_selection_and_the_others_use_the_chosen_alphas():
 
 
 def test_an_experiment_brings_the_selection_it_depends_on():
-    assert selected_experiments(None) == ["selection", "confirmation", "mnist", "batch", "allconv", "timing"]
+    assert selected_experiments(None) == ["control", "selection", "confirmation", "mnist", "batch", "allconv", "timing"]
     assert selected_experiments("mnist") == ["selection", "mnist"]
     assert selected_experiments("timing") == ["timing"]
-    with pytest.raises(ValueError, match="expected an experiment in selection, confirmation"):
+    with pytest.raises(ValueError, match="expected an experiment in control, selection, confirmation"):
         selected_experiments("everything")
 
 
@@ -88,12 +89,16 @@ class MadeUpResults:
     Norm Loss is best at 1e-4 and L2 at 1e-3 on validation; ``crash_after`` runs it raises, as
     a client that dies would stop."""
 
-    def __init__(self, crash_after=None):
+    def __init__(self, crash_after=None, capacity=1000):
         self.submitted = []
+        self.slots = capacity
         self.completed_ids = []
         self._queue = []
         self._order = itertools.count()
         self.crash_after = crash_after
+
+    def capacity(self):
+        return self.slots
 
     def submit(self, spec, priority=0):
         self.submitted.append((spec, len(self.completed_ids)))
@@ -106,17 +111,27 @@ class MadeUpResults:
             _, _, spec = heapq.heappop(self._queue)
             error = {("normloss", 1e-4): 0.10, ("l2", 1e-3): 0.11}.get((spec.arm, spec.alpha), 0.2)
             self.completed_ids.append(spec.run_id)
-            yield spec, {"spec": dataclasses.asdict(spec), "run_id": spec.run_id, "diverged": False,
-                         "failed": False, "executed_on": "nowhere", "wall_seconds": 0.0, "trajectory": [],
-                         "rows": [{"epoch": epoch, "validation_error": error, "test_error": error}
-                                  for epoch in range(1, spec.epochs + 1)]}
+            yield spec, made_up_record(spec, error)
+
+
+def made_up_record(spec, error, wall_seconds=0.0):
+    """A whole run record of ``spec`` whose every epoch has ``error`` (validation and test)."""
+    numbers = {"data_loss": 1.0, "penalty": 0.0, "last_step_learning_rate": 0.01, "weight_norm_mean": 1.0,
+               "weight_norm_std": 0.1, "seconds_per_step": 0.01, "layer_norm_means": [1.0, 1.0]}
+    rows = [{"epoch": epoch, **numbers, "validation_error": None if epoch == 0 else error,
+             "test_error": None if epoch == 0 else error} for epoch in range(spec.epochs + 1)]
+    return {"spec": dataclasses.asdict(spec), "run_id": spec.run_id, "diverged": False, "failed": False,
+            "executed_on": "nowhere", "wall_seconds": wall_seconds, "steps_per_epoch": 10, "rows": rows,
+            "trajectory": [{"step": 0, "weight_norm_mean": 1.0, "weight_norm_std": 0.1, "layer_norm_means": [1.0]}],
+            "shrinkage_per_step": 0.0, "code": code_identity()}
 
 
 def test_the_dependent_runs_start_once_every_selection_run_is_stored(tmp_path):
     experiments = ["selection", "confirmation", "batch", "mnist"]
     executor = MadeUpResults()
-    executed = run_grid(executor, tmp_path, SETTINGS, experiments, progress=False, log=lambda *args: None)
+    executed, left = run_grid(executor, tmp_path, SETTINGS, experiments, progress=False, log=lambda *args: None)
 
+    assert left == 0
     selection_ids = {spec.run_id for spec in selection_specs(SETTINGS)}
     none_ids = {spec.run_id for spec in independent_specs(SETTINGS, experiments)} - selection_ids
     chosen = {"none": 0.0, "l1": 1e-4, "l2": 1e-3, "normloss": 1e-4, "normloss_coupled": 1e-4}
@@ -139,10 +154,10 @@ def test_a_crashed_call_keeps_its_finished_runs_and_the_next_call_runs_only_the_
     assert len(kept) == 5 and all(record["rows"] for record in load_records(tmp_path))
 
     executor = MadeUpResults()
-    executed = run_grid(executor, tmp_path, SETTINGS, experiments, progress=False, log=lambda *args: None)
+    executed, _ = run_grid(executor, tmp_path, SETTINGS, experiments, progress=False, log=lambda *args: None)
     assert not kept & set(executor.completed_ids)
     assert executed == len(finished_run_ids(tmp_path)) - 5
 
     third = MadeUpResults()
-    assert run_grid(third, tmp_path, SETTINGS, experiments, progress=False, log=lambda *args: None) == 0
+    assert run_grid(third, tmp_path, SETTINGS, experiments, progress=False, log=lambda *args: None) == (0, 0)
     assert third.submitted == []

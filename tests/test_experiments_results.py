@@ -15,6 +15,7 @@ from experiments.results import Results, best_alpha, epochs_to, mean_std, result
 from experiments.runner import chosen_alphas
 from experiments.storage import store_record
 from experiments.timing import load_windows
+from tests.test_experiments_grid import made_up_record
 
 SETTINGS = Settings(selection_seeds=(100, 101), confirmation_seeds=(0, 1, 2), mnist_seeds=(0, 1, 2),
                     batch_seeds=(0, 1), allconv_seeds=(0,), epochs=2, train_size=640, batch_size=64,
@@ -146,11 +147,10 @@ def stored_selection_records(output_dir, validation_by_alpha):
     validation error, and a test error that would choose the other alpha."""
     for spec in selection_specs(SETTINGS):
         error = validation_by_alpha.get((spec.arm, spec.alpha, spec.seed), 0.5)
-        rows = [{"epoch": epoch, "data_loss": 0.5, "penalty": 0.0, "validation_error": error, "test_error": 1 - error}
-                for epoch in (1, 2)]
-        spec_fields = {key: getattr(spec, key) for key in spec.__dataclass_fields__}
-        store_record(output_dir, {"spec": spec_fields, "run_id": spec.run_id, "diverged": False, "failed": False,
-                                  "rows": rows, "trajectory": [], "shrinkage_per_step": 0.0})
+        made_up = made_up_record(spec, error)
+        for entry in made_up["rows"][1:]:
+            entry["test_error"] = 1 - error
+        store_record(output_dir, made_up)
 
 
 def test_the_runner_chooses_with_the_same_rule_from_the_selection_runs_on_disk(tmp_path):

@@ -10,9 +10,9 @@ from experiments.storage import load_records, runs_folder
 @pytest.mark.parametrize("content, expected", [
     ("", "Expecting value"),
     ("{", "Expecting"),
-    ("{}", "expected the fields spec, run_id, rows, found []"),
-    ("[1, 2]", "found list"),
-    ('{"spec": {}, "run_id": "x"}', "found ['run_id', 'spec']"),
+    ("{}", "the field 'spec' is missing"),
+    ("[1, 2]", "expected an object, found list"),
+    ('{"spec": {}, "run_id": "x"}', "the field 'rows' is missing"),
 ])
 def test_a_damaged_run_file_is_named_with_the_way_out(tmp_path, content, expected):
     folder = runs_folder(tmp_path)
