@@ -127,10 +127,10 @@ class Settings:
     trajectory_every: int = 25
     # "linear": another batch size scales the peak learning rate with it; "fixed": keeps it.
     batch_learning_rate: str = "linear"
-    # The positive control: (train_size, epochs) settings, its arms, alpha and seeds.
+    # The positive control: (train_size, epochs) settings, its arms, alphas (strong ones) and seeds.
     control_settings: tuple = ()
     control_arms: tuple = ("none", "l2_coupled")
-    control_alpha: float = 5e-3
+    control_alphas: tuple = (10 ** -2.5, 1e-2)
     control_seeds: tuple = ()
 
     @classmethod
@@ -139,7 +139,7 @@ class Settings:
                    alphas=(1e-4, 1e-2), norm_loss_further=(), mnist_seeds=(0, 1), batch_sizes=(128,), batch_seeds=(0,),
                    allconv_seeds=(0,), allconv_epochs=1, allconv_train_size=128, eval_size=300,
                    allconv_eval_size=300, timing_rounds=3, timing_steps=5, trajectory_every=5,
-                   control_settings=((320, 3),), control_seeds=(300,))
+                   control_settings=((320, 3),), control_alphas=(1e-2,), control_seeds=(300,))
 
     @classmethod
     def regimes(cls):
@@ -203,12 +203,14 @@ def lenet_spec(experiment, settings, dataset, arm, alpha, seed, batch_size=None,
 
 
 def control_specs(settings):
-    """Experiment "control": each control arm at the control alpha in every (train size, epochs)
-    setting, on the control seeds (the alpha is fixed in advance: nothing is chosen here)."""
-    return [lenet_spec("control", settings, settings.main_dataset, arm, settings.control_alpha, seed,
-                       train_size=train_size, epochs=epochs)
-            for train_size, epochs in settings.control_settings for arm in settings.control_arms
-            for seed in settings.control_seeds]
+    """Experiment "control": each control arm at each control alpha ("none" once) in every (train
+    size, epochs) setting, on the control seeds; the first alpha in every setting first. The alphas
+    are fixed in advance: nothing is chosen here."""
+    grid = [(alpha, arm) for alpha in settings.control_alphas for arm in settings.control_arms]
+    return unique([lenet_spec("control", settings, settings.main_dataset, arm, alpha, seed, train_size=train_size,
+                              epochs=epochs)
+                   for alpha, arm in grid for train_size, epochs in settings.control_settings
+                   for seed in settings.control_seeds])
 
 
 def selection_specs(settings):

@@ -3,6 +3,7 @@ ICPR 2020), each computed from the result rows (``results.csv`` read back), ``ti
 ``weight_norms.csv``:
 
     the design and what of it has finished                    design_section
+    the positive control: does coupled L2 act at all?         control_section
     selection: validation error against alpha, chosen alphas  selection_section
     1. accuracy comparable to or better than weight decay     claim_accuracy
     2. faster convergence                                     claim_convergence
@@ -105,6 +106,62 @@ def design_section(results, finished_ids):
             "and batch order per seed). The test set chooses nothing.", "",
             "Runs of each experiment (finished of planned):" + note, "",
             table(["experiment", "runs", "finished"], rows), ""]
+
+
+# The positive control's gate (docs/norm_loss_preregistration.md): coupled L2 − none on validation
+# error at most this many points, with the 95 % interval below 0.
+CONTROL_GATE_POINTS = -0.5
+# The effects the pilot's spread is turned into confirmation seeds for (points).
+CONTROL_EFFECTS = (0.4, 0.5)
+
+
+def control_section(results):
+    """The positive control: per (train size, epochs) and control alpha, each arm's final validation and
+    test error, the paired difference L2 (coupled) − none of validation error, and whether it passes the gate."""
+    settings = results.settings
+    reference, treated = settings.control_arms[0], settings.control_arms[-1]
+    seeds = settings.control_seeds
+    out = []
+    for train_size, epochs in settings.control_settings:
+        conditions = dict(dataset=settings.main_dataset, model="lenet", initializer="he", epochs=epochs,
+                          batch_size=settings.batch_size, train_size=train_size)
+        none = results.final(seeds, arm=reference, **conditions)
+        rows = [[LABELS[reference], "0", len(none), pct([row["validation_error"] for row in none]),
+                 pct([row["test_error"] for row in none])]] if none else []
+        verdicts = []
+        for alpha in settings.control_alphas:
+            final = results.final(seeds, arm=treated, alpha=alpha, **conditions)
+            if not final:
+                continue
+            rows.append([LABELS[treated], f"{alpha:.3g}", len(final), pct([row["validation_error"] for row in final]),
+                         pct([row["test_error"] for row in final])])
+            difference = paired_difference(
+                results.by_seed("validation_error", seeds, arm=treated, alpha=alpha, **conditions),
+                results.by_seed("validation_error", seeds, arm=reference, **conditions))
+            if difference.n < 2:
+                verdict = "not enough paired seeds yet"
+            elif 100 * difference.mean <= CONTROL_GATE_POINTS and difference.high < 0:
+                verdict = "passes the gate"
+            else:
+                verdict = "does not pass the gate"
+            needed = ("—" if difference.n < 2 else ", ".join(
+                f"{seeds_to_resolve(difference.sd * 100, effect)} for {effect}" for effect in CONTROL_EFFECTS))
+            verdicts.append([f"{alpha:.3g}", difference.n, ci_cell(difference),
+                             "—" if difference.n < 2 else f"{100 * difference.sd:.2f}", needed, verdict])
+        if not rows:
+            continue
+        out += [f"### {train_size} training images × {epochs} epochs", "",
+                table(["arm", "alpha", "n", "validation error %", "test error %"], rows), ""]
+        if verdicts:
+            out += [f"{LABELS[treated]} − {LABELS[reference]}, validation error after the last epoch (points, paired "
+                    "by seed):", "",
+                    table(["alpha", "n", "mean [95 % CI]", "sd of the differences",
+                           "paired seeds to resolve (points, 80 % power)", "gate"], verdicts), ""]
+    if not out:
+        return []
+    return ["## Positive control: does coupled L2 act here?", "",
+            f"Gate: {LABELS[treated]} − {LABELS[reference]} at most {CONTROL_GATE_POINTS} points of validation "
+            "error (the mean of the paired differences), with its 95 % interval below 0.", ""] + out
 
 
 def selection_section(results):
@@ -455,7 +512,8 @@ def summary_markdown(results, timing_rows, failed_records=()):
     """The whole ``summary.md``: the design, the selection, then one section per claim."""
     finished_ids = {row["run_id"] for row in results.rows} | {record["run_id"] for record in failed_records}
     sections = (["# normnet compare: Norm Loss against none / L1 / L2, decoupled and coupled", ""]
-                + design_section(results, finished_ids) + verdicts_section(results) + selection_section(results)
+                + design_section(results, finished_ids) + control_section(results) + verdicts_section(results)
+                + selection_section(results)
                 + claim_accuracy(results)
                 + claim_convergence(results) + claim_sensitivity(results) + claim_cost(timing_rows)
                 + unit_norms_section(results) + paper_setting_section(timing_rows)
