@@ -2,8 +2,9 @@
 entry-point group ``normnet.commands``)."""
 from pathlib import Path
 
-from exercise.grading import (DEFAULT_TIMEOUT_SECONDS, HIDDEN_TESTS, format_table, grade, looks_like_a_tree,
-                              score, submissions_in, write_csv)
+from exercise import sandbox
+from exercise.grading import (DEFAULT_BUDGET_SECONDS, DEFAULT_TIMEOUT_SECONDS, HIDDEN_TESTS, format_table, grade,
+                              grade_class, looks_like_a_tree, score, submissions_in, write_csv)
 from exercise.points import PARTS, find_part
 from exercise.student_version import make_student_version
 from framework.cli import integer_at_least, number_in
@@ -39,8 +40,13 @@ def add_parser(subparsers):
     grade_parser.add_argument("--hidden", type=Path, default=HIDDEN_TESTS, metavar="FOLDER",
                               help="hidden tests, test_<part key>_*.py (default: tests/hidden of this project, "
                                    "if present)")
+    grade_parser.add_argument("--budget", type=number_in(0, True), default=DEFAULT_BUDGET_SECONDS,
+                              help="seconds in all for one submission (default %(default)s)")
+    grade_parser.add_argument("--no-sandbox", action="store_true",
+                              help="do not use bubblewrap even where it is installed")
     grade_parser.add_argument("--csv", type=Path, default=None, metavar="FILE",
-                              help="write the scores as CSV (default for a folder of submissions: scores.csv)")
+                              help="write the scores as CSV (default for a folder of submissions: scores.csv; "
+                                   "a folder resumes after the rows already in it)")
     grade_parser.set_defaults(handler=_grade)
 
 
@@ -56,23 +62,21 @@ def _grade(arguments):
     folder = arguments.directory
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder")
-    options = dict(parts=parts, timeout=arguments.timeout, hidden=arguments.hidden, jobs=arguments.jobs)
+    use_sandbox = not arguments.no_sandbox
+    options = dict(parts=parts, timeout=arguments.timeout, hidden=arguments.hidden, jobs=arguments.jobs,
+                   budget=arguments.budget, use_sandbox=use_sandbox)
+    print(sandbox.describe(use_sandbox), flush=True)
     if looks_like_a_tree(folder):
         results = grade(folder, **options)
         print(format_table(results), flush=True)
         if arguments.csv is not None:
             write_csv(arguments.csv, {folder.resolve().name: results})
         return 0
-    submissions = submissions_in(folder)
-    if not submissions:
+    if not submissions_in(folder):
         raise ValueError(f"{folder} is neither a student tree (no layers/ folder) nor a folder of them")
-    graded = {}
-    for submission in submissions:
-        print(f"== {submission.name}", flush=True)
-        graded[submission.name] = grade(submission, **options)
-        print(format_table(graded[submission.name]) + "\n", flush=True)
     csv_path = arguments.csv or Path("scores.csv")
-    write_csv(csv_path, graded)
+    options.pop("parts")
+    graded = grade_class(folder, csv_path, parts, report=lambda text: print(text, flush=True), **options)
     for name, results in graded.items():
         earned, possible = score(results)
         print(f"{name}: {earned}/{possible}")

@@ -1,63 +1,92 @@
 """``normnet exercise grade``: score a student tree, part by part, with the points table.
 
-Each part runs in its own process (``exercise/run_part.py`` under ``python -I``), with the
-student tree as working directory and first on the import path, so the tests exercise
-the student's code and never the installed normnet. The tests are the grader's own: the
-exercise tests of the project this package belongs to, plus its hidden tests
-(``tests/hidden/test_<key>_*.py``) when that folder is there; a student grading their own
-tree therefore runs the tests of that tree, a teacher runs the teacher's.
+A submission is untrusted code, and the verdict never comes from a process that runs it.
+For each part:
 
-A part earns its points when every one of its tests passes (all or nothing, see
-``exercise.points``). A syntax error, a crash or an endless loop (each part has a time
-limit; the whole process group is killed) costs that part's points and is reported in
-one line. Tests of the fast layers and of the textbook reference are deselected: they
-grade nothing a student wrote.
+1. **A grading tree of one part.** A fresh folder holds the framework's shared modules
+   (``shared_modules``: base classes and helpers no part writes, copied from the reference)
+   and, from the submission, only that part's ``sources`` (regular files, no links). Nothing
+   else of the submission takes part: not its tests, conftests, ``pytest.py``, plugins,
+   edited helpers or extra modules.
+2. **A worker runs the student's code** of that tree (``exercise/worker.py``), in bubblewrap
+   where the machine has it (``exercise.sandbox``), else as a limited process.
+3. **The grader's own tests run in a trusted process** (``exercise/run_part.py``) on the
+   reference project, with the part's modules replaced by proxies of the worker's
+   (``exercise.remote``): every other part is the reference, so a part's points depend on
+   its own files only and nothing waits; every assertion and gradient check runs on the
+   trusted side, on values the worker returned. The JUnit report is written to a folder of
+   the grader's and read here.
+
+A part earns its points when every one of its tests ran and passed (all or nothing, see
+``exercise.points``): a failing, erroring or skipped test, a syntax error, a crash, a
+time-out or a memory error earns 0 and is described in the part's note. The process group
+of every part is killed when the part ends. Tests of the fast layers and of the textbook
+reference are deselected: they grade nothing a student wrote.
+
+In a folder of submissions each is graded alone; a failure of the grader's own work on one
+(an unreadable file, anything unexpected) becomes that submission's note, rows are
+appended to the CSV as submissions finish, and a later run resumes after the last row.
 """
+import ast
 import csv
+import hashlib
 import json
 import os
+import re
+import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
+import time
 import xml.etree.ElementTree as ElementTree
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from exercise import sandbox
 from exercise.points import PARTS
 
 PROJECT = Path(__file__).resolve().parent.parent
 HIDDEN_TESTS = PROJECT / "tests" / "hidden"
 RUNNER = Path(__file__).with_name("run_part.py")
+WORKER_FILES = (Path(__file__).with_name("worker.py"), Path(__file__).with_name("remote.py"))
 DEFAULT_TIMEOUT_SECONDS = 120
+DEFAULT_BUDGET_SECONDS = 900
 SELECTION = "not fast and not textbook"
-NOTE_WIDTH = 110
+MAX_SOURCE_BYTES = 1 << 20
+# What the trusted side lets the worker reach: objects of these packages' classes (the
+# reference layers a test hands a student's network, the tests' own helpers).
+SHARED_WITH_WORKER = ("layers", "framework", "optimizers", "regularizers", "tests", "conftest")
+PROJECT_PACKAGES = ("layers", "framework", "optimizers", "regularizers")
 
 
 @dataclass
 class PartResult:
     """The grade of one part.
 
-    ``passed`` of ``total`` tests passed (``total`` None: the tests could not run);
-    ``waiting`` of them wait for the parts ``waiting_for``; ``failed`` is set by a failing
-    test, a syntax error, a crash or a time-out, which ``note`` describes in one line.
+    ``passed``, ``failed`` and ``not_run`` (skipped, or stopped before the end) of
+    ``total`` tests (``total`` None: the tests could not run); ``failure`` describes the
+    first failing test (``test``, ``message``, ``command``); ``note`` says in one line
+    what went wrong, if anything.
     """
     part: object
     passed: int = 0
+    failed: int = 0
+    not_run: int = 0
     total: object = None
-    waiting: int = 0
-    waiting_for: list = field(default_factory=list)
-    failed: bool = False
     note: str = ""
+    failure: dict = field(default_factory=dict)
 
     @property
     def points(self):
-        """All of the part's points if no test failed and at least one passed, else 0."""
-        return self.part.points if not self.failed and self.passed > 0 else 0
+        """All of the part's points if every test ran and passed, else 0."""
+        complete = self.total is not None and self.total > 0 and self.passed == self.total
+        return self.part.points if complete and not self.note else 0
 
     def fail(self, note):
-        self.failed, self.note = True, note
+        self.note = note
         return self
 
 
@@ -65,131 +94,251 @@ def looks_like_a_tree(folder):
     return (Path(folder) / "layers").is_dir()
 
 
-def grade(tree, parts=PARTS, timeout=DEFAULT_TIMEOUT_SECONDS, hidden=HIDDEN_TESTS, jobs=None, project=PROJECT):
+# -- the pieces of a grading tree -----------------------------------------------------------
+
+def module_name(source):
+    """``layers/relu.py`` → ``layers.relu``."""
+    return source[:-len(".py")].replace("/", ".")
+
+
+def shared_modules(project=PROJECT):
+    """The project modules the parts' sources import (and what those import) that no part
+    writes: the base classes and helpers every grading tree holds, from the reference."""
+    sources = {module_name(source) for part in PARTS for source in part.sources}
+    found, pending = set(), [source.replace("/", os.sep) for part in PARTS for source in part.sources]
+    while pending:
+        path = Path(project) / pending.pop()
+        for name in _project_imports(path.read_text(encoding="utf-8")):
+            if name not in sources and name not in found:
+                found.add(name)
+                pending.append(name.replace(".", os.sep) + ".py")
+    return sorted(found)
+
+
+def _project_imports(text):
+    names = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return {name for name in names if name.split(".")[0] in PROJECT_PACKAGES and "." in name}
+
+
+def read_student_source(submission, relative):
+    """The bytes of ``relative`` in ``submission``; ValueError (one line) for a file that is
+    missing, a link (anywhere on its path), not a regular file, or over the size limit."""
+    path = Path(submission)
+    for component in Path(relative).parts:
+        path = path / component
+        try:
+            status = os.lstat(path)
+        except FileNotFoundError:
+            raise ValueError(f"{relative} is missing") from None
+        if stat.S_ISLNK(status.st_mode):
+            raise ValueError(f"{relative} is a link (only files of the submission itself are graded)")
+    if not stat.S_ISREG(status.st_mode):
+        raise ValueError(f"{relative} is not a regular file")
+    if status.st_size > MAX_SOURCE_BYTES:
+        raise ValueError(f"{relative} is {status.st_size} bytes, over the limit of {MAX_SOURCE_BYTES}")
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as file:
+        data = file.read(MAX_SOURCE_BYTES + 1)
+    if len(data) > MAX_SOURCE_BYTES:
+        raise ValueError(f"{relative} is over the limit of {MAX_SOURCE_BYTES} bytes")
+    return data
+
+
+def build_part_tree(folder, submission, part, project=PROJECT):
+    """Fill ``folder`` with the grading tree of ``part``: the shared modules, empty package
+    files, and the part's sources from ``submission``."""
+    folder = Path(folder)
+    for name in shared_modules(project):
+        relative = name.replace(".", "/") + ".py"
+        _write(folder / relative, (Path(project) / relative).read_bytes())
+    for source in part.sources:
+        _write(folder / source, read_student_source(submission, source))
+    for package in {path.parent for path in folder.rglob("*.py")}:
+        if package != folder and not (package / "__init__.py").exists():
+            _write(package / "__init__.py", b"")
+    for path in [folder, *folder.rglob("*")]:       # readable by the worker's user, writable by nobody
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def _write(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+# -- grading -------------------------------------------------------------------------------
+
+def grade(tree, parts=PARTS, timeout=DEFAULT_TIMEOUT_SECONDS, hidden=HIDDEN_TESTS, jobs=None, project=PROJECT,
+          use_sandbox=True, budget=DEFAULT_BUDGET_SECONDS):
     """Grade every part of ``parts`` in the student tree ``tree``; a list of PartResult.
 
-    ``jobs`` parts run at the same time (default: one per core, at most four); each part
-    is a process of its own either way, so they cannot disturb one another.
+    ``jobs`` parts run at the same time (default: one per core, at most four); ``budget``
+    seconds in all for the submission, after which the parts not started earn nothing.
     """
     tree = Path(tree).resolve()
     if not looks_like_a_tree(tree):
         raise ValueError(f"{tree} is not a normnet tree (it has no layers/ folder)")
-    sources = {source: part.name for part in PARTS for source in part.sources}
     jobs = jobs or min(4, os.cpu_count() or 1)
+    deadline = time.monotonic() + budget
 
-    def grade_part(part):
-        return _grade_part(tree, part, timeout, Path(hidden), Path(project), sources)
+    def grade_one(part):
+        if time.monotonic() > deadline:
+            return PartResult(part).fail(f"not graded: the submission's time budget of {budget:g} s was spent")
+        try:
+            return _grade_part(tree, part, timeout, Path(hidden), Path(project), use_sandbox)
+        except Exception as error:              # noqa: BLE001 - the grader's own failure is this part's note
+            return PartResult(part).fail(f"the grader could not grade this part: {type(error).__name__}: {error}")
 
     with ThreadPoolExecutor(jobs) as pool:      # threads only wait for the processes
-        return list(pool.map(grade_part, parts))
+        return list(pool.map(grade_one, parts))
 
 
-def _grade_part(tree, part, timeout, hidden, project, sources):
+def _grade_part(tree, part, timeout, hidden, project, use_sandbox):
     result = PartResult(part)
-    for source in part.sources:
-        problem = _source_problem(tree / source, source)
-        if problem:
-            return result.fail(problem)
     test_files = [project / name for name in part.tests if (project / name).is_file()]
-    if hidden.is_dir():
-        test_files += sorted(hidden.glob(f"test_{part.key}_*.py"))
-    if not test_files:
+    hidden_files = sorted(hidden.glob(f"test_{part.key}_*.py")) if hidden.is_dir() else []
+    if not test_files + hidden_files:
         return result.fail("no tests found for this part")
-
-    config = {"tree": str(tree), "tests": str(project / "tests"), "project": str(project),
-              "part": part.name, "sources": sources}
-    environment = dict(os.environ, PYTHONPATH=str(tree), PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg")
     with tempfile.TemporaryDirectory(prefix="normnet-grade-") as scratch:
-        report, log = Path(scratch) / "report.xml", Path(scratch) / "output.txt"
-        command = [sys.executable, "-I", str(RUNNER), json.dumps(config), *map(str, test_files),
-                   "-m", SELECTION, "-p", "no:cacheprovider", "-q", f"--junitxml={report}"]
-        with open(log, "wb") as output:
-            process = subprocess.Popen(command, cwd=tree, env=environment, stdout=output,
-                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       start_new_session=True)
+        scratch = Path(scratch)
+        os.chmod(scratch, 0o755)                # the worker's user reads the tree; the rest stays private
+        part_tree, grading, private = scratch / "part", scratch / "grading", scratch / "private"
+        private.mkdir(mode=0o700)
+        try:
+            build_part_tree(part_tree, tree, part, project)
+        except ValueError as error:
+            return result.fail(str(error))
+        grading.mkdir()
+        for file in WORKER_FILES:
+            shutil.copyfile(file, grading / file.name)
+        for path in (grading, *grading.iterdir()):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        modules = [module_name(source) for source in part.sources]
+        worker_config = json.dumps({"tree": str(part_tree), "modules": modules, "shared": shared_modules(project)})
+        limits = dict(sandbox.DEFAULT_LIMITS, cpu_seconds=int(timeout) + 1, drop_root=not use_sandbox or
+                      not sandbox.bubblewrap())
+        report, verdict = private / "report.xml", private / "verdict.json"
+        config = {"project": str(project), "modules": modules, "shared": shared_modules(project),
+                  "files": {module_name(source): source for source in part.sources},
+                  "worker": sandbox.worker_command(part_tree, grading, worker_config, use_sandbox),
+                  "worker_log": str(private / "worker.txt"), "verdict": str(verdict), "limits": limits,
+                  "exported": list(SHARED_WITH_WORKER)}
+        hidden_copy = private / "hidden"
+        if hidden_files:                        # the runner reads them from the grader's private folder
+            hidden_copy.mkdir()
+            for file in hidden_files:
+                shutil.copyfile(file, hidden_copy / file.name)
+        command = [sys.executable, "-I", str(RUNNER), json.dumps(config),
+                   *map(str, test_files), *(str(hidden_copy / file.name) for file in hidden_files),
+                   "-m", SELECTION, "-p", "no:cacheprovider", "-q", "-o", "addopts=", "--tb=short",
+                   f"--rootdir={project}", f"--junitxml={report}"]
+        environment = dict(sandbox.plain_environment(), PYTHONDONTWRITEBYTECODE="1")
+        output = private / "runner.txt"
+        with open(output, "wb") as log:
+            process = subprocess.Popen(command, cwd=project, env=environment, stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
             try:
-                exit_code = process.wait(timeout)
+                process.wait(timeout)
+                timed_out = False
             except subprocess.TimeoutExpired:
+                timed_out = True
+            finally:
                 _kill_group(process)
-                return result.fail(f"timed out after {timeout:g} s (an endless loop?)")
+        if timed_out:
+            return result.fail(f"timed out after {timeout:g} s (an endless loop?)")
+        if verdict.is_file():
+            return result.fail(_one_line(json.loads(verdict.read_text(encoding="utf-8"))["note"]))
         if not report.is_file():
-            last_line = _last_line(log.read_text(encoding="utf-8", errors="replace"))
-            return result.fail(f"the tests crashed (exit code {exit_code})" + (f": {last_line}" if last_line else ""))
-        _read_report(report, result)
+            text = output.read_text(encoding="utf-8", errors="replace")
+            return result.fail(f"the tests could not run (exit code {process.returncode}): {_last_line(text)}")
+        _read_report(report, result, project, hidden_copy)
+        _add_worker_end(result, private / "worker.txt")
     return result
 
 
-def _source_problem(path, name):
-    if not path.is_file():
-        return f"{name} is missing"
-    try:
-        compile(path.read_bytes(), name, "exec", dont_inherit=True)
-    except SyntaxError as error:
-        return f"syntax error in {name}, line {error.lineno}: {error.msg}"
-    except ValueError as error:                     # e.g. null bytes in the file
-        return f"{name} cannot be read as Python: {error}"
-    return None
-
-
 def _kill_group(process):
+    """Kill the part's whole process group (the runner, the worker, anything they started)."""
     try:
         os.killpg(process.pid, signal.SIGKILL)
-    except (AttributeError, ProcessLookupError, PermissionError):   # not POSIX, or already gone
-        process.kill()
+    except (ProcessLookupError, PermissionError):
+        pass
     process.wait()
 
 
-def _read_report(report, result):
-    """Count passed, failed and waiting tests of a JUnit report into ``result``."""
+def _read_report(report, result, project, hidden_folder):
+    """Count passed, failed and unrun tests of a JUnit report into ``result``."""
     try:
         root = ElementTree.parse(report).getroot()
     except ElementTree.ParseError as error:
         result.fail(f"unreadable test report ({error})")
         return
-    passed = failed = waiting = 0
-    waiting_for, first_failure = [], None
+    passed = failed = not_run = 0
     for case in root.iter("testcase"):
         problems = [child for child in case if child.tag in ("failure", "error")]
-        if not problems:
-            if case.find("skipped") is None:
-                passed += 1
-            continue
-        waits = [item.get("value") for item in case.iter("property") if item.get("name") == "waits_for"]
-        if waits:
-            waiting += 1
-            waiting_for += [name for name in waits if name not in waiting_for]
-            continue
-        failed += 1
-        if first_failure is None:
-            first_failure = f"{case.get('name')}: {_problem_text(problems[0])}"
-    result.passed, result.total, result.waiting = passed, passed + failed + waiting, waiting
-    result.waiting_for = waiting_for
-    needed = [name for name in waiting_for if name in result.part.needs]
-    if first_failure:
-        result.fail((f"{failed} failed, first " if failed > 1 else "") + first_failure)
-    elif needed:
-        result.fail(f"{waiting} waiting for {', '.join(waiting_for)}; graded once {', '.join(needed)} "
-                    f"{'is' if len(needed) == 1 else 'are'} done")
-    elif waiting:
-        result.note = f"{waiting} waiting for {', '.join(waiting_for)}"
+        if problems:
+            failed += 1
+            if not result.failure:
+                result.failure = _describe_failure(case, problems[0], project, hidden_folder)
+        elif case.find("skipped") is not None:
+            not_run += 1
+        else:
+            passed += 1
+    result.passed, result.failed, result.not_run = passed, failed, not_run
+    result.total = passed + failed + not_run
+    if failed:
+        result.note = f"{failed} of {result.total} tests failed; first {result.failure['test']}"
+    elif not_run:
+        result.note = f"{not_run} of {result.total} tests did not run (skipped)"
     elif passed == 0:
-        result.fail("no tests ran")
+        result.note = "no tests ran"
 
 
-def _problem_text(problem):
-    """One line saying why a test failed: the exception line, not the traceback."""
+def _describe_failure(case, problem, project, hidden_folder):
+    """The failing test's name, its whole message and a command that reproduces it."""
+    file = case.get("file") or ""
+    name = case.get("name") or "?"
+    hidden = file and Path(project, file).resolve().is_relative_to(hidden_folder.resolve()) \
+        or "hidden" in (case.get("classname") or "")
+    if hidden:
+        return {"test": "a hidden test", "message": "(hidden tests are not shown)", "command": ""}
     message = (problem.get("message") or "").strip()
-    if message and message not in ("collection failure", "failed on setup with"):
-        return message.splitlines()[0]
-    for line in reversed((problem.text or "").splitlines()):
-        if line.startswith("E   "):
-            return line[4:].strip()
-    return message.splitlines()[0] if message else problem.tag
+    text = problem.text or ""
+    details = [line[4:] if line.startswith("E   ") else line[1:] for line in text.splitlines()
+               if line.startswith("E ")]
+    if details:
+        message = "\n".join(details)
+    test_file = file if file.startswith("tests/") else "tests/" + Path(file).name if file else ""
+    return {"test": name, "message": _clean(message) or problem.tag,
+            "command": f"python -m pytest {test_file}::{name.split('[')[0]}" if test_file else ""}
+
+
+def _add_worker_end(result, log):
+    """If the worker died (killed for memory, crashed), say so: it explains every failure after."""
+    if result.failed and log.is_file():
+        last = _last_line(log.read_text(encoding="utf-8", errors="replace")[-4000:])
+        if "MemoryError" in last or "Killed" in last:
+            result.note += f" (the student's code ran out of memory: {last})"
 
 
 def _last_line(text):
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
+    return _one_line(lines[-1]) if lines else ""
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _clean(text):
+    """``text`` without control characters (a student's message cannot move the cursor)."""
+    return _CONTROL.sub("?", str(text))
+
+
+def _one_line(text):
+    return " ".join(_clean(text).split())
 
 
 # -- reporting ----------------------------------------------------------------------------
@@ -199,14 +348,26 @@ def score(results):
 
 
 def format_table(results):
-    """The grade table: part, tests passed/total, points, and a one-line note; then ``score: X/Y``."""
+    """The grade table in the order of the points table; feedback on the first failing test
+    of each part (name, message, a command that reproduces it); the next part to work on;
+    last, ``score: X/Y``."""
     width = max(len("part"), *(len(result.part.name) for result in results))
-    lines = [f"{'part':{width}s}  {'tests':>7s}  {'points':>7s}  note"]
+    lines = [f"{'part':{width}s}  {'points':>7s}  {'passed':>6s}  {'failed':>6s}  {'not run':>7s}  note"]
     for result in results:
-        tests = "-" if result.total is None else f"{result.passed}/{result.total}"
-        points = f"{result.points}/{result.part.points}"
-        note = result.note if len(result.note) <= NOTE_WIDTH else result.note[:NOTE_WIDTH - 1] + "…"
-        lines.append(f"{result.part.name:{width}s}  {tests:>7s}  {points:>7s}  {note}".rstrip())
+        counts = ["-", "-", "-"] if result.total is None else [result.passed, result.failed, result.not_run]
+        note = _one_line(result.note) if not result.points else ""
+        lines.append(f"{result.part.name:{width}s}  {result.points:>3d}/{result.part.points:<3d}  {counts[0]:>6}  "
+                     f"{counts[1]:>6}  {counts[2]:>7}  {note}".rstrip())
+    for result in results:
+        if result.failure:
+            lines += ["", f"{result.part.name}: {result.failure['test']} failed"]
+            lines += ["    " + line for line in result.failure["message"].splitlines()[:40]]
+            if result.failure["command"]:
+                lines.append(f"    reproduce: {result.failure['command']}")
+    unfinished = [result for result in results if not result.points]
+    if unfinished:
+        nxt = unfinished[0].part
+        lines += ["", f"next: {nxt.name} ({', '.join(nxt.sources)}; {', '.join(nxt.tests)})"]
     earned, possible = score(results)
     lines.append(f"score: {earned}/{possible}")
     return "\n".join(lines)
@@ -214,14 +375,89 @@ def format_table(results):
 
 def submissions_in(folder):
     """The student trees directly inside ``folder`` (a folder of submissions), by name."""
-    return sorted(path for path in Path(folder).iterdir() if path.is_dir() and looks_like_a_tree(path))
+    return sorted(path for path in Path(folder).iterdir()
+                  if path.is_dir() and not path.is_symlink() and looks_like_a_tree(path))
+
+
+def safe_cell(value):
+    """A CSV cell no spreadsheet reads as a formula, without control characters."""
+    text = _clean(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def csv_header(parts):
+    return ["submission"] + [part.name for part in parts] + ["total", "note"]
+
+
+def csv_row(name, results):
+    notes = "; ".join(f"{result.part.name}: {_one_line(result.note)}" for result in results if result.note)
+    return [safe_cell(name)] + [result.points for result in results] + [score(results)[0], safe_cell(notes)]
+
+
+def graded_names(path, parts):
+    """The submissions already in the CSV at ``path`` (to resume); ValueError if its columns
+    are not those of ``parts``."""
+    if not Path(path).is_file():
+        return set()
+    with open(path, newline="", encoding="utf-8") as file:
+        rows = list(csv.reader(file))
+    if not rows:
+        return set()
+    if rows[0] != csv_header(parts):
+        raise ValueError(f"{path} holds other columns than this grading's; choose another --csv file")
+    return {row[0][1:] if row[0].startswith("'") else row[0] for row in rows[1:] if row}
+
+
+def append_csv(path, name, results):
+    """Append one submission's row (and the header first, to a new file)."""
+    parts = [result.part for result in results]
+    new = not Path(path).is_file() or Path(path).stat().st_size == 0
+    with open(path, "a", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        if new:
+            writer.writerow(csv_header(parts))
+        writer.writerow(csv_row(name, results))
+        file.flush()
+        os.fsync(file.fileno())
 
 
 def write_csv(path, graded):
-    """One row per submission (``graded``: name → results), one column per part, and the total."""
-    parts = [result.part for result in next(iter(graded.values()))] if graded else list(PARTS)
-    with open(path, "w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(["submission"] + [part.name for part in parts] + ["total"])
-        for name, results in graded.items():
-            writer.writerow([name] + [result.points for result in results] + [score(results)[0]])
+    """One row per submission (``graded``: name → results), one column per part, the total, a note."""
+    if Path(path).exists():
+        Path(path).unlink()
+    for name, results in graded.items():
+        append_csv(path, name, results)
+
+
+def grade_class(folder, csv_path, parts=PARTS, report=print, **options):
+    """Grade every submission in ``folder`` not yet in ``csv_path``, appending a row each;
+    returns {name: results} of those graded now. One submission's failure is its own note."""
+    before = project_digest(options.get("project", PROJECT))
+    done = graded_names(csv_path, parts)
+    graded = {}
+    for submission in submissions_in(folder):
+        if submission.name in done:
+            report(f"== {submission.name}: already in {csv_path}")
+            continue
+        report(f"== {submission.name}")
+        try:
+            results = grade(submission, parts=parts, **options)
+        except Exception as error:              # noqa: BLE001 - one submission's problem is its note
+            results = [PartResult(part).fail(f"the grader could not grade this submission: "
+                                             f"{type(error).__name__}: {_one_line(error)}") for part in parts]
+        if project_digest(options.get("project", PROJECT)) != before:
+            raise RuntimeError(f"the grader's own files changed while {submission.name} was graded; "
+                               f"grades from it on cannot be trusted (grade with bubblewrap)")
+        append_csv(csv_path, submission.name, results)
+        graded[submission.name] = results
+        report(format_table(results) + "\n")
+    return graded
+
+
+def project_digest(project=PROJECT):
+    """A digest of the grader's tests and reference code: they must not change while grading."""
+    digest = hashlib.sha256()
+    for folder in ("tests", "exercise", *PROJECT_PACKAGES):
+        for path in sorted(Path(project, folder).rglob("*.py")):
+            digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()

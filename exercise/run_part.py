@@ -1,70 +1,95 @@
-"""Run one part's tests against a student tree: the grader starts this file in a fresh,
-isolated interpreter (``python -I``), one process per part.
+"""The trusted side of grading one part: the grader's own tests, run against a worker.
 
     python -I run_part.py CONFIG_JSON PYTEST_ARGUMENTS...
 
-CONFIG_JSON holds ``tree`` (the student tree), ``tests`` (the folder of the grader's own
-tests), ``part`` (the part being graded) and ``sources`` (every part's source files, by
-path relative to the tree).
+The grader starts this file once per part. It imports the reference project (the
+teacher's), never the submission: the modules of the part being graded are replaced, in
+``sys.modules``, by proxies of the same modules imported in a worker process that runs the
+student's code (``exercise/worker.py``, sandboxed where the machine allows; see
+``exercise.sandbox``). Every other part is the reference. pytest then runs the grader's
+tests here; a test's assertions, gradient checks and comparisons all happen in this
+process, on values the worker returned (``exercise.remote``), so nothing the student's code
+does can write the verdict: the JUnit report goes to a folder of the grader's that the
+worker cannot see.
 
-Before pytest starts, the import path is arranged so that the student's code, and only
-the student's code, answers ``import layers`` (and framework, optimizers, ...): the tree
-goes first, and the editable install of the project (its path entry or its import finder)
-is taken out, so a file the student deleted is an error rather than the solution. The
-``tests`` package is pinned to the grader's tests, so a submission's edited helpers change
-nothing.
-
-A test that stops at an unimplemented solution block (NotImplementedError raised in
-another part's source file) is marked, in the JUnit report, as waiting for that part.
+CONFIG_JSON holds ``project`` (the reference project), ``modules`` (the part's module
+names), ``shared`` (the shared modules), ``worker`` (the command that starts the worker,
+which reads the channel on descriptors 3 and 4), ``worker_log`` (where its output goes) and
+``verdict`` (a JSON file for what happened before pytest could run).
 """
+import fcntl
+import importlib
 import json
 import os
+import subprocess
 import sys
-import types
 
 
-def _arrange_imports(tree, tests, project):
-    here = os.path.dirname(os.path.abspath(__file__))
-    keep = []
-    for entry in sys.path:
-        resolved = os.path.abspath(entry or os.curdir)
-        if resolved == here or (resolved == project and project != tree):
-            continue
-        keep.append(entry)
-    sys.path[:] = [tree] + keep
-    sys.meta_path[:] = [finder for finder in sys.meta_path
-                        if not getattr(finder, "__module__", "").startswith("__editable__")]
-    pinned = types.ModuleType("tests")
-    pinned.__path__ = [tests]
-    sys.modules["tests"] = pinned
+def _start_worker(command, log_path, limits):
+    from exercise.sandbox import apply_limits
+
+    to_worker_read, to_worker_write = os.pipe()
+    from_worker_read, from_worker_write = os.pipe()
+    # The worker gets the channel as descriptors 3 and 4 and nothing else of this process.
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=(3, 4),
+                                   preexec_fn=_in_the_worker(to_worker_read, from_worker_write,
+                                                              lambda: apply_limits(limits)))
+    os.close(to_worker_read)
+    os.close(from_worker_write)
+    return process, os.fdopen(from_worker_read, "rb"), os.fdopen(to_worker_write, "wb")
 
 
-class WaitsForOtherParts:
-    """pytest plugin: a NotImplementedError raised in another part's source marks the test
-    as waiting for that part (a JUnit property ``waits_for``)."""
-
-    def __init__(self, tree, part, sources):
-        self.owners = {os.path.normcase(os.path.abspath(os.path.join(tree, path))): owner
-                       for path, owner in sources.items() if owner != part}
-
-    def pytest_runtest_makereport(self, item, call):
-        if call.excinfo is None or not call.excinfo.errisinstance(NotImplementedError):
-            return
-        raised_in = os.path.normcase(os.path.abspath(str(call.excinfo.traceback[-1].path)))
-        owner = self.owners.get(raised_in)
-        if owner is not None and ("waits_for", owner) not in item.user_properties:
-            item.user_properties.append(("waits_for", owner))
+def _in_the_worker(reader, writer, limit):
+    """What the worker's process does before it starts: the channel on 3 and 4, the limits."""
+    def arrange():
+        high_reader, high_writer = fcntl.fcntl(reader, fcntl.F_DUPFD, 10), fcntl.fcntl(writer, fcntl.F_DUPFD, 10)
+        os.dup2(high_reader, 3)
+        os.dup2(high_writer, 4)
+        limit()
+    return arrange
 
 
 def main(arguments):
     config = json.loads(arguments[0])
-    tree = os.path.abspath(config["tree"])
-    sys.dont_write_bytecode = True          # leave no caches in the student's tree
-    _arrange_imports(tree, config["tests"], config["project"])
-    os.chdir(tree)
-    import pytest
+    project = config["project"]
+    sys.dont_write_bytecode = True
+    sys.path[:] = [project] + [entry for entry in sys.path if entry and os.path.abspath(entry) != project]
+    os.chdir(project)
+    from exercise import remote
 
-    return pytest.main(arguments[1:], plugins=[WaitsForOtherParts(tree, config["part"], config["sources"])])
+    shared = {}
+    for name in config["shared"]:
+        module = importlib.import_module(name)
+        shared.update({(value.__module__, value.__qualname__): value for value in vars(module).values()
+                       if isinstance(value, type) and value.__module__ == name})
+    worker, reader, writer = _start_worker(config["worker"], config["worker_log"], config["limits"])
+    channel = remote.Channel(reader, writer, "grader", remote.Policy(strict=True, modules=config["exported"]), shared)
+    try:
+        for name in config["modules"]:
+            try:
+                sys.modules[name] = channel.request({"op": "import", "name": name})
+            except Exception as error:                 # noqa: BLE001 - any failure to import is the verdict
+                _write_verdict(config["verdict"], f"{config['files'][name]} does not import: "
+                                                  f"{type(error).__name__}: {error}")
+                return 3
+        for name in config["modules"]:          # parents after every proxy is in place
+            parent, _, child = name.rpartition(".")
+            setattr(importlib.import_module(parent), child, sys.modules[name])
+        import pytest
+
+        return pytest.main(arguments[1:])
+    finally:
+        writer.close()
+        try:
+            worker.wait(5)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+def _write_verdict(path, note):
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump({"note": note}, file)
 
 
 if __name__ == "__main__":

@@ -40,17 +40,28 @@ def relative_difference(analytic, numerical):
     return float(np.linalg.norm(analytic - numerical) / max(scale, np.finfo(np.float64).tiny))
 
 
-def _numerical_gradient(objective, array, step):
-    """Central differences of ``objective()`` with respect to every entry of ``array`` (in place)."""
+def _numerical_gradient(objective, array, step, assign=None):
+    """Central differences of ``objective()`` with respect to every entry of ``array``.
+
+    ``array`` is changed in place and restored; with ``assign``, each changed copy is also
+    handed to ``assign`` (how a layer's parameter is set: ``layer.weights = ...``), so the
+    check reads only public attributes and works on any layer with that interface.
+    """
     gradient = np.zeros(array.shape, dtype=np.float64)
     for index in np.ndindex(array.shape):
         original = array[index]
         array[index] = original + step
+        if assign is not None:
+            assign(array)
         plus = objective()
         array[index] = original - step
+        if assign is not None:
+            assign(array)
         minus = objective()
         array[index] = original
         gradient[index] = (plus - minus) / (2 * step)
+    if assign is not None:
+        assign(array)
     return gradient
 
 
@@ -115,12 +126,12 @@ def check_gradients(layer, input_tensor, error_tensor=None, step=None, rng=None,
 
     differences = {}
     for name in parameters:
-        target = input_tensor if name == "input" else getattr(layer, name)
-        if name != "input":
-            # Perturb the layer's own array in place so forward sees every change.
-            target = getattr(layer, "_" + name, target)
-        differences[name] = relative_difference(analytic[name],
-                                                _numerical_gradient(objective, target, step))
+        if name == "input":
+            numerical = _numerical_gradient(objective, input_tensor, step)
+        else:
+            numerical = _numerical_gradient(objective, np.array(getattr(layer, name), copy=True), step,
+                                            assign=lambda values, name=name: setattr(layer, name, values.copy()))
+        differences[name] = relative_difference(analytic[name], numerical)
     return differences
 
 

@@ -1,0 +1,136 @@
+"""Where a part's worker runs: inside bubblewrap where the machine has it, else as a plain
+process with resource limits.
+
+With bubblewrap (``apt-get install bubblewrap``), the worker sees a root of its own:
+read-only, the part's grading tree at ``/part``, the worker's two files at ``/grading``, the
+Python installation (with any installed copy of this project hidden) and the system's
+libraries; a private ``/tmp``; no network, no other process, no home folder, no view of the
+teacher's checkout, the hidden tests or other submissions. It runs as user 65534 in a
+namespace of its own and dies with the grader (a process it starts, even by ``setsid``,
+dies with it: the namespace ends when its first process does).
+
+Without bubblewrap the worker is a plain process: the limits below, a copy of the tree, and
+the grader kills its process group after every part. If the grader runs as root the
+worker drops to user 65534, so it can neither read the grader's folders nor write the
+teacher's files. A student's code could still read world-readable files and start a
+process in a session of its own; ``describe`` says so in one line.
+
+Limits (``DEFAULT_LIMITS``; each part, on top of the grader's time limit): address space
+4 GiB, files written 64 MiB each, CPU time the part's time limit, 256 processes (the kernel
+does not hold root's processes to this; the namespace and the time limit do).
+"""
+import os
+import resource
+import shutil
+import site
+import subprocess
+import sys
+from functools import lru_cache
+
+NOBODY = 65534
+DEFAULT_LIMITS = {"memory_bytes": 4 << 30, "file_bytes": 64 << 20, "processes": 256, "cpu_seconds": 120}
+# Top-level packages of this project: hidden wherever an installed copy could show them.
+PROJECT_PACKAGES = ("layers", "framework", "optimizers", "regularizers", "data", "exercise", "experiments", "tests")
+SYSTEM_FOLDERS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/alternatives", "/etc/ld.so.cache")
+
+
+@lru_cache(maxsize=None)
+def bubblewrap():
+    """The path of a working ``bwrap``, or None (missing, or user namespaces refused)."""
+    path = shutil.which("bwrap")
+    if path is None:
+        return None
+    probe = subprocess.run([path, "--unshare-all", "--die-with-parent", *_system_binds(), "--proc", "/proc",
+                            "--dev", "/dev", "true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=30)
+    return path if probe.returncode == 0 else None
+
+
+def describe(use_sandbox=True):
+    """One line for the teacher: how parts are isolated on this machine."""
+    if use_sandbox and bubblewrap():
+        return "grading in bubblewrap: each part's code sees only its own files, no network, no other submission"
+    return ("bubblewrap is not available (apt-get install bubblewrap): grading with resource limits and a "
+            "killed process group per part; a submission could read world-readable files and leave a "
+            "process behind in its own session")
+
+
+def worker_command(part_tree, grading_folder, config_json, use_sandbox=True):
+    """The command that starts the worker for ``part_tree`` (see ``exercise.worker``)."""
+    python = sys.executable
+    if not (use_sandbox and bubblewrap()):
+        return [python, "-I", os.path.join(grading_folder, "worker.py"), config_json]
+    command = [bubblewrap(), "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+               *_system_binds()]
+    for folder in _python_folders():
+        command += ["--ro-bind", folder, folder]
+        for package in PROJECT_PACKAGES:
+            hidden = os.path.join(folder, package)
+            if os.path.isdir(hidden):
+                command += ["--tmpfs", hidden]
+    if os.geteuid() == 0:
+        command += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
+    command += ["--ro-bind", str(part_tree), "/part", "--ro-bind", str(grading_folder), "/grading",
+                "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp", "--clearenv",
+                "--setenv", "HOME", "/tmp", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "MPLBACKEND", "Agg",
+                *_thread_variables(), python, "-I", "/grading/worker.py", config_json.replace(str(part_tree), "/part")]
+    return command
+
+
+def plain_environment():
+    """The environment of a worker that runs without bubblewrap."""
+    environment = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "MPLBACKEND": "Agg", "LANG": "C.UTF-8"}
+    environment.update({name: "1" for name in _thread_names()})
+    return environment
+
+
+def apply_limits(limits):
+    """Set the resource limits (in the worker's process, before it starts); drop root."""
+    for name, value in ((resource.RLIMIT_AS, limits["memory_bytes"]), (resource.RLIMIT_FSIZE, limits["file_bytes"]),
+                        (resource.RLIMIT_NPROC, limits["processes"]), (resource.RLIMIT_CPU, limits["cpu_seconds"]),
+                        (resource.RLIMIT_CORE, 0)):
+        try:
+            resource.setrlimit(name, (value, value))
+        except (ValueError, OSError):
+            pass                            # a hard limit already lower: keep it
+    if limits.get("drop_root") and os.geteuid() == 0:
+        os.setgroups([])
+        os.setresgid(NOBODY, NOBODY, NOBODY)
+        os.setresuid(NOBODY, NOBODY, NOBODY)
+
+
+def _system_binds():
+    binds = []
+    for folder in SYSTEM_FOLDERS:
+        if os.path.islink(folder):
+            binds += ["--symlink", os.readlink(folder), folder]
+        elif os.path.exists(folder):
+            binds += ["--ro-bind", folder, folder]
+    return binds
+
+
+def _python_folders():
+    """The folders of the Python installation the worker needs: the interpreter's prefix,
+    the environment's, and their site-packages (outside both, when a distribution puts them so)."""
+    folders = []
+    candidates = [sys.base_prefix, sys.prefix, *site.getsitepackages()]
+    for folder in candidates:
+        folder = os.path.realpath(folder)
+        if os.path.isdir(folder) and not folder.startswith(tuple(SYSTEM_FOLDERS)) \
+                and not any(folder == known or folder.startswith(known + os.sep) for known in folders):
+            folders.append(folder)
+    executable = os.path.realpath(sys.executable)
+    if not any(executable.startswith(known + os.sep) for known in folders) and not executable.startswith("/usr/"):
+        folders.append(os.path.dirname(executable))
+    return folders
+
+
+def _thread_names():
+    return ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _thread_variables():
+    variables = []
+    for name in _thread_names():
+        variables += ["--setenv", name, "1"]
+    return variables
