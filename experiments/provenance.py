@@ -48,13 +48,24 @@ def combined_digest(digests):
 
 
 @functools.lru_cache(maxsize=None)
+def _loaded_code():
+    """(identity, file digests) of the code as this process found it first (see code_identity)."""
+    import numpy
+
+    files = file_digests()
+    return {"digest": combined_digest(files), "numpy": numpy.__version__,
+            "python": platform.python_version()}, files
+
+
 def code_identity():
     """The identity of the code this process trains with (computed once per process, as it is
     loaded: a file edited later is not the code that runs here)."""
-    import numpy
+    return dict(_loaded_code()[0])
 
-    return {"digest": combined_digest(file_digests()), "numpy": numpy.__version__,
-            "python": platform.python_version()}
+
+def loaded_file_digests():
+    """The file digests behind :func:`code_identity` (the same moment)."""
+    return dict(_loaded_code()[1])
 
 
 def identity_key(identity):
@@ -96,10 +107,12 @@ def accepted_identities(output_dir):
 
 def accept_identity(output_dir, identity, reason):
     """Add this process's ``identity`` (with its files' digests) to ``<output>/code.json``."""
+    if identity != code_identity():
+        raise ValueError("accept_identity: only this process's own code identity can be accepted")
     from experiments.storage import write_json
 
     identities = accepted_identities(output_dir)
-    identities.append({**identity, "files": file_digests(), "accepted": reason})
+    identities.append({**identity, "files": loaded_file_digests(), "accepted": reason})
     write_json(Path(output_dir) / CODE_FILE, {"identities": identities})
 
 

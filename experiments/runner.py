@@ -41,7 +41,7 @@ from experiments.grid import (ARMS, DEPENDENT_EXPERIMENTS, Settings, dependent_s
 from experiments.results import Results, result_rows
 from experiments.runs import process_datasets
 from experiments.provenance import (accept_identity, accepted_identities, changed_files, code_identity,
-                                    describe_identity, file_digests, identity_key, unaccepted_records)
+                                    describe_identity, identity_key, loaded_file_digests, unaccepted_records)
 from experiments.storage import finished_run_ids, json_bytes, load_records, store_record, write_json
 from experiments.timing import estimate_seconds, measure_throughput, measure_timing
 
@@ -305,7 +305,7 @@ def check_code(output_dir, records, adopt, verify, log):
     if identity_key(current) in {identity_key(identity) for identity in identities}:
         return
     latest = identities[-1]
-    changed = changed_files(latest["files"], file_digests())
+    changed = changed_files(latest["files"], loaded_file_digests())
     versions = [f"{name} {latest[name]} → {current[name]}" for name in ("numpy", "python") if latest[name] != current[name]]
     what = ", ".join(versions + changed[:8]) + (f" and {len(changed) - 8} more files" if len(changed) > 8 else "")
     if not adopt:

@@ -35,7 +35,10 @@ def json_bytes(value):
 def write_json(path, value):
     """Write ``value`` to ``path`` as JSON, atomically (readers see the old file or the whole new one)."""
     content = json_bytes(value)
-    atomic_write(path, lambda handle: handle.write(content))
+    try:
+        atomic_write(path, lambda handle: handle.write(content))
+    except OSError as error:  # a full disk, a read-only folder: say which file could not be written
+        raise OSError(error.errno, f"cannot write {path}: {error.strerror or error}") from None
 
 
 def runs_folder(output_dir):

@@ -18,7 +18,7 @@ import pytest
 from experiments.executors import DaskCluster, environment_variable
 from experiments.grid import Settings, dependent_specs, independent_specs, selected_experiments, selection_specs
 from experiments.runner import chosen_alphas, run_compare
-from experiments.runs import execute_run, process_datasets, run_on_worker
+from experiments.runs import MissingDataError, execute_run, process_datasets, run_on_worker
 from framework.memory import TRIM_VARIABLE
 from experiments.storage import finished_run_ids, json_bytes, load_records
 from framework.cli import main
@@ -92,17 +92,31 @@ def test_missing_data_in_this_process_names_the_folder_and_the_files(study_data,
     assert finished_run_ids(tmp_path / "out") == set()
 
 
-def test_a_worker_without_the_data_stops_the_grid_with_its_address_and_the_files(study_data, tmp_path, capsys):
+def test_a_local_cluster_without_the_data_stops_before_it_starts_with_one_line(study_data, tmp_path, capsys):
+    # Before: 15-19 Dask tracebacks from the workers, then the right line. The command's own process
+    # checks the data first (the local workers would read the same folder).
     empty = tmp_path / "empty"
     empty.mkdir()
     code = main(["compare", "--quick", "--workers", "2", "--only", "selection", "--data-dir", str(empty),
                  "--output-dir", str(tmp_path / "out"), "--no-progress"])
     error = capsys.readouterr().err
     assert code == 2
-    assert "error: worker tcp://127.0.0.1:" in error and "cannot find fashion-mnist" in error
-    assert "train-images-idx3-ubyte" in error
+    assert len(error.strip().splitlines()) == 1 and "Traceback" not in error
+    assert "this process cannot find fashion-mnist" in error and "train-images-idx3-ubyte" in error
     # Nothing is recorded: the runs are not the ones at fault, and run once the data is there.
     assert finished_run_ids(tmp_path / "out") == set()
+
+
+def test_a_worker_without_the_data_names_its_address_and_the_files(study_data, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    spec = selection_specs(TINY)[0]
+    with DaskCluster(empty, workers=1, log=silent) as cluster:
+        cluster.submit(spec)
+        with pytest.raises(MissingDataError) as error:
+            next(cluster.completed())
+    assert str(error.value).startswith("worker tcp://127.0.0.1:") and "cannot find fashion-mnist" in str(error.value)
+    assert "train-images-idx3-ubyte" in str(error.value)
 
 
 def start(command, log_path):
