@@ -53,8 +53,9 @@ PLACEHOLDER_ALPHAS = {name: 1e-3 for name in ARMS}
 # A run is submitted before a deadline only if it should end by then: its expected seconds (the
 # longest of the same kind so far, else the plan's estimate) times this margin.
 DEADLINE_MARGIN = 1.5
-# What may differ between two executions of one run: where and how fast it ran.
-CIRCUMSTANCES = ("executed_on", "wall_seconds")
+# What may differ between two executions of one run: where and how fast it ran, and (when a change
+# of the code is to be adopted) the identity of the code.
+CIRCUMSTANCES = ("executed_on", "wall_seconds", "code")
 
 
 def planned_alphas(output_dir, settings):
@@ -137,9 +138,10 @@ class Deadline:
     None for no deadline). Its expected duration: the longest run of its kind seen so far (in
     ``records``, or finished in this call), else ``estimate(spec)``; either times DEADLINE_MARGIN."""
 
-    def __init__(self, at, records=(), estimate=None):
+    def __init__(self, at, records=(), estimate=None, clock=None):
         self.at = at
         self.estimate = estimate
+        self.clock = clock or (lambda: datetime.datetime.now().astimezone())
         self.longest = {}
         for record in records:
             self.observe(record)
@@ -158,11 +160,10 @@ class Deadline:
             seconds = self.estimate(spec) if self.estimate else 0.0
         return DEADLINE_MARGIN * seconds
 
-    def allows(self, spec, now=None):
+    def allows(self, spec):
         if self.at is None:
             return True
-        now = now or datetime.datetime.now().astimezone()
-        return now + datetime.timedelta(seconds=self.expected_seconds(spec)) <= self.at
+        return self.clock() + datetime.timedelta(seconds=self.expected_seconds(spec)) <= self.at
 
 
 def run_grid(executor, output_dir, settings, experiments, progress=True, log=print, deadline=None):
@@ -286,15 +287,15 @@ def parse_deadline(text, now=None):
     return moment
 
 
-def check_code(output_dir, records, adopt, verify, log):
-    """Refuse records of code the study has not accepted; accept this process's code in a new
-    study, or (``adopt``) once ``verify`` reproduced finished runs under it; else refuse it,
-    naming the files that changed."""
+def check_code(output_dir, records, adopt):
+    """Refuse records of code the study has not accepted, and this process's code unless the study
+    accepted it (or ``adopt``: it is to be checked); a new study accepts it. Returns what changed
+    (text) when this process's code still has to be adopted (see adopt_code), else None."""
     identities = accepted_identities(output_dir)
     current = code_identity()
     if not identities and not records:
         accept_identity(output_dir, current, "the study's first call")
-        return
+        return None
     strangers = unaccepted_records(records, identities)
     if strangers:
         record = strangers[0]
@@ -303,17 +304,28 @@ def check_code(output_dir, records, adopt, verify, log):
                          f"not accepted (the first, {record['run_id']}: {trained}; accepted: see "
                          f"{output_dir}/code.json): records of different code are not mixed; move them away")
     if identity_key(current) in {identity_key(identity) for identity in identities}:
-        return
+        return None
     latest = identities[-1]
     changed = changed_files(latest["files"], loaded_file_digests())
     versions = [f"{name} {latest[name]} → {current[name]}" for name in ("numpy", "python") if latest[name] != current[name]]
-    what = ", ".join(versions + changed[:8]) + (f" and {len(changed) - 8} more files" if len(changed) > 8 else "")
+    what = (", ".join(versions + changed[:8]) + (f" and {len(changed) - 8} more files" if len(changed) > 8 else "")
+            or "files unnamed")
     if not adopt:
         raise StudyError(f"the training code changed since this study's runs ({what}); the study does not mix "
                          "runs of different code: rerun with --adopt-code to re-run finished runs under this code "
                          "and accept it if they agree bit for bit, or start a new --output-dir")
+    return what
+
+
+def adopt_code(output_dir, records, what, verify, log):
+    """Accept this process's code in the study once ``verify`` reproduced a finished run of every
+    model under it bit for bit (``what``: the change, for the log)."""
     log(f"--adopt-code: the training code changed ({what}); re-running finished runs under it")
     verified = verify(records, per_model=True)
+    if not verified:
+        raise StudyError("--adopt-code: no finished run to re-run, so nothing shows that this code gives the same "
+                         "numbers; start a new --output-dir")
+    current = code_identity()
     accept_identity(output_dir, current, f"re-ran {', '.join(verified)} bit for bit")
     log(f"accepted {describe_identity(current)}: {len(verified)} finished runs reproduced bit for bit")
 
@@ -395,12 +407,13 @@ def run_compare(output_dir, quick=False, data_dir=None, only=None, workers=1, sc
 
 
 def _compare_in_folder(output_dir, settings, experiments, data_dir, workers, scheduler, progress, log, deadline,
-                       adopt_code, handshake_timeout, started, size):
+                       adopt, handshake_timeout, started, size):
     from threadpoolctl import threadpool_limits
 
     log(f"normnet compare: {size} grid into {output_dir}; experiments: {', '.join(experiments)}"
         + (f"; deadline {deadline:%Y-%m-%d %H:%M}" if deadline else ""))
     records = load_records(output_dir)
+    to_adopt = check_code(output_dir, records, adopt)
     timing_path = output_dir / "timing.json"
     timing_to_do = "timing" in experiments and not timing_path.exists()
     if timing_to_do or scheduler is None:
@@ -420,8 +433,9 @@ def _compare_in_folder(output_dir, settings, experiments, data_dir, workers, sch
         def verify(records, per_model=False):
             return verify_runs(executor, output_dir, records, per_model, log=log)
 
-        check_code(output_dir, records, adopt_code, verify, log)
-        if records and not adopt_code:
+        if to_adopt:
+            adopt_code(output_dir, records, to_adopt, verify, log)
+        elif records:
             verify(records)
         log(f"running the grid {executor.description}")
         estimate = (lambda spec: estimate_seconds([spec], throughput)) if throughput else None

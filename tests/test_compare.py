@@ -11,6 +11,7 @@ import pytest
 
 from experiments.figures import FIGURES
 from experiments.grid import ARMS, Settings, selection_specs
+from experiments.provenance import code_identity
 from experiments.results import RESULT_COLUMNS
 from framework.cli import main
 
@@ -57,6 +58,9 @@ def test_compare_quick_writes_every_output_and_resumes(quick_in_process, capsys)
     assert {"spec", "rows", "trajectory", "run_id", "executed_on"} <= set(record)
     assert record["trajectory"][0]["step"] == 0
     assert not any(json.loads(path.read_text())["failed"] for path in run_files)
+    # Every record names the code that trained it: this process's, the one code.json accepts.
+    assert {json.dumps(json.loads(path.read_text())["code"]) for path in run_files} == {json.dumps(code_identity())}
+    assert json.loads((output_dir / "code.json").read_text())["identities"][0]["digest"] == code_identity()["digest"]
 
     # results.csv: the documented columns; one row per run per epoch, plus the epoch-0 row.
     with open(output_dir / "results.csv", newline="") as handle:
@@ -99,6 +103,8 @@ def test_compare_quick_writes_every_output_and_resumes(quick_in_process, capsys)
     assert main(["compare", "--quick", "--workers", "1", "--output-dir", str(output_dir), "--no-progress"]) == 0
     second_output = capsys.readouterr().out
     assert second_output.strip().splitlines()[-1].startswith("done: 0 runs executed in this call;")
+    # ... but first re-runs one finished run and finds its record again, bit for bit.
+    assert "gives its record again, bit for bit" in second_output
     # Nothing left to plan: the dependent runs are counted at the chosen alphas, all finished.
     assert "measuring speed" not in second_output
     assert {path: path.stat().st_mtime_ns for path in (output_dir / "runs").glob("*.json")} == modified
