@@ -19,6 +19,7 @@ which reads the channel on descriptors 3 and 4), ``worker_log`` (where its outpu
 """
 import fcntl
 import importlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -56,11 +57,14 @@ def main(arguments):
     sys.dont_write_bytecode = True
     sys.path[:] = [project] + [entry for entry in sys.path if entry and os.path.abspath(entry) != project]
     os.chdir(project)
+    already = [name for name in config["modules"] if name in sys.modules]
+    if already:
+        raise RuntimeError(f"{already} imported before grading began; not grading")
     from exercise import remote
 
     shared = {}
     for name in config["shared"]:
-        module = importlib.import_module(name)
+        module = _load_alone(name, project)
         shared.update({(value.__module__, value.__qualname__): value for value in vars(module).values()
                        if isinstance(value, type) and value.__module__ == name})
     worker, reader, writer = _start_worker(config["worker"], config["worker_log"], config["limits"])
@@ -73,9 +77,14 @@ def main(arguments):
                 _write_verdict(config["verdict"], f"{config['files'][name]} does not import: "
                                                   f"{type(error).__name__}: {error}")
                 return 3
-        for name in config["modules"]:          # parents after every proxy is in place
+        # Only now the packages: their __init__ files import the part's modules, which must
+        # be the proxies (a reference module loaded first would answer for the student).
+        for name in config["modules"]:
             parent, _, child = name.rpartition(".")
             setattr(importlib.import_module(parent), child, sys.modules[name])
+        loaded = [name for name in config["modules"] if not isinstance(sys.modules.get(name), remote.RemoteModule)]
+        if loaded:
+            raise RuntimeError(f"the reference of {loaded} was imported before the student's; not grading")
         import pytest
 
         return pytest.main(arguments[1:])
@@ -85,6 +94,16 @@ def main(arguments):
             worker.wait(5)
         except subprocess.TimeoutExpired:
             worker.kill()
+
+
+def _load_alone(name, project):
+    """Import the shared module ``name`` without its package's __init__ (which imports the
+    part's modules: they must be the proxies, and those need the shared classes first)."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(project, *name.split(".")) + ".py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def _write_verdict(path, note):

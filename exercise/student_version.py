@@ -1,32 +1,70 @@
 """``normnet exercise make DIR``: write the student version of the project into DIR.
 
 DIR mirrors the project's layout, so a solution file copied to the same path in DIR
-fills that part in. What a student writes is stubbed (see ``exercise.markers``); what
-a student does not write (the fast layers, data, the command line, the study, these
-tools) is copied as it is. DIR gets the exercise tests (the very files of the project's
-test suite that ``exercise.points`` names, plus the helpers they import), the notebooks
-with their solution blocks stubbed and their outputs cleared, the setup files (so
-``pip install -e DIR`` works) and a STUDENT.md with the instructions.
+fills that part in. What a student writes is stubbed (see ``exercise.markers``); what a
+student does not write (data, the command line, the study, these tools) is copied as it is.
 
-Left out: the project's internal tests (fast-layer internals, persistence, data, ...),
-the hidden tests of ``tests/hidden``, the benchmarks, docs and TEACHING.md.
+The student version holds **no working implementation of a graded part**: its files are
+chosen from the files git tracks (``git ls-files``, so a ``conv.py~`` or ``relu_old.py``
+beside the solution never ships) by an allow-list, and
+
+- the fast layers are not in it: its ``layers/fast`` is generated and hands out the
+  student's own teaching layers under the fast names, so whatever builds from the fast
+  layers (the LeNet builder, ``normnet train``, the notebooks) runs the student's code;
+- the tests are the exercise tests (``exercise.points``) and the helpers they import, not
+  the textbook reference layers nor the project's internal tests;
+- the notebooks have their solution blocks stubbed and their outputs cleared.
+
+DIR also gets the setup files (so ``pip install -e DIR`` works), a pytest configuration
+that runs the student's parts only, a ``.gitignore`` and STUDENT.md with the instructions.
+Left out: the hidden tests of ``tests/hidden``, the benchmarks, docs and TEACHING.md.
 """
 import json
 import re
 import shutil
 import string
+import subprocess
 from pathlib import Path
 
 from exercise.markers import has_solutions, strip_solutions
 from exercise.points import PARTS, TOTAL_POINTS
 
 PROJECT = Path(__file__).resolve().parent.parent
-# Packages whose solution blocks a student writes; every other package is copied unchanged.
+# Packages whose solution blocks a student writes; the others are copied unchanged.
 STUDENT_PACKAGES = ("framework", "layers", "optimizers", "regularizers")
 UNCHANGED_PACKAGES = ("data", "experiments", "exercise")
-TOP_LEVEL_FILES = ("setup.cfg", "pyproject.toml", "README.md", "LICENSE", ".importlinter")
-SKIPPED_NAMES = ("__pycache__", ".ipynb_checkpoints", ".pytest_cache")
+TOP_LEVEL_FILES = ("pyproject.toml", "README.md", "LICENSE", ".importlinter")
+# Never in the student version: working twins of graded layers, and the tests' reference layers.
+WITHHELD = ("layers/fast/", "tests/textbook.py", "tests/hidden/")
+TEST_HELPERS = ("tests/conftest.py", "tests/helpers.py")
 STUDENT_TEMPLATE = Path(__file__).with_name("STUDENT.md")
+FAST_STANDIN = '''"""The fast layers, in the student version: your own layers.
+
+The teacher's fast twins of the layers you write are not handed out. Everything that
+builds from the fast layers (``framework.models.build_lenet``, ``normnet train``, the
+notebooks) builds from the teaching layers in ``layers/`` instead: your code.
+"""
+from layers import __all__, lazy_attribute  # noqa: F401
+from layers import _MODULES
+
+
+def __getattr__(name):
+    return lazy_attribute(globals(), _MODULES, name)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+'''
+STUDENT_GITIGNORE = """.venv/
+venv/
+__pycache__/
+*.py[cod]
+*.egg-info/
+.pytest_cache/
+.ipynb_checkpoints/
+runs/
+*.tar.gz
+"""
 
 
 def make_student_version(target, force=False, project=PROJECT):
@@ -62,38 +100,52 @@ def make_student_version(target, force=False, project=PROJECT):
         else:
             shutil.copyfile(source, destination)
         summary["files"] += 1
-    (target / "STUDENT.md").write_text(student_instructions(), encoding="utf-8")
-    summary["files"] += 1
+    generated = {"STUDENT.md": student_instructions(), "layers/fast/__init__.py": FAST_STANDIN,
+                 ".gitignore": STUDENT_GITIGNORE, "setup.cfg": student_setup_cfg(project)}
+    for name, text in generated.items():
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        (target / name).write_text(text, encoding="utf-8")
+    summary["files"] += len(generated)
     return summary
 
 
+def tracked_files(project):
+    """The files git tracks in ``project``, relative paths; ValueError outside a git checkout."""
+    try:
+        listing = subprocess.run(["git", "-C", str(project), "ls-files", "-z"], capture_output=True, check=True,
+                                 timeout=60).stdout
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        raise ValueError(f"{project} is not a git checkout; the student version is made from the files git "
+                         f"tracks (clone normnet with git)") from None
+    return sorted(Path(name) for name in listing.decode("utf-8").split("\0") if name)
+
+
+def student_files(project=PROJECT):
+    """The paths (relative to the project) the student version copies from it: tracked
+    files on the allow-list, never one under ``WITHHELD``."""
+    exercise_tests = {name for part in PARTS for name in part.tests}
+    chosen = []
+    for path in tracked_files(project):
+        name = path.as_posix()
+        if name.startswith(WITHHELD) or not (Path(project) / path).is_file():
+            continue
+        if name in TOP_LEVEL_FILES or name in exercise_tests or name in TEST_HELPERS \
+                or path.parts[0] in STUDENT_PACKAGES + UNCHANGED_PACKAGES and path.suffix in (".py", ".md", ".txt") \
+                or path.parts[0] == "notebooks" and len(path.parts) == 2 and path.suffix in (".ipynb", ".py"):
+            chosen.append(path)
+    return chosen
+
+
 def _student_files(project):
-    """(source path, path relative to the project) of every file the student version holds."""
-    for name in TOP_LEVEL_FILES:
-        if (project / name).is_file():
-            yield project / name, Path(name)
-    for package in STUDENT_PACKAGES + UNCHANGED_PACKAGES:
-        yield from _files_below(project, project / package)
-    tests = project / "tests"
-    exercise_tests = {Path(name) for part in PARTS for name in part.tests}
-    for path in sorted(tests.glob("*.py")):
-        relative = path.relative_to(project)
-        # the exercise tests, and the helpers and conftest they need (test files of the
-        # project's internals stay behind)
-        if relative in exercise_tests or not path.name.startswith("test_"):
-            yield path, relative
-    notebooks = project / "notebooks"
-    for path in sorted(notebooks.glob("*.ipynb")) + sorted(notebooks.glob("*.py")):
-        yield path, path.relative_to(project)
+    """(source path, path relative to the project) of every file the student version copies."""
+    for relative in student_files(project):
+        yield Path(project) / relative, relative
 
 
-def _files_below(project, folder):
-    if not folder.is_dir():
-        return
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and not any(part in SKIPPED_NAMES or part.endswith(".egg-info") for part in path.parts):
-            if path.suffix not in (".pyc", ".pyo"):
-                yield path, path.relative_to(project)
+def student_setup_cfg(project):
+    """The project's setup.cfg, with pytest selecting the student's own tests by default."""
+    text = (Path(project) / "setup.cfg").read_text(encoding="utf-8")
+    return text.replace("addopts = -ra", 'addopts = -ra -m "not fast and not textbook"', 1)
 
 
 def strip_notebook(text, name):
