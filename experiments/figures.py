@@ -2,6 +2,8 @@
 timing rows (the same tables ``summary.md`` is computed from). A figure whose runs do not
 exist yet is not drawn.
 
+    control_curves.png              the positive control: validation error and mean unit norm per
+                                    epoch, none against coupled L2, per (train size, epochs)
     validation_error_vs_alpha.png   selection: validation error against nominal alpha and against
                                     the shrinkage per step each arm applies at its final weights
     test_error_confirmation.png     claim 1: test error per arm at its chosen alpha, every seed
@@ -267,7 +269,53 @@ def figure_unit_norms(results, norm_rows, timing_rows, path):
     _save(figure, path)
 
 
-FIGURE_MAKERS = {"validation_error_vs_alpha.png": figure_selection,
+def figure_control(results, norm_rows, timing_rows, path):
+    """The positive control: validation error and mean unit norm per epoch, per arm and alpha,
+    mean over the control seeds with a band from their lowest to their highest value."""
+    settings = results.settings
+    reference, treated = settings.control_arms[0], settings.control_arms[-1]
+    panels = []
+    for train_size, epochs in settings.control_settings:
+        conditions = dict(dataset=settings.main_dataset, model="lenet", initializer="he", epochs=epochs,
+                          batch_size=settings.batch_size, train_size=train_size)
+        curves = [(reference, 0.0)] + [(treated, alpha) for alpha in settings.control_alphas]
+        curves = [(arm, alpha) for arm, alpha in curves
+                  if results.final(settings.control_seeds, arm=arm, alpha=alpha, **conditions)]
+        if curves:
+            panels.append((train_size, epochs, conditions, curves))
+    if not panels:
+        return
+    plt = _pyplot()
+    figure, axes = plt.subplots(2, len(panels), figsize=(5.5 * len(panels), 7.5), squeeze=False)
+    styles = ("-", "--", ":", "-.")
+    for column, (train_size, epochs, conditions, curves) in enumerate(panels):
+        error_axis, norm_axis = axes[0][column], axes[1][column]
+        for index, (arm, alpha) in enumerate(curves):
+            label = LABELS[arm] + (f" α={alpha:.3g}" if arm != reference else "")
+            style = dict(color=COLORS[arm], linestyle=styles[index % len(styles)])
+            for axis, column_name, scale, first in ((error_axis, "validation_error", 100, 1),
+                                                    (norm_axis, "weight_norm_mean", 1, 0)):
+                epoch_axis = list(range(first, epochs + 1))
+                values = [list(results.by_seed(column_name, settings.control_seeds, epoch, arm=arm, alpha=alpha,
+                                               **conditions).values()) for epoch in epoch_axis]
+                axis.plot(epoch_axis, [scale * mean_std(entry)[0] for entry in values], label=label, **style)
+                axis.fill_between(epoch_axis, [scale * min(entry) for entry in values],
+                                  [scale * max(entry) for entry in values], color=COLORS[arm], alpha=0.12)
+        error_axis.set_title(f"Fashion-MNIST, LeNet: {train_size} images × {epochs} epochs", fontsize=9)
+        error_axis.set_ylabel("validation error (%)")
+        _plain_log_y(error_axis)
+        norm_axis.set_ylabel("mean unit norm ‖w_o‖ over all kernels")
+        for axis in (error_axis, norm_axis):
+            axis.set_xlabel("epoch")
+            axis.grid(alpha=0.3, which="both")
+            axis.legend(fontsize=8)
+    figure.suptitle("Positive control: mean over seeds " + ", ".join(str(seed) for seed in settings.control_seeds)
+                    + "\n(band: lowest to highest seed)", fontsize=10)
+    _save(figure, path)
+
+
+FIGURE_MAKERS = {"control_curves.png": figure_control,
+                 "validation_error_vs_alpha.png": figure_selection,
                  "test_error_confirmation.png": figure_confirmation,
                  "paired_differences.png": figure_paired_differences,
                  "convergence.png": figure_convergence,

@@ -91,19 +91,31 @@ def design_section(results, finished_ids):
     complete = len(selection) == sum(spec.run_id in finished_ids for spec in selection)
     note = ("" if complete else " The selection is unfinished, so the confirmation counts assume every "
             "regularized arm gets an alpha.")
+    seeds = lambda values: ", ".join(str(seed) for seed in values)  # noqa: E731 - a one-line helper
+    what = []
+    if settings.control_settings and settings.control_seeds:
+        what.append("Positive control: " + ", ".join(LABELS[arm] for arm in settings.control_arms) + " at alphas "
+                    + ", ".join(f"{alpha:.3g}" for alpha in settings.control_alphas) + " on "
+                    + ", ".join(f"{size} training images × {epochs} epochs" for size, epochs in settings.control_settings)
+                    + f", seeds {seeds(settings.control_seeds)}; fixed in advance, nothing is chosen from it.")
+    if settings.selection_seeds:
+        what.append(f"Selection: every regularized arm at alphas {', '.join(f'{alpha:.3g}' for alpha in settings.alphas)}"
+                    + (f" (Norm Loss's arms further on: "
+                       f"{', '.join(f'{alpha:.3g}' for alpha in settings.norm_loss_further)})"
+                       if settings.norm_loss_further else "")
+                    + f" on seeds {seeds(settings.selection_seeds)}; each arm's alpha is the one with the lowest mean "
+                    "validation error.")
+    if settings.confirmation_seeds:
+        what.append(f"Confirmation: every arm at its chosen alpha on seeds {min(settings.confirmation_seeds)}–"
+                    f"{max(settings.confirmation_seeds)}, paired (same initial weights and batch order per seed). "
+                    "The test set chooses nothing.")
     return ["## Design", "",
             f"SGD with momentum {MOMENTUM}, peak learning rate {settings.learning_rate} at batch "
             f"{settings.batch_size}, cosine decay per step to near zero, mean cross-entropy, float32, He "
-            f"initialization. Training: the first {settings.train_size} training images; validation: the "
-            f"last {VALIDATION_SIZE}. Arms: {', '.join(LABELS[arm] for arm in settings.arms)} (decoupled: "
-            "shrinkage of the current weights; coupled: the penalty's gradient through momentum).", "",
-            f"Selection: every regularized arm at alphas {', '.join(f'{alpha:.3g}' for alpha in settings.alphas)}"
-            + (f" (Norm Loss's arms further on: {', '.join(f'{alpha:.3g}' for alpha in settings.norm_loss_further)})"
-               if settings.norm_loss_further else "")
-            + f" on seeds {', '.join(str(seed) for seed in settings.selection_seeds)}; each arm's alpha is the one "
-            "with the lowest mean validation error. Confirmation: every arm at its chosen alpha on seeds "
-            f"{min(settings.confirmation_seeds)}–{max(settings.confirmation_seeds)}, paired (same initial weights "
-            "and batch order per seed). The test set chooses nothing.", "",
+            f"initialization. Training: the first {settings.train_size} training images (the control: its own "
+            f"sizes); validation: the last {VALIDATION_SIZE}. Arms: {', '.join(LABELS[arm] for arm in settings.arms)} "
+            "(decoupled: shrinkage of the current weights; coupled: the penalty's gradient through momentum).", "",
+            " ".join(what), "",
             "Runs of each experiment (finished of planned):" + note, "",
             table(["experiment", "runs", "finished"], rows), ""]
 
@@ -511,7 +523,8 @@ def failed_runs_section(failed_records):
 def summary_markdown(results, timing_rows, failed_records=()):
     """The whole ``summary.md``: the design, the selection, then one section per claim."""
     finished_ids = {row["run_id"] for row in results.rows} | {record["run_id"] for record in failed_records}
-    sections = (["# normnet compare: Norm Loss against none / L1 / L2, decoupled and coupled", ""]
+    title = ", ".join(LABELS[arm] for arm in results.settings.arms)
+    sections = ([f"# normnet compare: {title}", ""]
                 + design_section(results, finished_ids) + control_section(results) + verdicts_section(results)
                 + selection_section(results)
                 + claim_accuracy(results)
