@@ -219,8 +219,8 @@ def _grade_part(tree, part, timeout, hidden, project, use_sandbox):
             path.chmod(0o755 if path.is_dir() else 0o644)
         modules = [module_name(source) for source in part.sources]
         worker_config = json.dumps({"tree": str(part_tree), "modules": modules, "shared": shared_modules(project)})
-        limits = dict(sandbox.DEFAULT_LIMITS, cpu_seconds=int(timeout) + 1, drop_root=not use_sandbox or
-                      not sandbox.bubblewrap())
+        limits = dict(sandbox.DEFAULT_LIMITS, cpu_seconds=int(timeout) + 1, drop_root=not (use_sandbox and
+                      sandbox.bubblewrap()) and sandbox.can_drop_root())
         report, verdict = private / "report.xml", private / "verdict.json"
         config = {"project": str(project), "modules": modules, "shared": shared_modules(project),
                   "files": {module_name(source): source for source in part.sources},

@@ -10,10 +10,11 @@ namespace of its own and dies with the grader (a process it starts, even by ``se
 dies with it: the namespace ends when its first process does).
 
 Without bubblewrap the worker is a plain process: the limits below, a copy of the tree, and
-the grader kills its process group after every part. If the grader runs as root the
-worker drops to user 65534, so it can neither read the grader's folders nor write the
-teacher's files. A student's code could still read world-readable files and start a
-process in a session of its own; ``describe`` says so in one line.
+the grader kills its process group after every part. If the grader runs as root and
+user 65534 can start its Python, the worker drops to that user, so it can neither read the
+grader's private folders nor write the teacher's files. A student's code could still read
+what that user can read and start a process in a session of its own; ``describe`` says so
+in one line.
 
 Limits (``DEFAULT_LIMITS``; each part, on top of the grader's time limit): address space
 4 GiB, files written 64 MiB each, CPU time the part's time limit, 256 processes (the kernel
@@ -46,13 +47,30 @@ def bubblewrap():
     return path if probe.returncode == 0 else None
 
 
+@lru_cache(maxsize=None)
+def can_drop_root():
+    """Whether a worker run without bubblewrap can drop root: the grader runs as root and
+    user 65534 can start this Python with NumPy (not if it lives in root's home folder)."""
+    if os.geteuid() != 0:
+        return False
+    try:
+        probe = subprocess.run([sys.executable, "-I", "-c", "import numpy"], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60, cwd="/",
+                               preexec_fn=_drop_root)
+    except (OSError, subprocess.SubprocessError):       # e.g. the interpreter is not theirs to run
+        return False
+    return probe.returncode == 0
+
+
 def describe(use_sandbox=True):
     """One line for the teacher: how parts are isolated on this machine."""
     if use_sandbox and bubblewrap():
         return "grading in bubblewrap: each part's code sees only its own files, no network, no other submission"
-    return ("bubblewrap is not available (apt-get install bubblewrap): grading with resource limits and a "
-            "killed process group per part; a submission could read world-readable files and leave a "
-            "process behind in its own session")
+    who = "as user 65534" if can_drop_root() else "as this user"
+    return (f"bubblewrap is not available (apt-get install bubblewrap): grading {who} with resource limits and "
+            f"a killed process group per part; a submission could read files this user can read"
+            f"{'' if can_drop_root() else ' and write files this user can write'}, and leave a process behind in "
+            f"its own session")
 
 
 def worker_command(part_tree, grading_folder, config_json, use_sandbox=True):
@@ -94,9 +112,13 @@ def apply_limits(limits):
         except (ValueError, OSError):
             pass                            # a hard limit already lower: keep it
     if limits.get("drop_root") and os.geteuid() == 0:
-        os.setgroups([])
-        os.setresgid(NOBODY, NOBODY, NOBODY)
-        os.setresuid(NOBODY, NOBODY, NOBODY)
+        _drop_root()
+
+
+def _drop_root():
+    os.setgroups([])
+    os.setresgid(NOBODY, NOBODY, NOBODY)
+    os.setresuid(NOBODY, NOBODY, NOBODY)
 
 
 def _system_binds():
