@@ -132,6 +132,8 @@ class Settings:
     control_arms: tuple = ("none", "l2_coupled")
     control_alphas: tuple = (10 ** -2.5, 1e-2)
     control_seeds: tuple = ()
+    # The second study: summary.md reports its pre-registered analyses instead of the first study's tables.
+    preregistered: bool = False
 
     @classmethod
     def quick(cls):
@@ -151,7 +153,7 @@ class Settings:
                       selection_seeds=(), confirmation_seeds=(), mnist_seeds=(), batch_sizes=(32, 256),
                       batch_arms=("l2_coupled", "normloss_coupled"), batch_seeds=(), batch_learning_rate="fixed",
                       allconv_arms=(), allconv_seeds=(), control_settings=((10000, 40), (5000, 80)),
-                      control_seeds=(1000, 1001, 1002), trajectory_every=100)
+                      control_seeds=(1000, 1001, 1002), trajectory_every=100, preregistered=True)
         if REGIMES_SETTING is None:
             return control
         train_size, epochs = REGIMES_SETTING
@@ -163,7 +165,7 @@ class Settings:
         """The second study's design at the size of ``quick`` (every stage, tiny)."""
         return dataclasses.replace(cls.quick(), arms=("none", "l2_coupled", "normloss_coupled"), mnist_seeds=(),
                                    batch_arms=("l2_coupled", "normloss_coupled"), batch_learning_rate="fixed",
-                                   allconv_arms=(), allconv_seeds=(), timing_models=("lenet",))
+                                   allconv_arms=(), allconv_seeds=(), timing_models=("lenet",), preregistered=True)
 
     @classmethod
     def of_study(cls, study, quick=False):
@@ -214,10 +216,11 @@ def control_specs(settings):
 
 
 def selection_specs(settings):
-    """Experiment "selection": every regularized arm at every alpha, "none" once, selection seeds."""
+    """Experiment "selection": every regularized arm at every alpha, "none" once, selection seeds; seed by
+    seed, so that a grid stopped at a deadline has whole curves of error against alpha."""
     grid = [("none", 0.0)] + [(arm, alpha) for arm in settings.regularized_arms for alpha in settings.arm_alphas(arm)]
     return [lenet_spec("selection", settings, settings.main_dataset, arm, alpha, seed)
-            for arm, alpha in grid for seed in settings.selection_seeds]
+            for seed in settings.selection_seeds for arm, alpha in grid]
 
 
 def confirmation_specs(settings, chosen):

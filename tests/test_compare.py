@@ -143,3 +143,23 @@ def test_the_report_regenerates_from_a_partial_study(study_data, tmp_path, capsy
     assert "| selection | 11 | 11 |" in summary and "| confirmation | 12 | 0 |" in summary
     assert (output_dir / "validation_error_vs_alpha.png").read_bytes().startswith(PNG_SIGNATURE)
     assert not (output_dir / "test_error_confirmation.png").exists()
+
+
+@pytest.mark.slow
+def test_compare_quick_of_the_second_study_runs_every_stage_and_reports_the_preregistered_analyses(study_data,
+                                                                                                  tmp_path):
+    output_dir = tmp_path / "regimes"
+    assert main(["compare", "--study", "regimes", "--quick", "--workers", "1", "--output-dir", str(output_dir),
+                 "--no-progress"]) == 0
+    records = run_records(output_dir)
+    # The second study's arms only: none and the paper's coupled forms.
+    assert {(record["spec"]["regularizer"], record["spec"]["coupled"]) for record in records.values()} == {
+        ("none", False), ("l2", True), ("normloss", True)}
+    # Its batch runs keep the peak learning rate.
+    assert {record["spec"]["learning_rate"] for record in records.values()} == {0.05}
+    summary = (output_dir / "summary.md").read_text()
+    for heading in ("## Positive control", "## S1: validation error against α and effective strength",
+                    "## S2: confirmation at the chosen α", "## S3: sensitivity to the batch size"):
+        assert heading in summary
+    assert "## 1. Accuracy" not in summary and "nan" not in summary.lower()
+    assert (output_dir / "control_curves.png").read_bytes().startswith(PNG_SIGNATURE)

@@ -1,0 +1,191 @@
+"""The second study's sections of ``summary.md``: each stage's pre-registered analysis
+(``docs/norm_loss_preregistration.md``, computed by ``experiments/inference.py``) and its verdict.
+
+    S1  selection: validation error against alpha and effective strength; plateau widths (claim 3a)
+    S2  confirmation: the control again, TOST and superiority (claim 1), curve areas (claim 2)
+    S3  batch size: the per-seed interaction (claim 3b)
+
+Errors are in percent, differences in points; a section appears once its stage has runs.
+"""
+import math
+
+from experiments.inference import (NEVER_TRAINED, batch_interaction, effective_strength, equivalence,
+                                   paired_curve_areas, plateau_widths, superiority)
+from experiments.paired import holm, interval, paired_difference
+from experiments.summary import LABELS, ci_cell, pct, table
+
+# Stated in advance (docs/norm_loss_preregistration.md).
+EQUIVALENCE_MARGIN = 0.004        # ±0.4 points of test error
+PLATEAU_TOLERANCE = 0.005         # 0.5 points of validation error
+INSENSITIVE = 0.004               # L2's own change at a batch size within ±0.4 points: nothing to reduce
+
+
+def steps_of(row):
+    """Training steps of the run a result row belongs to (ceil(train_size / batch_size) per epoch)."""
+    return math.ceil(row["train_size"] / row["batch_size"]) * row["epochs"]
+
+
+def interval_verdict(summary, positive, negative):
+    """``positive`` when the interval lies below 0, ``negative`` when above, else 'not resolved'."""
+    if summary.n < 2:
+        return "not enough seeds"
+    return positive if summary.high < 0 else negative if summary.low > 0 else "not resolved"
+
+
+def selection_stage(results):
+    """S1: validation error against alpha per arm, the chosen alphas, plateau widths (claim 3a)."""
+    settings = results.settings
+    conditions = results.lenet()
+    seeds = settings.selection_seeds
+    arms = [arm for arm in settings.regularized_arms if results.selection_alphas(arm)]
+    if not arms:
+        return []
+    chosen = results.chosen_alphas()
+    rows = []
+    for alpha in sorted({alpha for arm in arms for alpha in results.selection_alphas(arm)}):
+        cells = []
+        for arm in arms:
+            final = results.final(seeds, arm=arm, alpha=alpha, **conditions)
+            strength = [effective_strength(row["shrinkage_per_step"], steps_of(row)) for row in final]
+            cells += ([f"{100 * interval([row['validation_error'] for row in final]).mean:.2f}"
+                       + (" ←" if chosen.get(arm) == alpha else ""), f"{interval(strength).mean:.3g}"]
+                      if final else ["", ""])
+        rows.append([f"{alpha:.3g}"] + cells)
+    none = results.final(seeds, arm="none", **conditions)
+    widths = {}
+    for arm in arms:
+        final = [row for alpha in results.selection_alphas(arm)
+                 for row in results.final(seeds, arm=arm, alpha=alpha, **conditions)]
+        nominal = {seed: [(row["alpha"], row["validation_error"]) for row in final if row["seed"] == seed]
+                   for seed in seeds}
+        strength = {seed: [(effective_strength(row["shrinkage_per_step"], steps_of(row)), row["validation_error"])
+                           for row in final if row["seed"] == seed and row["shrinkage_per_step"] > 0]
+                    for seed in seeds}
+        widths[arm] = (plateau_widths(nominal, PLATEAU_TOLERANCE), plateau_widths(strength, PLATEAU_TOLERANCE))
+    width_rows = [[LABELS[arm]] + [f"{summary.mean:.2f} [{summary.low:.2f}, {summary.high:.2f}]"
+                                   if summary.n > 1 else f"{summary.mean:.2f}"
+                                   for (_, summary) in widths[arm]] for arm in arms]
+    out = ["## S1: validation error against α and effective strength (selection seeds)", "",
+           f"Mean final validation error (%) over seeds {', '.join(str(seed) for seed in seeds)} and the mean "
+           "effective strength s (the relative pull per step at the final weights × the steps; coupled L2: "
+           "Σ η·α / (1 − μ)); ← the chosen α."
+           + (f" No regularizer: {pct([row['validation_error'] for row in none])} %." if none else ""), "",
+           table(["α"] + [f"{LABELS[arm]} {what}" for arm in arms for what in ("error %", "s")], rows), "",
+           f"Plateau width in decades (the contiguous α around each seed's best within "
+           f"{100 * PLATEAU_TOLERANCE:g} points), mean [95 % CI] over seeds:", "",
+           table(["arm", "nominal α", "effective strength"], width_rows), ""]
+    normloss, l2 = "normloss_coupled", "l2_coupled"
+    if normloss in widths and l2 in widths:
+        differences = []
+        for axis in (0, 1):
+            first, second = widths[normloss][axis][0], widths[l2][axis][0]
+            differences.append(paired_difference(first, second))
+        decided = [interval_verdict(difference, "not supported", "supported") for difference in differences]
+        verdict = ("supported" if decided == ["supported"] * 2 else "not supported" if "not supported" in decided
+                   else "not resolved")
+        out += [f"Claim 3a, {LABELS[normloss]} − {LABELS[l2]} plateau width (decades, paired by seed): nominal α "
+                f"{ci_cell(differences[0], 1)}, effective strength {ci_cell(differences[1], 1)}: **{verdict}**.", ""]
+    return out
+
+
+def confirmation_stage(results):
+    """S2: the control on test error, claim 1 (TOST, superiority), claim 2 (curve areas)."""
+    settings = results.settings
+    conditions = results.lenet()
+    seeds = settings.confirmation_seeds
+    chosen = results.chosen_alphas()
+    arms = {arm: chosen[arm] for arm in settings.arms if arm in chosen
+            and results.final(seeds, arm=arm, alpha=chosen[arm], **conditions)}
+    if not arms:
+        return []
+    rows = [[LABELS[arm], f"{alpha:.3g}" if arm != "none" else "—",
+             pct([row["validation_error"] for row in results.final(seeds, arm=arm, alpha=alpha, **conditions)]),
+             pct([row["test_error"] for row in results.final(seeds, arm=arm, alpha=alpha, **conditions)]),
+             len(results.final(seeds, arm=arm, alpha=alpha, **conditions))] for arm, alpha in arms.items()]
+    out = ["## S2: confirmation at the chosen α (claims 1 and 2)", "",
+           table(["arm", "α", "validation error %", "test error %", "n"], rows), ""]
+
+    def test_errors(arm):
+        return results.by_seed("test_error", seeds, arm=arm, alpha=arms[arm], **conditions)
+
+    if not {"none", "l2_coupled", "normloss_coupled"} <= set(arms):
+        return out
+    control = paired_difference(test_errors("l2_coupled"), test_errors("none"))
+    acts = control.n >= 2 and control.high < 0
+    pairs = {"L2 (coupled) − none": control,
+             "Norm Loss (coupled) − none": paired_difference(test_errors("normloss_coupled"), test_errors("none")),
+             "Norm Loss (coupled) − L2 (coupled)": paired_difference(test_errors("normloss_coupled"),
+                                                                      test_errors("l2_coupled"))}
+    adjusted = holm([difference.p_value for difference in pairs.values()])
+    out += ["Paired differences of final test error (points), 95 % CI, Holm-adjusted p over the three:", "",
+            table(["difference", "n", "mean [95 % CI]", "Holm p"],
+                  [[name, difference.n, ci_cell(difference), f"{p:.3f}"]
+                   for (name, difference), p in zip(pairs.items(), adjusted)]), ""]
+    if not acts:
+        return out + [f"The control does not replicate on these seeds (L2 − none {ci_cell(control)}): claims 1 and 2 "
+                      "are **not testable here**.", ""]
+    l2_errors, normloss_errors = test_errors("l2_coupled"), test_errors("normloss_coupled")
+    common = sorted(set(l2_errors) & set(normloss_errors))
+    differences = [normloss_errors[seed] - l2_errors[seed] for seed in common]
+    tost = equivalence(differences, EQUIVALENCE_MARGIN)
+    summary, superior = superiority(differences)
+    better = "supported" if superior else ("worse" if summary.n > 1 and summary.low > 0 else "not resolved")
+    comparable = "supported" if tost.equivalent else "not resolved"
+    curves = {arm: {seed: [results.by_seed("validation_error", [seed], epoch, arm=arm, alpha=arms[arm],
+                                           **conditions)[seed] for epoch in range(1, settings.epochs + 1)]
+                    for seed in common} for arm in ("l2_coupled", "normloss_coupled")}
+    area = paired_curve_areas(curves["normloss_coupled"], curves["l2_coupled"])
+    faster = interval_verdict(area, "supported", "not supported")
+    return out + [
+        f"Claim 1, comparable: TOST of Norm Loss − L2 with margin ±{100 * EQUIVALENCE_MARGIN:g} points: 90 % interval "
+        f"[{100 * tost.low:+.2f}, {100 * tost.high:+.2f}], p = {tost.p_value:.3f}: **{comparable}**. "
+        f"Better: 95 % interval {ci_cell(summary)}: **{better}**.", "",
+        "Claim 2, faster: the paired area under the validation-error curve (mean height over the epochs, points), "
+        f"Norm Loss − L2: {ci_cell(area)}: **{faster}**.", ""]
+
+
+def batch_stage(results):
+    """S3: per batch size, L2's own change and the per-seed interaction (claim 3b)."""
+    settings = results.settings
+    chosen = results.chosen_alphas()
+    l2, normloss = "l2_coupled", "normloss_coupled"
+    if not {l2, normloss} <= set(chosen):
+        return []
+    seeds = settings.batch_seeds
+    rows = []
+    for size in settings.batch_sizes:
+        errors = {(arm, batch): results.by_seed("test_error", seeds, arm=arm, alpha=chosen[arm],
+                                                 **results.lenet(batch_size=batch))
+                  for arm in (l2, normloss) for batch in (size, settings.batch_size)}
+        if not all(errors.values()):
+            continue
+        interaction, apart = batch_interaction(errors[normloss, size], errors[normloss, settings.batch_size],
+                                               errors[l2, size], errors[l2, settings.batch_size])
+        kept = [seed for seed in errors[l2, size] if seed not in apart]
+        change = paired_difference({seed: errors[l2, size][seed] for seed in kept},
+                                   errors[l2, settings.batch_size])
+        if change.n > 1 and change.low > -INSENSITIVE and change.high < INSENSITIVE and change.low < 0 < change.high:
+            verdict = "not testable here (L2 is insensitive)"
+        elif change.n > 1 and (change.low > 0 or change.high < 0):
+            # Norm Loss changes less when the interaction has the opposite sign of L2's change.
+            opposite = interaction.high < 0 if change.mean > 0 else interaction.low > 0
+            same = interaction.low > 0 if change.mean > 0 else interaction.high < 0
+            verdict = "supported" if opposite else "not supported" if same else "not resolved"
+        else:
+            verdict = "not resolved"
+        rows.append([size, ci_cell(change), ci_cell(interaction), ", ".join(str(seed) for seed in apart) or "none",
+                     verdict])
+    if not rows:
+        return []
+    return ["## S3: sensitivity to the batch size (claim 3b)", "",
+            f"Peak learning rate {settings.learning_rate} at every batch size ({settings.batch_learning_rate}), α per "
+            f"step unchanged. Per seed (Norm Loss at b − at {settings.batch_size}) − (L2 at b − at "
+            f"{settings.batch_size}) of final test error (points); a seed where a run never trained (validation error "
+            f"≥ {100 * NEVER_TRAINED:g} %) is listed apart, not averaged in.", "",
+            table(["batch size b", f"L2 at b − at {settings.batch_size}", "interaction [95 % CI]",
+                   "seeds set apart", "verdict"], rows), ""]
+
+
+def preregistered_sections(results):
+    """The second study's stages that have runs, in order."""
+    return selection_stage(results) + confirmation_stage(results) + batch_stage(results)
