@@ -12,7 +12,7 @@ import math
 from experiments.inference import (NEVER_TRAINED, batch_interaction, effective_strength, equivalence,
                                    paired_curve_areas, plateau_widths, superiority)
 from experiments.paired import holm, interval, paired_difference
-from experiments.summary import LABELS, ci_cell, pct, table
+from experiments.summary import LABELS, ci_cell, pct, selection_rows, selection_runs, table
 
 # Stated in advance (docs/norm_loss_preregistration.md).
 EQUIVALENCE_MARGIN = 0.004        # ±0.4 points of test error
@@ -34,23 +34,18 @@ def interval_verdict(summary, positive, negative):
 
 def selection_stage(results):
     """S1: validation error against alpha per arm, the chosen alphas, plateau widths (claim 3a)."""
-    settings = results.settings
-    conditions = results.lenet()
-    seeds = settings.selection_seeds
-    arms = [arm for arm in settings.regularized_arms if results.selection_alphas(arm)]
-    if not arms:
+    if selection_runs(results) is None:
         return []
-    chosen = results.chosen_alphas()
-    rows = []
-    for alpha in sorted({alpha for arm in arms for alpha in results.selection_alphas(arm)}):
-        cells = []
-        for arm in arms:
-            final = results.final(seeds, arm=arm, alpha=alpha, **conditions)
-            strength = [effective_strength(row["shrinkage_per_step"], steps_of(row)) for row in final]
-            cells += ([f"{100 * interval([row['validation_error'] for row in final]).mean:.2f}"
-                       + (" ←" if chosen.get(arm) == alpha else ""), f"{interval(strength).mean:.3g}"]
-                      if final else ["", ""])
-        rows.append([f"{alpha:.3g}"] + cells)
+    conditions, seeds, arms, _, _ = selection_runs(results)
+
+    def cells(final, mark):
+        if not final:
+            return ["", ""]
+        strength = [effective_strength(row["shrinkage_per_step"], steps_of(row)) for row in final]
+        return [f"{100 * interval([row['validation_error'] for row in final]).mean:.2f}{mark}",
+                f"{interval(strength).mean:.3g}"]
+
+    rows = selection_rows(results, cells)
     none = results.final(seeds, arm="none", **conditions)
     widths = {}
     for arm in arms:

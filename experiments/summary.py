@@ -176,49 +176,70 @@ def control_section(results):
             "error (the mean of the paired differences), with its 95 % interval below 0.", ""] + out
 
 
+def selection_runs(results):
+    """(conditions, seeds, the regularized arms with selection runs, their chosen alphas, every alpha
+    among those runs) of the selection; None before it has runs."""
+    arms = [arm for arm in results.settings.regularized_arms if results.selection_alphas(arm)]
+    if not arms:
+        return None
+    return (results.lenet(), results.settings.selection_seeds, arms, results.chosen_alphas(),
+            sorted({alpha for arm in arms for alpha in results.selection_alphas(arm)}))
+
+
+def selection_rows(results, cells):
+    """One table row per selection alpha: the alpha, then ``cells(final_rows, mark)`` of each arm
+    (its runs' last-epoch rows at that alpha; mark " ←" at its chosen alpha, else "")."""
+    conditions, seeds, arms, chosen, alphas = selection_runs(results)
+    return [[f"{alpha:.3g}"] + [cell for arm in arms
+                                for cell in cells(results.final(seeds, arm=arm, alpha=alpha, **conditions),
+                                                  " ←" if chosen.get(arm) == alpha else "")]
+            for alpha in alphas]
+
+
 def selection_section(results):
     """Validation error against alpha for every arm, and the chosen alphas."""
-    settings = results.settings
-    conditions = results.lenet()
-    seeds = settings.selection_seeds
-    arms = [arm for arm in settings.regularized_arms if results.selection_alphas(arm)]
-    if not arms:
+    if selection_runs(results) is None:
         return []
-    chosen = results.chosen_alphas()
-    alphas = sorted({alpha for arm in arms for alpha in results.selection_alphas(arm)})
-    rows = []
-    for alpha in alphas:
-        cells = []
-        for arm in arms:
-            final = results.final(seeds, arm=arm, alpha=alpha, **conditions)
-            mark = " ←" if chosen.get(arm) == alpha else ""
-            cells.append(f"{100 * mean_std([row['validation_error'] for row in final])[0]:.2f}{mark}"
-                         if final else "")
-        rows.append([f"{alpha:.3g}"] + cells)
+    conditions, seeds, arms, chosen, _ = selection_runs(results)
+    rows = selection_rows(results, lambda final, mark: [
+        f"{100 * mean_std([row['validation_error'] for row in final])[0]:.2f}{mark}" if final else ""])
     none = results.final(seeds, arm="none", **conditions)
     out = ["## Selection: validation error (%) against alpha (Fashion-MNIST, LeNet)", "",
            f"Mean over the selection seeds ({', '.join(str(seed) for seed in seeds)}); ← marks the chosen alpha. "
            f"No regularizer: {100 * mean_std([row['validation_error'] for row in none])[0]:.2f} "
            f"(n = {len(none)}).", "",
            table(["alpha"] + [LABELS[arm] for arm in arms], rows), ""]
-    # How wide the good range is: alphas within 0.5 points of the arm's best validation error.
+    # How wide the good range is, over the alphas every arm has (so that the arms are counted alike):
+    # how many come within 0.5 points of the arm's best, and the contiguous plateau around it.
+    common = sorted(set.intersection(*(set(results.selection_alphas(arm)) for arm in arms)))
     width_rows = []
     for arm in arms:
         means = {alpha: mean_std([row["validation_error"] for row in
                                   results.final(seeds, arm=arm, alpha=alpha, **conditions)])[0]
-                 for alpha in results.selection_alphas(arm)}
-        best = min(means.values())
-        good = [alpha for alpha, mean in means.items() if mean <= best + 0.005]
+                 for alpha in common}
+        best = mean_std([row["validation_error"] for row in
+                         results.final(seeds, arm=arm, alpha=chosen[arm], **conditions)])[0]
+        good = [alpha for alpha in common if means[alpha] <= best + 0.005]
+        plateau, width = "—", "—"
+        if chosen[arm] in common:
+            start = end = common.index(chosen[arm])
+            while start > 0 and common[start - 1] in good:
+                start -= 1
+            while end < len(common) - 1 and common[end + 1] in good:
+                end += 1
+            plateau = f"{common[start]:.3g} … {common[end]:.3g}"
+            width = f"{math.log10(common[end] / common[start]):.1f}" if common[start] > 0 else "—"
         shrinkage = mean_std([row["shrinkage_per_step"] for row in
                               results.final(seeds, arm=arm, alpha=chosen.get(arm), **conditions)])[0]
-        width_rows.append([LABELS[arm], f"{chosen[arm]:.3g}", f"{100 * best:.2f}", len(good),
-                           f"{min(good):.3g} … {max(good):.3g}", f"{100 * max(means.values()):.2f}",
-                           f"{shrinkage:.2e}"])
-    return out + ["Sensitivity to alpha: how many of the half-decade alphas come within 0.5 points of the arm's "
-                  "best mean validation error, and the relative shrinkage per step at the chosen alpha "
-                  "(mean |η̄·g| / |w| per unit at the final weights; coupled arms times 1/(1 − μ)):", "",
-                  table(["arm", "chosen alpha", "best validation %", "alphas within 0.5 points", "their range",
-                         "worst validation % over the grid", "shrinkage per step"], width_rows), ""]
+        width_rows.append([LABELS[arm], f"{chosen[arm]:.3g}", f"{100 * best:.2f}", len(good), plateau, width,
+                           f"{100 * max(means.values()):.2f}", f"{shrinkage:.2e}"])
+    return out + [f"Sensitivity to alpha, over the {len(common)} alphas every arm has: how many come within 0.5 "
+                  "points of the arm's best mean validation error, the contiguous plateau of such alphas "
+                  "around the chosen one and its width in decades, and the relative shrinkage per step at the chosen "
+                  "alpha (mean |η̄·g| / |w| per unit at the final weights; coupled arms times 1/(1 − μ)):", "",
+                  table(["arm", "chosen alpha", "best validation %", f"of the {len(common)} alphas within 0.5 points",
+                         "contiguous plateau", "its width, decades", "worst validation % over them",
+                         "shrinkage per step"], width_rows), ""]
 
 
 def claim_accuracy(results):

@@ -310,9 +310,29 @@ def test_the_selection_section_marks_the_chosen_alpha_and_the_width_of_the_good_
     assert "| 0.0001 | 19.00 | 11.00 ← | 15.00 |" not in text  # L1 has no 1e-4 run: an empty cell
     assert "| 0.0001 |  | 11.00 ← | 15.00 |" in text
     assert "| 0.001 | 19.00 ← | 11.50 | 12.00 ← |" in text
-    # Both L2 alphas lie within 0.5 points of its best; only one of Norm Loss's.
-    assert "| L2 | 0.0001 | 11.00 | 2 | 0.0001 … 0.001 |" in text
-    assert "| Norm Loss | 0.001 | 12.00 | 1 | 0.001 … 0.001 |" in text
+    # Counted over the alphas every arm has (L1 has only 1e-3), so that no arm gets more chances:
+    # L2's 11.50 at 1e-3 is within 0.5 points of its best 11.00, but its chosen 1e-4 is not among
+    # them, so it has no plateau there; Norm Loss's 12.00 at 1e-3 is its best, a plateau of one alpha.
+    assert "over the 1 alphas every arm has" in text
+    assert "| L2 | 0.0001 | 11.00 | 1 | — | — | 11.50 |" in text
+    assert "| Norm Loss | 0.001 | 12.00 | 1 | 0.001 … 0.001 | 0.0 | 12.00 |" in text
+
+
+def test_the_plateau_counts_every_arm_over_the_same_alphas_and_only_the_contiguous_run():
+    # Norm Loss has two alphas more (10, 100), L2 does not: they are not counted. Over 1e-4 … 1e-2:
+    # L2 11.0, 11.2, 12.0 → best 11.0 at 1e-4, 1e-3 within 0.5 (11.2), 1e-2 not: plateau 1e-4 … 1e-3, 1 decade.
+    # Norm Loss 11.3, 12.0, 11.0 (+ 11.1 at 10, 11.2 at 100) → best 11.0 at 1e-2; 1e-4 (11.3) is within 0.5
+    # points but cut off by 1e-3 (12.0): 1 alpha within besides the best, a plateau of 0 decades.
+    errors = {"l2": {1e-4: 0.110, 1e-3: 0.112, 1e-2: 0.120},
+              "normloss": {1e-4: 0.113, 1e-3: 0.120, 1e-2: 0.110, 10.0: 0.111, 100.0: 0.112}}
+    rows = [row(arm, alpha, seed, validation=error) for arm, by_alpha in errors.items()
+            for alpha, error in by_alpha.items() for seed in (100, 101)]
+    rows += [row("none", 0.0, seed) for seed in (100, 101)]
+    settings = Settings(selection_seeds=(100, 101), epochs=2, train_size=640, arms=("none", "l2", "normloss"),
+                        alphas=(1e-4, 1e-3, 1e-2), norm_loss_further=(10.0, 100.0))
+    text = "\n".join(summary.selection_section(Results(rows, settings)))
+    assert "| L2 | 0.0001 | 11.00 | 2 | 0.0001 … 0.001 | 1.0 | 12.00 |" in text
+    assert "| Norm Loss | 0.01 | 11.00 | 2 | 0.01 … 0.01 | 0.0 | 12.00 |" in text
 
 
 def test_the_summary_lists_failed_runs_and_leaves_out_empty_claims():
