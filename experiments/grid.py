@@ -15,7 +15,8 @@ The design is *a positive control, then selection, then confirmation*:
     batch         L2 and Norm Loss at their chosen alphas at other batch sizes, the learning rate
                   scaled linearly with the batch size, alpha kept per step
     allconv       Fashion-MNIST, the all-convolutional network with batch norm: none, L2 and
-                  Norm Loss at the alphas chosen on LeNet
+                  Norm Loss at the alphas chosen on LeNet, or (the second study) at the alphas of its
+                  own selection over ``allconv_alphas`` on ``allconv_selection_seeds``
     timing        seconds per training step with each regularizer, in one process, after the grid
 
 An *arm* is a regularizer and the form it is applied in: decoupled shrinkage of the current
@@ -120,6 +121,10 @@ class Settings:
     allconv_batch_size: int = 64
     eval_size: int | None = None
     allconv_eval_size: int | None = None
+    # The all-conv network's own selection (the second study's S4): its alphas and seeds; none: it
+    # trains at the alphas chosen on LeNet.
+    allconv_alphas: tuple = ()
+    allconv_selection_seeds: tuple = ()
     timing_models: tuple = ("lenet", "allconv")
     timing_rounds: int = 15
     timing_steps: int = 30
@@ -158,14 +163,20 @@ class Settings:
             return control
         train_size, epochs = REGIMES_SETTING
         return dataclasses.replace(control, train_size=train_size, epochs=epochs, selection_seeds=(1100, 1101, 1102),
-                                   confirmation_seeds=tuple(range(1200, 1210)), batch_seeds=tuple(range(1200, 1210)))
+                                   confirmation_seeds=tuple(range(1200, 1210)), batch_seeds=tuple(range(1200, 1210)),
+                                   allconv_arms=("none", "l2_coupled", "normloss_coupled"),
+                                   allconv_alphas=tuple(10 ** (exponent / 2) for exponent in range(-8, -1)),
+                                   allconv_selection_seeds=(1300, 1301, 1302), allconv_seeds=tuple(range(1400, 1410)),
+                                   allconv_train_size=train_size, allconv_epochs=epochs)
 
     @classmethod
     def regimes_quick(cls):
         """The second study's design at the size of ``quick`` (every stage, tiny)."""
         return dataclasses.replace(cls.quick(), arms=("none", "l2_coupled", "normloss_coupled"), mnist_seeds=(),
                                    batch_arms=("l2_coupled", "normloss_coupled"), batch_learning_rate="fixed",
-                                   allconv_arms=(), allconv_seeds=(), timing_models=("lenet",), preregistered=True)
+                                   allconv_arms=("none", "l2_coupled", "normloss_coupled"), allconv_alphas=(1e-3,),
+                                   allconv_selection_seeds=(301,), allconv_seeds=(0,), timing_models=("lenet",),
+                                   preregistered=True)
 
     @classmethod
     def of_study(cls, study, quick=False):
@@ -243,12 +254,31 @@ def batch_specs(settings, chosen):
             for batch_size in (settings.batch_size,) + tuple(settings.batch_sizes) for seed in settings.batch_seeds]
 
 
+def allconv_key(arm):
+    """The key of the all-conv network's own chosen alpha of ``arm`` among the chosen alphas."""
+    return f"allconv:{arm}"
+
+
+def _allconv_spec(settings, arm, alpha, seed):
+    return _spec("allconv", settings, settings.main_dataset, "allconv", arm, alpha, settings.allconv_batch_size, seed,
+                 settings.allconv_epochs, settings.allconv_train_size, settings.learning_rate,
+                 settings.allconv_eval_size)
+
+
+def allconv_selection_specs(settings):
+    """The all-conv network's own selection: every regularized all-conv arm at ``allconv_alphas``,
+    "none" once, on ``allconv_selection_seeds`` (none: no selection of its own)."""
+    grid = [(arm, alpha) for arm in settings.allconv_arms if arm != "none" for alpha in settings.allconv_alphas]
+    return [_allconv_spec(settings, arm, alpha, seed) for seed in settings.allconv_selection_seeds
+            for arm, alpha in [("none", 0.0)] + grid]
+
+
 def allconv_specs(settings, chosen):
-    """Experiment "allconv": the all-convolutional network with batch norm at the LeNet alphas."""
-    return [_spec("allconv", settings, settings.main_dataset, "allconv", arm, chosen.get(arm, 0.0),
-                  settings.allconv_batch_size, seed, settings.allconv_epochs, settings.allconv_train_size,
-                  settings.learning_rate, settings.allconv_eval_size)
-            for arm in settings.allconv_arms if arm == "none" or arm in chosen for seed in settings.allconv_seeds]
+    """Experiment "allconv": the all-convolutional network with batch norm at its own chosen alphas
+    (``allconv_key(arm)`` in ``chosen``) when it has a selection, else at the LeNet alphas."""
+    key = allconv_key if settings.allconv_selection_seeds else (lambda arm: arm)
+    return [_allconv_spec(settings, arm, chosen.get(key(arm), 0.0), seed)
+            for arm in settings.allconv_arms if arm == "none" or key(arm) in chosen for seed in settings.allconv_seeds]
 
 
 DEPENDENT_MAKERS = {"confirmation": confirmation_specs, "mnist": mnist_specs, "batch": batch_specs,
@@ -259,6 +289,7 @@ def independent_specs(settings, experiments):
     """The runs of ``experiments`` that need no chosen alpha, control and selection first, each run once."""
     specs = control_specs(settings) if "control" in experiments else []
     specs += selection_specs(settings) if "selection" in experiments else []
+    specs += allconv_selection_specs(settings) if "allconv" in experiments else []
     specs += [spec for name in DEPENDENT_EXPERIMENTS if name in experiments
               for spec in DEPENDENT_MAKERS[name](settings, {}) if spec.regularizer == "none"]
     return unique(specs)

@@ -4,6 +4,7 @@
     S1  selection: validation error against alpha and effective strength; plateau widths (claim 3a)
     S2  confirmation: the control again, TOST and superiority (claim 1), curve areas (claim 2)
     S3  batch size: the per-seed interaction (claim 3b)
+    S4  the all-conv network with batch norm: its own selection and confirmation, as S1 and S2
 
 Errors are in percent, differences in points; a section appears once its stage has runs.
 """
@@ -18,6 +19,7 @@ from experiments.summary import LABELS, ci_cell, pct, selection_rows, selection_
 EQUIVALENCE_MARGIN = 0.004        # ±0.4 points of test error
 PLATEAU_TOLERANCE = 0.005         # 0.5 points of validation error
 INSENSITIVE = 0.004               # L2's own change at a batch size within ±0.4 points: nothing to reduce
+MODELS = {"lenet": "LeNet", "allconv": "all-conv + BN"}
 
 
 def steps_of(row):
@@ -32,11 +34,12 @@ def interval_verdict(summary, positive, negative):
     return positive if summary.high < 0 else negative if summary.low > 0 else "not resolved"
 
 
-def selection_stage(results):
-    """S1: validation error against alpha per arm, the chosen alphas, plateau widths (claim 3a)."""
-    if selection_runs(results) is None:
+def selection_stage(results, model="lenet", name="S1"):
+    """S1 (S4 for the all-conv network): validation error against alpha per arm, the chosen alphas,
+    plateau widths (claim 3a)."""
+    if selection_runs(results, model) is None:
         return []
-    conditions, seeds, arms, _, _ = selection_runs(results)
+    conditions, seeds, arms, _, _ = selection_runs(results, model)
 
     def cells(final, mark):
         if not final:
@@ -45,11 +48,11 @@ def selection_stage(results):
         return [f"{100 * interval([row['validation_error'] for row in final]).mean:.2f}{mark}",
                 f"{interval(strength).mean:.3g}"]
 
-    rows = selection_rows(results, cells)
+    rows = selection_rows(results, cells, model)
     none = results.final(seeds, arm="none", **conditions)
     widths = {}
     for arm in arms:
-        final = [row for alpha in results.selection_alphas(arm)
+        final = [row for alpha in results.selection_alphas(arm, model)
                  for row in results.final(seeds, arm=arm, alpha=alpha, **conditions)]
         nominal = {seed: [(row["alpha"], row["validation_error"]) for row in final if row["seed"] == seed]
                    for seed in seeds}
@@ -60,7 +63,7 @@ def selection_stage(results):
     width_rows = [[LABELS[arm]] + [f"{summary.mean:.2f} [{summary.low:.2f}, {summary.high:.2f}]"
                                    if summary.n > 1 else f"{summary.mean:.2f}"
                                    for (_, summary) in widths[arm]] for arm in arms]
-    out = ["## S1: validation error against α and effective strength (selection seeds)", "",
+    out = [f"## {name}: validation error against α and effective strength ({MODELS[model]}, selection seeds)", "",
            f"Mean final validation error (%) over seeds {', '.join(str(seed) for seed in seeds)} and the mean "
            "effective strength s (the relative pull per step at the final weights × the steps; coupled L2: "
            "Σ η·α / (1 − μ)); ← the chosen α."
@@ -83,12 +86,13 @@ def selection_stage(results):
     return out
 
 
-def confirmation_stage(results):
-    """S2: the control on test error, claim 1 (TOST, superiority), claim 2 (curve areas)."""
+def confirmation_stage(results, model="lenet", name="S2"):
+    """S2 (S4 for the all-conv network): the control on test error, claim 1 (TOST, superiority),
+    claim 2 (curve areas)."""
     settings = results.settings
-    conditions = results.lenet()
-    seeds = settings.confirmation_seeds
-    chosen = results.chosen_alphas()
+    conditions, seeds, epochs = ((results.lenet(), settings.confirmation_seeds, settings.epochs) if model == "lenet"
+                                 else (results.allconv(), settings.allconv_seeds, settings.allconv_epochs))
+    chosen = results.chosen_alphas(model if settings.allconv_selection_seeds else "lenet")
     arms = {arm: chosen[arm] for arm in settings.arms if arm in chosen
             and results.final(seeds, arm=arm, alpha=chosen[arm], **conditions)}
     if not arms:
@@ -97,7 +101,7 @@ def confirmation_stage(results):
              pct([row["validation_error"] for row in results.final(seeds, arm=arm, alpha=alpha, **conditions)]),
              pct([row["test_error"] for row in results.final(seeds, arm=arm, alpha=alpha, **conditions)]),
              len(results.final(seeds, arm=arm, alpha=alpha, **conditions))] for arm, alpha in arms.items()]
-    out = ["## S2: confirmation at the chosen α (claims 1 and 2)", "",
+    out = [f"## {name}: confirmation at the chosen α ({MODELS[model]}; claims 1 and 2)", "",
            table(["arm", "α", "validation error %", "test error %", "n"], rows), ""]
 
     def test_errors(arm):
@@ -127,7 +131,7 @@ def confirmation_stage(results):
     better = "supported" if superior else ("worse" if summary.n > 1 and summary.low > 0 else "not resolved")
     comparable = "supported" if tost.equivalent else "not resolved"
     curves = {arm: {seed: [results.by_seed("validation_error", [seed], epoch, arm=arm, alpha=arms[arm],
-                                           **conditions)[seed] for epoch in range(1, settings.epochs + 1)]
+                                           **conditions)[seed] for epoch in range(1, epochs + 1)]
                     for seed in common} for arm in ("l2_coupled", "normloss_coupled")}
     area = paired_curve_areas(curves["normloss_coupled"], curves["l2_coupled"])
     faster = interval_verdict(area, "supported", "not supported")
@@ -183,4 +187,5 @@ def batch_stage(results):
 
 def preregistered_sections(results):
     """The second study's stages that have runs, in order."""
-    return selection_stage(results) + confirmation_stage(results) + batch_stage(results)
+    return (selection_stage(results) + confirmation_stage(results) + batch_stage(results)
+            + selection_stage(results, "allconv", "S4") + confirmation_stage(results, "allconv", "S4"))

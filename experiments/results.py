@@ -13,7 +13,7 @@ alpha. The test set never enters the choice: it is reported, on fresh seeds, at 
 import math
 import statistics
 
-from experiments.grid import ARMS, arm_name
+from experiments.grid import ARMS, allconv_key, arm_name
 
 LAYER_COLUMNS = tuple(f"unit_norm_layer{index}" for index in range(1, 6))
 RESULT_COLUMNS = ("dataset", "model", "arm", "regularizer", "coupled", "alpha", "batch_size", "learning_rate",
@@ -105,28 +105,42 @@ class Results:
                     epochs=settings.allconv_epochs, batch_size=settings.allconv_batch_size,
                     train_size=settings.allconv_train_size)
 
-    def selection_alphas(self, arm):
-        """The alphas of ``arm`` with a finished selection run, ascending."""
-        return sorted({row["alpha"] for row in self.final(self.settings.selection_seeds, arm=arm, **self.lenet())})
+    def selection_of(self, model="lenet"):
+        """(conditions, seeds) of the selection runs of ``model`` (the all-conv network's own, if any)."""
+        if model == "allconv":
+            return self.allconv(), self.settings.allconv_selection_seeds
+        return self.lenet(), self.settings.selection_seeds
 
-    def chosen_alphas(self):
-        """Arm → its alpha chosen on validation error over the selection seeds ("none": 0).
+    def selection_alphas(self, arm, model="lenet"):
+        """The alphas of ``arm`` with a finished selection run of ``model``, ascending."""
+        conditions, seeds = self.selection_of(model)
+        return sorted({row["alpha"] for row in self.final(seeds, arm=arm, **conditions)})
+
+    def chosen_alphas(self, model="lenet"):
+        """Arm → its alpha chosen on validation error over the selection seeds of ``model`` ("none": 0).
 
         Only the validation error of the selection runs enters; an arm without a finished
         selection run has no entry.
         """
+        conditions, seeds = self.selection_of(model)
         chosen = {}
         for arm in ARMS:
             if arm == "none":
-                if self.final(self.settings.selection_seeds, arm=arm, **self.lenet()):
+                if self.final(seeds, arm=arm, **conditions):
                     chosen[arm] = 0.0
                 continue
             alpha = best_alpha({alpha: [row["validation_error"] for row in
-                                        self.final(self.settings.selection_seeds, arm=arm, alpha=alpha,
-                                                   **self.lenet())]
-                                for alpha in self.selection_alphas(arm)})
+                                        self.final(seeds, arm=arm, alpha=alpha, **conditions)]
+                                for alpha in self.selection_alphas(arm, model)})
             if alpha is not None:
                 chosen[arm] = alpha
+        return chosen
+
+    def every_chosen_alpha(self):
+        """The LeNet selection's chosen alphas, and the all-conv network's own under ``allconv_key(arm)``."""
+        chosen = self.chosen_alphas()
+        if self.settings.allconv_selection_seeds:
+            chosen.update({allconv_key(arm): alpha for arm, alpha in self.chosen_alphas("allconv").items()})
         return chosen
 
     def by_seed(self, column, seeds, epoch=None, **conditions):

@@ -36,8 +36,8 @@ from pathlib import Path
 
 from experiments import report
 from experiments.executors import HANDSHAKE_TIMEOUT, DaskCluster, InProcess, StudyError
-from experiments.grid import (ARMS, DEPENDENT_EXPERIMENTS, Settings, dependent_specs, independent_specs,
-                              selected_experiments, selection_specs, unique)
+from experiments.grid import (ARMS, DEPENDENT_EXPERIMENTS, Settings, allconv_key, allconv_selection_specs,
+                              dependent_specs, independent_specs, selected_experiments, selection_specs, unique)
 from experiments.results import Results, result_rows
 from experiments.runs import process_datasets
 from experiments.provenance import (accept_identity, accepted_identities, changed_files, code_identity,
@@ -49,7 +49,7 @@ from experiments.timing import estimate_seconds, measure_throughput, measure_tim
 # alphas; then the confirmation runs, the study's main result; then the rest.
 MAIN_PRIORITY, CONFIRMATION_PRIORITY, DEPENDENT_PRIORITY, OTHER_PRIORITY = 3, 2, 1, 0
 # Stands in for the alphas not chosen yet when the plan counts the dependent runs.
-PLACEHOLDER_ALPHAS = {name: 1e-3 for name in ARMS}
+PLACEHOLDER_ALPHAS = {**{name: 1e-3 for name in ARMS}, **{allconv_key(name): 1e-3 for name in ARMS}}
 # A run is submitted before a deadline only if it should end by then: its expected seconds (the
 # longest of the same kind so far, else the plan's estimate) times this margin.
 DEADLINE_MARGIN = 1.5
@@ -65,10 +65,11 @@ def planned_alphas(output_dir, settings):
 
 
 def chosen_alphas(output_dir, settings):
-    """Arm → alpha chosen on validation error among the finished selection runs in ``output_dir``."""
-    selection_ids = {spec.run_id for spec in selection_specs(settings)}
+    """Arm → alpha chosen on validation error among the finished selection runs in ``output_dir``
+    (the all-conv network's own under ``allconv_key(arm)``)."""
+    selection_ids = {spec.run_id for spec in selection_specs(settings) + allconv_selection_specs(settings)}
     records = [record for record in load_records(output_dir) if record["run_id"] in selection_ids]
-    return Results(result_rows(records), settings).chosen_alphas()
+    return Results(result_rows(records), settings).every_chosen_alpha()
 
 
 class GridProgress:
@@ -175,6 +176,8 @@ def run_grid(executor, output_dir, settings, experiments, progress=True, log=pri
     bar = GridProgress(finished, progress, log)
     independent = independent_specs(settings, experiments)
     main_ids = {spec.run_id for spec in selection_specs(settings)} if "selection" in experiments else set()
+    if "allconv" in experiments:
+        main_ids |= {spec.run_id for spec in allconv_selection_specs(settings)}
     # The dependent runs are counted with placeholder alphas until the real ones are chosen.
     needs_alphas = any(name in experiments for name in DEPENDENT_EXPERIMENTS)
     planned = dependent_specs(settings, experiments, planned_alphas(output_dir, settings))

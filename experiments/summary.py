@@ -17,8 +17,8 @@ interval in brackets is a 95 % t confidence interval (``experiments/paired.py``)
 """
 import math
 
-from experiments.grid import (MOMENTUM, VALIDATION_SIZE, dependent_specs, independent_specs, selected_experiments,
-                              selection_specs)
+from experiments.grid import (MOMENTUM, VALIDATION_SIZE, allconv_key, dependent_specs, independent_specs,
+                              selected_experiments, selection_specs)
 from experiments.paired import holm, interval, paired_difference, seeds_to_resolve
 from experiments.results import LAYER_COLUMNS, epochs_to, mean_std, select
 
@@ -78,11 +78,12 @@ def arms_present(results, conditions, seeds, chosen):
 def design_section(results, finished_ids):
     """What the grid is, its size, and how much of it has finished."""
     settings = results.settings
-    chosen = results.chosen_alphas()
     experiments = [name for name in selected_experiments(None) if name != "timing"]
     selection = selection_specs(settings)
     every = {spec.run_id: spec for spec in independent_specs(settings, experiments)
-             + dependent_specs(settings, experiments, {**{arm: 1.0 for arm in settings.arms}, **chosen})}
+             + dependent_specs(settings, experiments, {**{arm: 1.0 for arm in settings.arms},
+                                                       **{allconv_key(arm): 1.0 for arm in settings.arms},
+                                                       **results.every_chosen_alpha()})}
     by_experiment = {}
     for spec in every.values():
         by_experiment.setdefault(spec.experiment, []).append(spec)
@@ -105,6 +106,11 @@ def design_section(results, finished_ids):
                        if settings.norm_loss_further else "")
                     + f" on seeds {seeds(settings.selection_seeds)}; each arm's alpha is the one with the lowest mean "
                     "validation error.")
+    if settings.allconv_selection_seeds:
+        what.append(f"The all-conv network with batch norm has its own selection, at alphas "
+                    f"{', '.join(f'{alpha:.3g}' for alpha in settings.allconv_alphas)} on seeds "
+                    f"{seeds(settings.allconv_selection_seeds)}, and its confirmation on seeds "
+                    f"{seeds(settings.allconv_seeds)}.")
     if settings.confirmation_seeds:
         what.append(f"Confirmation: every arm at its chosen alpha on seeds {min(settings.confirmation_seeds)}–"
                     f"{max(settings.confirmation_seeds)}, paired (same initial weights and batch order per seed). "
@@ -176,20 +182,21 @@ def control_section(results):
             "error (the mean of the paired differences), with its 95 % interval below 0.", ""] + out
 
 
-def selection_runs(results):
+def selection_runs(results, model="lenet"):
     """(conditions, seeds, the regularized arms with selection runs, their chosen alphas, every alpha
-    among those runs) of the selection; None before it has runs."""
-    arms = [arm for arm in results.settings.regularized_arms if results.selection_alphas(arm)]
+    among those runs) of the selection of ``model``; None before it has runs."""
+    arms = [arm for arm in results.settings.regularized_arms if results.selection_alphas(arm, model)]
     if not arms:
         return None
-    return (results.lenet(), results.settings.selection_seeds, arms, results.chosen_alphas(),
-            sorted({alpha for arm in arms for alpha in results.selection_alphas(arm)}))
+    conditions, seeds = results.selection_of(model)
+    return (conditions, seeds, arms, results.chosen_alphas(model),
+            sorted({alpha for arm in arms for alpha in results.selection_alphas(arm, model)}))
 
 
-def selection_rows(results, cells):
-    """One table row per selection alpha: the alpha, then ``cells(final_rows, mark)`` of each arm
-    (its runs' last-epoch rows at that alpha; mark " ←" at its chosen alpha, else "")."""
-    conditions, seeds, arms, chosen, alphas = selection_runs(results)
+def selection_rows(results, cells, model="lenet"):
+    """One table row per selection alpha of ``model``: the alpha, then ``cells(final_rows, mark)`` of
+    each arm (its runs' last-epoch rows at that alpha; mark " ←" at its chosen alpha, else "")."""
+    conditions, seeds, arms, chosen, alphas = selection_runs(results, model)
     return [[f"{alpha:.3g}"] + [cell for arm in arms
                                 for cell in cells(results.final(seeds, arm=arm, alpha=alpha, **conditions),
                                                   " ←" if chosen.get(arm) == alpha else "")]

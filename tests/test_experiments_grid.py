@@ -6,8 +6,9 @@ import itertools
 
 import pytest
 
-from experiments.grid import (HALF_DECADES, RunSpec, Settings, batch_specs, confirmation_specs, dependent_specs,
-                              independent_specs, mnist_specs, selected_experiments, selection_specs, unique)
+from experiments.grid import (HALF_DECADES, RunSpec, Settings, allconv_key, allconv_selection_specs, allconv_specs,
+                              batch_specs, confirmation_specs, dependent_specs, independent_specs, mnist_specs,
+                              selected_experiments, selection_specs, unique)
 from experiments.provenance import code_identity
 from experiments.runner import run_grid
 from experiments.storage import finished_run_ids, load_records
@@ -161,3 +162,20 @@ def test_a_crashed_call_keeps_its_finished_runs_and_the_next_call_runs_only_the_
     third = MadeUpResults()
     assert run_grid(third, tmp_path, SETTINGS, experiments, progress=False, log=lambda *args: None) == (0, 0)
     assert third.submitted == []
+
+
+def test_the_allconv_network_with_a_selection_of_its_own_trains_at_its_own_alphas():
+    settings = dataclasses.replace(SETTINGS, allconv_arms=("none", "l2"), allconv_alphas=(1e-4, 1e-3),
+                                   allconv_selection_seeds=(7,), allconv_seeds=(0, 1))
+    selection = allconv_selection_specs(settings)
+    assert [(spec.model, spec.arm, spec.alpha, spec.seed) for spec in selection] == [
+        ("allconv", "none", 0.0, 7), ("allconv", "l2", 1e-4, 7), ("allconv", "l2", 1e-3, 7)]
+    assert {spec.run_id for spec in selection} <= {spec.run_id for spec in independent_specs(settings, ["allconv"])}
+    # Its confirmation waits for its own choice (allconv_key), not LeNet's.
+    assert [(spec.arm, spec.alpha) for spec in allconv_specs(settings, {"l2": 1e-3})] == [("none", 0.0)] * 2
+    assert [(spec.arm, spec.alpha, spec.seed) for spec in allconv_specs(settings, {"l2": 1e-3, allconv_key("l2"): 1e-4})
+            if spec.arm == "l2"] == [("l2", 1e-4, 0), ("l2", 1e-4, 1)]
+    # Without a selection of its own it trains at LeNet's alphas, as in the first study.
+    first = dataclasses.replace(settings, allconv_selection_seeds=())
+    assert allconv_selection_specs(first) == []
+    assert {spec.alpha for spec in allconv_specs(first, {"l2": 1e-3}) if spec.arm == "l2"} == {1e-3}

@@ -343,3 +343,19 @@ def test_the_summary_lists_failed_runs_and_leaves_out_empty_claims():
     assert "## Failed runs" in text
     assert ("| mnist_lenet_l2_a-1 | worker tcp://10.0.0.2:4000 on host b | "
             "ValueError: alpha must be a number >= 0, got -1 \\| oops |") in text
+
+
+def test_the_allconv_network_chooses_its_own_alphas_on_its_own_selection_seeds():
+    settings = Settings(selection_seeds=(100,), arms=("none", "l2"), alphas=(1e-4, 1e-3), epochs=2, train_size=640,
+                        allconv_arms=("none", "l2"), allconv_alphas=(1e-4, 1e-3), allconv_selection_seeds=(7, 8),
+                        allconv_epochs=2, allconv_train_size=640)
+    # LeNet prefers 1e-3 (10 % against 12 %); the all-conv network 1e-4 (mean 11 % against 11.5 %), and
+    # its seed-0 runs (not selection seeds) would choose 1e-3 but do not count.
+    rows = [row("l2", 1e-4, 100, validation=0.12), row("l2", 1e-3, 100, validation=0.10), row("none", 0.0, 100)]
+    rows += [row(arm, alpha, seed, model="allconv", validation=error) for arm, alpha, seed, error in (
+        ("none", 0.0, 7, 0.2), ("l2", 1e-4, 7, 0.10), ("l2", 1e-4, 8, 0.12), ("l2", 1e-3, 7, 0.11),
+        ("l2", 1e-3, 8, 0.12), ("l2", 1e-3, 0, 0.01))]
+    results = Results(rows, settings)
+    assert results.chosen_alphas() == {"none": 0.0, "l2": 1e-3}
+    assert results.chosen_alphas("allconv") == {"none": 0.0, "l2": 1e-4}
+    assert results.every_chosen_alpha() == {"none": 0.0, "l2": 1e-3, "allconv:none": 0.0, "allconv:l2": 1e-4}
