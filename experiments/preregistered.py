@@ -13,7 +13,8 @@ import math
 from experiments.inference import (NEVER_TRAINED, batch_interaction, effective_strength, equivalence,
                                    paired_curve_areas, plateau_widths, superiority)
 from experiments.paired import holm, interval, paired_difference
-from experiments.summary import LABELS, ci_cell, pct, selection_rows, selection_runs, table
+from experiments.summary import (LABELS, ci_cell, claim_cost, failed_runs_section, pct, selection_rows,
+                                 selection_runs, summary_head, table, unit_norms_section)
 
 # Stated in advance (docs/norm_loss_preregistration.md).
 EQUIVALENCE_MARGIN = 0.004        # ±0.4 points of test error
@@ -185,7 +186,10 @@ def batch_stage(results):
                    "seeds set apart", "verdict"], rows), ""]
 
 
-def preregistered_sections(results):
-    """The second study's stages that have runs, in order."""
-    return (selection_stage(results) + confirmation_stage(results) + batch_stage(results)
-            + selection_stage(results, "allconv", "S4") + confirmation_stage(results, "allconv", "S4"))
+def summary_markdown(results, timing_rows, failed_records=()):
+    """The whole ``summary.md`` of the second study: the design, the positive control, then each
+    stage that has runs, in order."""
+    body = (selection_stage(results) + confirmation_stage(results) + batch_stage(results)
+            + selection_stage(results, "allconv", "S4") + confirmation_stage(results, "allconv", "S4")
+            + unit_norms_section(results) + claim_cost(timing_rows))
+    return "\n".join(summary_head(results, failed_records) + body + failed_runs_section(list(failed_records)))

@@ -21,7 +21,7 @@ from experiments import figures
 from experiments.grid import arm_name
 from experiments.results import LAYER_COLUMNS, RESULT_COLUMNS, Results, result_rows
 from experiments.storage import load_records, load_timing
-from experiments.summary import summary_markdown
+from experiments import preregistered, summary
 from framework.persistence import atomic_write
 
 NORM_COLUMNS = ("dataset", "model", "arm", "alpha", "batch_size", "epochs", "seed", "step", "weight_norm_mean",
@@ -80,6 +80,11 @@ def write_norms_csv(output_dir, records, settings):
     _write_csv(Path(output_dir) / "weight_norms.csv", NORM_COLUMNS, rows)
 
 
+def summary_of(settings):
+    """The function that writes summary.md for ``settings``' study."""
+    return preregistered.summary_markdown if settings.preregistered else summary.summary_markdown
+
+
 def write_reports(output_dir, settings, log=print, grid=None):
     """Rebuild every CSV, figure and summary.md in ``output_dir`` from its run files.
 
@@ -102,7 +107,7 @@ def write_reports(output_dir, settings, log=print, grid=None):
         log("no finished runs yet: nothing to report" if not records
             else f"all {len(records)} runs failed: nothing to report but the failures")
         if failed:
-            atomic_write(output_dir / "summary.md", lambda handle: handle.write(summary_markdown(
+            atomic_write(output_dir / "summary.md", lambda handle: handle.write(summary_of(settings)(
                 Results([], settings), [], failed).encode()))
         return len(failed)
     write_results_csv(output_dir, records)
@@ -116,7 +121,7 @@ def write_reports(output_dir, settings, log=print, grid=None):
     norm_rows = read_csv(output_dir / "weight_norms.csv")
     for name, draw in figures.FIGURE_MAKERS.items():
         draw(results, norm_rows, timing_rows, output_dir / name)
-    text = summary_markdown(results, timing_rows, failed)
+    text = summary_of(settings)(results, timing_rows, failed)
     atomic_write(output_dir / "summary.md", lambda handle: handle.write(text.encode()))
     log(f"wrote results.csv ({len(results.rows)} rows), weight_norms.csv, timing.csv, figures and summary.md")
     return len(failed)

@@ -548,18 +548,17 @@ def failed_runs_section(failed_records):
             table(["run", "executed on", "error"], rows), ""]
 
 
-def summary_markdown(results, timing_rows, failed_records=()):
-    """The whole ``summary.md``: the design, the positive control, then the first study's selection and one
-    section per claim, or the second study's pre-registered stages (``experiments/preregistered.py``)."""
+def summary_head(results, failed_records=()):
+    """The title, the design and the positive control: what every study's summary.md starts with."""
     finished_ids = {row["run_id"] for row in results.rows} | {record["run_id"] for record in failed_records}
     title = ", ".join(LABELS[arm] for arm in results.settings.arms)
-    head = [f"# normnet compare: {title}", ""] + design_section(results, finished_ids) + control_section(results)
-    if results.settings.preregistered:
-        from experiments.preregistered import preregistered_sections  # it builds on this module's tables
+    return [f"# normnet compare: {title}", ""] + design_section(results, finished_ids) + control_section(results)
 
-        body = preregistered_sections(results) + unit_norms_section(results) + claim_cost(timing_rows)
-    else:
-        body = (verdicts_section(results) + selection_section(results) + claim_accuracy(results)
-                + claim_convergence(results) + claim_sensitivity(results) + claim_cost(timing_rows)
-                + unit_norms_section(results) + paper_setting_section(timing_rows))
-    return "\n".join(head + body + failed_runs_section(list(failed_records)))
+
+def summary_markdown(results, timing_rows, failed_records=()):
+    """The whole ``summary.md`` of the first study: the design, the selection, then one section per
+    claim (the second study's is ``experiments.preregistered.summary_markdown``)."""
+    body = (verdicts_section(results) + selection_section(results) + claim_accuracy(results)
+            + claim_convergence(results) + claim_sensitivity(results) + claim_cost(timing_rows)
+            + unit_norms_section(results) + paper_setting_section(timing_rows))
+    return "\n".join(summary_head(results, failed_records) + body + failed_runs_section(list(failed_records)))
