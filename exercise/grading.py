@@ -255,7 +255,7 @@ def _grade_part(tree, part, timeout, hidden, project, use_sandbox):
         if not report.is_file():
             text = output.read_text(encoding="utf-8", errors="replace")
             return result.fail(f"the tests could not run (exit code {process.returncode}): {_last_line(text)}")
-        _read_report(report, result, project, hidden_copy)
+        _read_report(report, result, project)
         _add_worker_end(result, private / "worker.txt")
     return result
 
@@ -269,7 +269,7 @@ def _kill_group(process):
     process.wait()
 
 
-def _read_report(report, result, project, hidden_folder):
+def _read_report(report, result, project):
     """Count passed, failed and unrun tests of a JUnit report into ``result``."""
     try:
         root = ElementTree.parse(report).getroot()
@@ -282,7 +282,7 @@ def _read_report(report, result, project, hidden_folder):
         if problems:
             failed += 1
             if not result.failure:
-                result.failure = _describe_failure(case, problems[0], project, hidden_folder)
+                result.failure = _describe_failure(case, problems[0], project, result.part.tests)
         elif case.find("skipped") is not None:
             not_run += 1
         else:
@@ -297,21 +297,19 @@ def _read_report(report, result, project, hidden_folder):
         result.note = "no tests ran"
 
 
-def _describe_failure(case, problem, project, hidden_folder):
+def _describe_failure(case, problem, project, public_tests):
     """The failing test's name, its whole message and a command that reproduces it."""
-    file = case.get("file") or ""
     name = case.get("name") or "?"
-    hidden = file and Path(project, file).resolve().is_relative_to(hidden_folder.resolve()) \
-        or "hidden" in (case.get("classname") or "")
-    if hidden:
+    modules = (case.get("classname") or "").split(".")
+    test_file = next(("/".join(modules[:end]) + ".py" for end in range(len(modules), 0, -1)
+                      if Path(project, *modules[:end]).with_suffix(".py").is_file()), "")
+    if test_file not in public_tests:           # a hidden test: nothing of it reaches the feedback
         return {"test": "a hidden test", "message": "(hidden tests are not shown)", "command": ""}
     message = (problem.get("message") or "").strip()
-    text = problem.text or ""
-    details = [line[4:] if line.startswith("E   ") else line[1:] for line in text.splitlines()
+    details = [line[4:] if line.startswith("E   ") else line[1:] for line in (problem.text or "").splitlines()
                if line.startswith("E ")]
     if details:
         message = "\n".join(details)
-    test_file = file if file.startswith("tests/") else "tests/" + Path(file).name if file else ""
     return {"test": name, "message": _clean(message) or problem.tag,
             "command": f"python -m pytest {test_file}::{name.split('[')[0]}" if test_file else ""}
 

@@ -123,6 +123,13 @@ def check_gradients(layer, input_tensor, error_tensor=None, step=None, rng=None,
     if getattr(layer, "trainable", False):
         analytic["weights"] = np.array(layer.gradient_weights, copy=True)
         analytic["bias"] = np.array(layer.gradient_bias, copy=True)
+    expected_shapes = {"input": np.shape(input_tensor), "weights": np.shape(getattr(layer, "weights", None)),
+                       "bias": np.shape(getattr(layer, "bias", None))}
+    for name, gradient in analytic.items():     # a wrong shape first, named, before any arithmetic
+        if gradient.shape != expected_shapes[name]:
+            attribute = "backward's result" if name == "input" else f"gradient_{name}"
+            raise AssertionError(f"{type(layer).__name__}: {attribute} has shape {gradient.shape}, "
+                                 f"expected {expected_shapes[name]} (the shape of {name})")
 
     differences = {}
     for name in parameters:

@@ -2,6 +2,7 @@
 the project, keeps what students do not write, and holds the exercise tests and notebooks."""
 import ast
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -158,13 +159,34 @@ def _signatures(tree):
 
 
 def test_what_students_do_not_write_is_copied_unchanged(student):
-    unchanged = [path for package in ("layers/fast", "data", "exercise") for path in (REPOSITORY / package).rglob("*.py")
+    unchanged = [path for package in ("data", "exercise") for path in (REPOSITORY / package).rglob("*.py")
                  if "__pycache__" not in path.parts]
     assert unchanged
     for path in unchanged:
         assert (student / path.relative_to(REPOSITORY)).read_bytes() == path.read_bytes(), path
-    for name in ("setup.cfg", "pyproject.toml", "framework/cli.py"):
+    for name in ("pyproject.toml", "framework/cli.py"):
         assert (student / name).read_bytes() == (REPOSITORY / name).read_bytes()
+
+
+def test_the_fast_layers_are_the_students_own_and_pytest_selects_the_students_tests(student):
+    # No working twin of a graded layer ships: layers.fast hands out the teaching layers.
+    assert [path.name for path in (student / "layers" / "fast").iterdir()] == ["__init__.py"]
+    setup = (student / "setup.cfg").read_text(encoding="utf-8")
+    assert 'addopts = -ra -m "not fast and not textbook"' in setup
+    assert ".venv/" in (student / ".gitignore").read_text(encoding="utf-8")
+
+
+def test_files_git_does_not_track_never_ship(tmp_path):
+    # A backup beside the solution (conv.py~, relu_old.py) is not in git's list: it stays out.
+    project = tmp_path / "project"
+    subprocess.run(["git", "clone", "-q", str(REPOSITORY), str(project)], check=True)
+    for name in ("layers/conv.py~", "layers/relu_old.py", "layers/relu.py.orig"):
+        shutil.copyfile(REPOSITORY / "layers" / "relu.py", project / name)
+    target = tmp_path / "student"
+    make_student_version(target, project=project)
+    shipped = {path.name for path in (target / "layers").iterdir()}
+    assert not shipped & {"conv.py~", "relu_old.py", "relu.py.orig"}
+    assert "relu.py" in shipped
 
 
 def test_the_tests_are_the_exercise_tests_and_their_helpers(student):
