@@ -3,6 +3,7 @@ import gzip
 import hashlib
 import os
 import secrets
+import stat
 import zlib
 from pathlib import Path
 
@@ -30,10 +31,54 @@ def decompress_if_gzip(content, source):
         raise IdxFormatError(f"{source}: truncated or corrupt gzip stream ({error})") from None
 
 
-def read_payload(path):
-    """The decompressed bytes of the file at ``path`` (raw or gzip)."""
+def special_file_kind(mode):
+    """What a file of ``st_mode`` ``mode`` is when it is not a regular file ("a FIFO", ...); None when it is."""
+    if stat.S_ISREG(mode):
+        return None
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO or pipe"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    return next((kind for test, kind in kinds if test(mode)), "not a file")
+
+
+class NotRegularFileError(ValueError):
+    """A path that names a FIFO, a pipe, a device, a socket or a folder where a file is read."""
+
+
+def open_regular(path):
+    """Open the regular file at ``path`` for reading (binary); anything else is refused unopened.
+
+    Reading a FIFO waits for a writer and a device never ends (``/dev/zero``), so the path
+    is checked with ``stat`` (which neither waits nor reads) before it is opened, and the
+    opened descriptor again (the path may have been swapped in between; ``O_NONBLOCK`` keeps
+    that open from waiting). Raises NotRegularFileError "not a regular file (a FIFO)".
+    The size limits of readers come from ``os.fstat`` of the returned file: what is read.
+    """
     path = Path(path)
-    return decompress_if_gzip(path.read_bytes(), path)
+    _refuse_special(os.stat(path).st_mode)
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        _refuse_special(os.fstat(descriptor).st_mode)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return os.fdopen(descriptor, "rb")
+
+
+def _refuse_special(mode):
+    kind = special_file_kind(mode)
+    if kind is not None:
+        raise NotRegularFileError(f"not a regular file ({kind})")
+
+
+def read_payload(path):
+    """The decompressed bytes of the regular file at ``path`` (raw or gzip)."""
+    path = Path(path)
+    try:
+        with open_regular(path) as stream:
+            content = stream.read()
+    except NotRegularFileError as error:
+        raise IdxFormatError(f"{path}: {error}") from None
+    return decompress_if_gzip(content, path)
 
 
 def _new_temporary_file(path):

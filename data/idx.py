@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from data.errors import IdxFormatError
-from data.files import atomic_write_bytes, decompress_if_gzip
+from data.files import atomic_write_bytes, read_payload
 
 # type code -> big-endian NumPy dtype, and a name for error messages
 IDX_TYPES = {
@@ -84,7 +84,7 @@ def read_idx(path, expected_type=None, expected_shape=None):
     Raises IdxFormatError naming the file for a truncated, foreign or mismatching file.
     """
     path = Path(path)
-    return parse_idx(decompress_if_gzip(path.read_bytes(), path), path, expected_type, expected_shape)
+    return parse_idx(read_payload(path), path, expected_type, expected_shape)
 
 
 def encode_idx(array):

@@ -7,6 +7,7 @@
 """
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -50,65 +51,68 @@ def _add_train_parser(subparsers):
     from regularizers import REGULARIZERS
     from framework.training import TrainConfig
 
+    # The settings' options default to None, "not given": a new run takes TrainConfig's defaults
+    # for them, a resumed run its checkpoint's, and a given option must agree with the checkpoint.
     defaults = TrainConfig()
     parser = subparsers.add_parser("train", help="train the modified LeNet on MNIST",
                                    description="Train the modified LeNet on MNIST. After every epoch: "
                                                "test accuracy, metrics.csv, curves.png and a checkpoint "
-                                               "in --output-dir. The last line printed is the test accuracy.")
-    parser.add_argument("--epochs", type=integer_at_least(1), default=defaults.epochs)
-    parser.add_argument("--batch-size", type=integer_at_least(1), default=defaults.batch_size)
-    parser.add_argument("--learning-rate", "--lr", type=number_in(0, True), default=defaults.learning_rate)
-    parser.add_argument("--lr-decay", type=number_in(0, True, 1, False), default=defaults.lr_decay,
-                        help="multiply the learning rate by this factor after every epoch (default %(default)g)")
-    parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default=defaults.optimizer)
-    parser.add_argument("--regularizer", choices=list(REGULARIZERS), default=defaults.regularizer)
-    parser.add_argument("--alpha", type=number_in(0, False), default=defaults.alpha,
-                        help="regularization factor (default %(default)g)")
-    parser.add_argument("--coupled", action="store_true",
+                                               "in --output-dir. The last line printed is the test accuracy. "
+                                               "With --resume, the settings are the checkpoint's.")
+    parser.add_argument("--epochs", type=integer_at_least(1), help=f"(default {defaults.epochs})")
+    parser.add_argument("--batch-size", type=integer_at_least(1), help=f"(default {defaults.batch_size})")
+    parser.add_argument("--learning-rate", "--lr", type=number_in(0, True),
+                        help=f"(default {defaults.learning_rate:g})")
+    parser.add_argument("--lr-decay", type=number_in(0, True, 1, False),
+                        help=f"multiply the learning rate by this factor after every epoch (default {defaults.lr_decay:g})")
+    parser.add_argument("--optimizer", choices=list(OPTIMIZERS), help=f"(default {defaults.optimizer})")
+    parser.add_argument("--regularizer", choices=list(REGULARIZERS), help=f"(default {defaults.regularizer})")
+    parser.add_argument("--alpha", type=number_in(0, False),
+                        help=f"regularization factor (default {defaults.alpha:g})")
+    parser.add_argument("--coupled", action="store_true", default=None,
                         help="apply the regularizer's gradient through the optimizer's momentum or moments "
                              "(the Norm Loss paper's form) instead of as decoupled shrinkage (the default)")
-    parser.add_argument("--dropout", type=number_in(0, True, 1, False), default=defaults.dropout,
-                        help="keep probability of dropout after the hidden fully connected layers "
+    parser.add_argument("--dropout", type=number_in(0, True, 1, False),
+                        help="keep probability of dropout after the hidden fully connected layers of the LeNet "
                              "(default: no dropout)")
-    parser.add_argument("--batch-norm", action="store_true", help="batch normalization after each convolution")
-    parser.add_argument("--teaching-layers", dest="fast", action="store_false",
+    parser.add_argument("--batch-norm", action="store_true", default=None,
+                        help="batch normalization after each convolution of the LeNet")
+    parser.add_argument("--teaching-layers", dest="fast", action="store_false", default=None,
                         help="build the network from the teaching layers (layers) instead of the fast ones")
-    parser.add_argument("--dtype", choices=["float32", "float64"], default=defaults.dtype)
-    parser.add_argument("--initializer", choices=list(INITIALIZERS), default=defaults.initializer)
-    parser.add_argument("--model", choices=list(MODELS), default=defaults.model)
-    parser.add_argument("--dataset", choices=list(DATASETS), default=defaults.dataset)
-    parser.add_argument("--validation-size", type=integer_at_least(0), default=defaults.validation_size,
-                        help="images carved from the end of the training set to evaluate on after each epoch")
-    parser.add_argument("--train-size", type=integer_at_least(1), default=defaults.train_size,
+    parser.add_argument("--dtype", choices=["float32", "float64"], help=f"(default {defaults.dtype})")
+    parser.add_argument("--initializer", choices=list(INITIALIZERS), help=f"(default {defaults.initializer})")
+    parser.add_argument("--model", choices=list(MODELS), help=f"(default {defaults.model})")
+    parser.add_argument("--dataset", choices=list(DATASETS), help=f"(default {defaults.dataset})")
+    parser.add_argument("--validation-size", type=integer_at_least(0),
+                        help="images carved from the end of the training set to evaluate on after each epoch "
+                             f"(default {defaults.validation_size})")
+    parser.add_argument("--train-size", type=integer_at_least(1),
                         help="train on the first N training images only (default: all)")
-    parser.add_argument("--seed", type=integer_at_least(0), default=defaults.seed)
+    parser.add_argument("--seed", type=integer_at_least(0), help=f"(default {defaults.seed})")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="folder holding the four IDX files (default: $NORMNET_DATA, the cache, or a download)")
     parser.add_argument("--output-dir", type=Path, default=Path("runs/lenet"))
-    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --output-dir")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --output-dir with its checkpoint's settings (an option given "
+                             "must agree with them; --epochs may add epochs)")
     parser.add_argument("--force", action="store_true",
-                        help="overwrite the run in --output-dir (its checkpoint, metrics, curves and config)")
+                        help="replace the run in --output-dir (its checkpoint, metrics, curves and config) once "
+                             "the new run has saved its first checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_train)
 
 
 def _train(arguments):
-    from framework.training import TrainConfig, train
+    from framework.training import TrainConfig, given_settings, train
 
     config = TrainConfig.from_arguments(arguments)
-    print(f"training {config.model} on {config.dataset}: {config.epochs} epochs, batch {config.batch_size}, "
-          f"{config.optimizer} lr {config.learning_rate:g} (x{config.lr_decay:g} per epoch), {config.regularizer} alpha {config.alpha:g}, "
-          f"{config.dtype}; output in {arguments.output_dir}", flush=True)
     try:
         _, _, test_accuracy = train(config, arguments.output_dir, data_dir=arguments.data_dir,
                                     resume=arguments.resume, force=arguments.force,
-                                    progress=None if not arguments.no_progress else False)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: finished epochs are saved in {arguments.output_dir}; "
-              f"continue with the same command and --resume", file=sys.stderr)
-        return 130
+                                    progress=None if not arguments.no_progress else False,
+                                    given=given_settings(arguments))
     except FloatingPointError as error:
-        print(f"training stopped: {error}", file=sys.stderr)
+        print(f"normnet train: training stopped: {error}", file=sys.stderr)
         return 1
     print(f"test accuracy: {test_accuracy:.4f}")
     return 0
@@ -125,9 +129,11 @@ def _add_eval_parser(subparsers):
                                    description="Print test accuracy and the confusion matrix of a checkpoint.")
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--data-dir", type=Path, default=None, help=DATA_DIR_HELP)
-    parser.add_argument("--dataset", choices=list(DATASETS), default="mnist")
+    parser.add_argument("--dataset", choices=list(DATASETS), default=None,
+                        help="the test set to score (default: the one the checkpoint was trained on, else mnist)")
     parser.add_argument("--misclassified", type=Path, default=None, metavar="PNG",
-                        help="save a picture of misclassified test images")
+                        help="save a picture of misclassified test images (a .png file; one normnet eval wrote "
+                             "is replaced, any other file is not)")
     parser.set_defaults(handler=_eval)
 
 
@@ -142,9 +148,12 @@ def _eval(arguments):
     from data import load_dataset
     from framework.persistence import read_checkpoint
 
-    network, _ = read_checkpoint(arguments.checkpoint)
+    if arguments.misclassified is not None:
+        check_picture_path(arguments.misclassified)
+    network, extra = read_checkpoint(arguments.checkpoint)
+    dataset_name, why = _evaluation_dataset(arguments.checkpoint, extra, arguments.dataset)
     dtype = next((layer.dtype for layer in network.layers if layer.trainable), np.float64)
-    dataset = load_dataset(arguments.dataset, data_dir=arguments.data_dir, dtype=dtype)
+    dataset = load_dataset(dataset_name, data_dir=arguments.data_dir, dtype=dtype)
     scores = network.test_in_chunks(dataset.test_images)
     if scores.ndim != 2 or scores.shape[1] != dataset.num_classes:
         # Class indices beyond the dataset's would index past the confusion matrix.
@@ -153,6 +162,7 @@ def _eval(arguments):
                          f"{dataset.name} has {dataset.num_classes} classes")
     predictions = scores.argmax(axis=1)
     matrix = confusion_matrix(dataset.test_labels, predictions, dataset.num_classes)
+    print(f"{dataset.name} test set ({why})")
     print("confusion matrix (rows: true class, columns: predicted class)")
     print("      " + " ".join(f"{column:5d}" for column in range(dataset.num_classes)))
     for row_index, row in enumerate(matrix):
@@ -162,6 +172,67 @@ def _eval(arguments):
         print(f"misclassified images saved to {arguments.misclassified}")
     print(f"test accuracy: {np.mean(predictions == dataset.test_labels):.4f}")
     return 0
+
+
+def _evaluation_dataset(checkpoint, extra, asked):
+    """``(dataset name, why that one)``: the one asked for, else the one the checkpoint's run trained on
+    (``extra.config.dataset``, written by ``normnet train``), else MNIST."""
+    from data import DATASETS
+    from framework.persistence import CheckpointError, field_error
+
+    config = extra.get("config")
+    named = config.get("dataset") if isinstance(config, dict) else None
+    if named is not None and named not in DATASETS:
+        expected = "one of " + ", ".join(f'"{name}"' for name in DATASETS)
+        raise CheckpointError(f"{checkpoint}: {field_error('extra.config.dataset', expected, named)}")
+    if asked is not None:
+        trained = f"; the checkpoint was trained on {named}" if named not in (None, asked) else ""
+        return asked, f"asked for with --dataset{trained}"
+    if named is not None:
+        return named, "the dataset the checkpoint names"
+    return "mnist", "the default: the checkpoint names no dataset"
+
+
+PICTURE_MARK = "normnet eval"
+"""The PNG text chunk ``Software`` of the pictures normnet eval writes: the mark of a file it may replace."""
+
+
+def check_picture_path(path):
+    """Refuse a ``--misclassified`` path that is no ``.png`` file name, or that names a folder, a
+    special file or a file normnet eval did not write; before anything is evaluated."""
+    from data.files import NotRegularFileError, open_regular
+
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"--misclassified: expected the name of a .png file, got {path}")
+    if not os.path.lexists(path):
+        return
+    try:
+        with open_regular(path) as stream:
+            head = stream.read(65536)
+    except NotRegularFileError as error:
+        raise ValueError(f"--misclassified: {path}: {error}") from None
+    if _png_text(head).get("Software") != PICTURE_MARK:
+        raise ValueError(f"--misclassified: {path} was not written by normnet eval, and normnet never replaces "
+                         f"a file it did not write; name another file")
+
+
+def _png_text(head):
+    """The ``tEXt`` chunks before the image data of the PNG whose first bytes are ``head``, as a dict."""
+    text = {}
+    if not head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return text
+    position = 8
+    while position + 8 <= len(head):
+        length = int.from_bytes(head[position:position + 4], "big")
+        kind = head[position + 4:position + 8]
+        if kind == b"IDAT":
+            break
+        if kind == b"tEXt":
+            key, _, value = head[position + 8:position + 8 + length].partition(b"\0")
+            text[key.decode("latin-1")] = value.decode("latin-1")
+        position += 12 + length
+    return text
 
 
 def save_misclassified(path, images, labels, predictions, count=36):
@@ -183,7 +254,7 @@ def save_misclassified(path, images, labels, predictions, count=36):
     figure.suptitle("misclassified test images (true → predicted)")
     figure.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, format="png", dpi=100, metadata={"Software": PICTURE_MARK})
     plt.close(figure)
 
 
@@ -230,19 +301,24 @@ def _plugin_commands():
 
 
 def main(argv=None):
-    from data import DataError
-    from framework.training import RunFolderError
-
-    from framework.memory import keep_freed_memory
-
-    parser = build_parser()
-    arguments = parser.parse_args(argv)
-    keep_freed_memory()  # this process trains or evaluates: no page faults for every new array
+    command = None
     try:
+        from data import DataError
+        from framework.memory import keep_freed_memory
+        from framework.training import RunFolderError
+
+        arguments = build_parser().parse_args(argv)
+        command = arguments.command
+        keep_freed_memory()  # this process trains or evaluates: no page faults for every new array
         return arguments.handler(arguments)
+    except KeyboardInterrupt as interruption:
+        # Ctrl-C: one line (what is saved, when train knows), never a traceback.
+        detail = f": {interruption}" if str(interruption) else ""
+        print(f"normnet{' ' + command if command else ''}: interrupted{detail}", file=sys.stderr)
+        return 130
     except (ValueError, OSError, DataError, RunFolderError) as error:
         # Bad values, corrupt or foreign files, failed downloads: one clear line, no traceback.
-        print(f"normnet {arguments.command}: error: {error}", file=sys.stderr)
+        print(f"normnet {command}: error: {error}", file=sys.stderr)
         return 2
 
 

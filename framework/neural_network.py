@@ -126,7 +126,9 @@ class NeuralNetwork:
         batch), ``_record_loss(loss, iteration)`` and ``backward`` (which updates the
         weights). ``_record_loss`` raises FloatingPointError as soon as a loss is not
         finite (a diverging learning rate, say), so the bad step never changes a weight.
+        ``iterations`` is a positive integer (a float, a string or a bool is refused, not rounded).
         """
+        iterations = positive_int("NeuralNetwork.train", "iterations", iterations)
         # BEGIN SOLUTION
         self.phase = "train"
         for iteration in range(int(iterations)):

@@ -9,7 +9,8 @@ detects a damaged file. The digest is no signature (anyone can recompute it), so
 loading trusts nothing in the file and checks it in this order, allocating
 nothing large before the last step:
 
-1. The file is at most ``max_bytes`` long (``MAX_CHECKPOINT_BYTES`` unless raised).
+1. The file is a regular file (a FIFO, pipe or device is refused before it is opened) and at
+   most ``max_bytes`` long (``MAX_CHECKPOINT_BYTES`` unless raised).
 2. ``metadata.json`` (at most ``MAX_METADATA_BYTES``) is parsed and checked field by
    field: JSON types, ranges, known names. An error names the file and the field,
    e.g. ``net.npz: layers[3].arguments.output_size: expected a positive integer, got "x"``.
@@ -31,6 +32,7 @@ the permissions the umask gives any new file.
 import hashlib
 import json
 import math
+import os
 import re
 import zipfile
 import zlib
@@ -39,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from data.files import atomic_write  # (re-exported: the one atomic writer of normnet)
+from data.files import NotRegularFileError, open_regular
 from data.json_values import json_value  # (re-exported: the one JSON sanitizer of normnet)
 
 FORMAT = "normnet-checkpoint"
@@ -629,12 +632,22 @@ def _read_metadata(archive, members):
 
 
 def _read_checked(path, fast, max_bytes):
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise CheckpointError(f"{size} bytes is more than the limit of {max_bytes} bytes for a checkpoint "
-                              f"(pass max_bytes= to load a larger one)")
     try:
-        archive = zipfile.ZipFile(path)
+        stream = open_regular(path)
+    except NotRegularFileError as error:
+        raise CheckpointError(str(error)) from None
+    with stream:
+        # The size of the open file, the one that is read: a path's size can change, a device's is 0.
+        size = os.fstat(stream.fileno()).st_size
+        if size > max_bytes:
+            raise CheckpointError(f"{size} bytes is more than the limit of {max_bytes} bytes for a checkpoint "
+                                  f"(pass max_bytes= to load a larger one)")
+        return _read_archive(stream, fast, max_bytes)
+
+
+def _read_archive(stream, fast, max_bytes):
+    try:
+        archive = zipfile.ZipFile(stream)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, OverflowError) as error:
         raise CheckpointError(f"not a readable normnet checkpoint (.npz): {error}") from None
     with archive:

@@ -343,7 +343,8 @@ def test_eval_of_a_network_with_ten_outputs_prints_its_accuracy(tmp_path, capsys
     checkpoint = save_network(tmp_path / "ten.npz", outputs=10)
     assert main(["eval", str(checkpoint), "--data-dir", str(mnist_dir)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 1 + 1 + 10 + 1 and lines[-1].startswith("test accuracy: ")
+    assert len(lines) == 1 + 1 + 1 + 10 + 1 and lines[-1].startswith("test accuracy: ")
+    assert lines[0] == "mnist test set (the default: the checkpoint names no dataset)"
 
 
 def test_eval_of_a_plain_npy_file_is_one_line(tmp_path, capsys):

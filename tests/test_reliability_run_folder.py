@@ -88,11 +88,13 @@ def test_training_into_a_finished_run_is_refused_with_the_ways_out(run_copy, cap
     assert {name: (run_copy / name).read_bytes() for name in RUN_FILES} == before
 
 
-@pytest.mark.parametrize("name", RUN_FILES)
-def test_any_run_file_marks_a_folder_as_taken(tmp_path, name):
+@pytest.mark.parametrize("name", [name for name in RUN_FILES if name != CHECKPOINT])
+def test_a_run_file_without_a_checkpoint_is_the_users_and_takes_the_folder(tmp_path, name):
     (tmp_path / name).write_text("")
-    with pytest.raises(RunFolderError, match=f"already holds a normnet run \\({name}\\)"):
-        train(TrainConfig(), tmp_path, data_dir=mnist_folder(), log=quiet)
+    for options in ({}, {"force": True}, {"resume": True}):
+        with pytest.raises(RunFolderError, match=f"holds {name} but no {CHECKPOINT} of normnet train"):
+            train(TrainConfig(), tmp_path, data_dir=mnist_folder(), log=quiet, **options)
+    assert (tmp_path / name).read_text() == ""
 
 
 def test_force_replaces_the_run_and_keeps_the_users_files(run_copy, capsys):
@@ -340,3 +342,276 @@ def test_the_lock_is_released_when_train_returns(finished_run):
     # flock locks of two opens conflict within one process too: a lock train kept would show here.
     with locked_run_folder(finished_run):
         pass
+
+
+# -- a file normnet did not write is never replaced ------------------------------------------------
+
+def users_files(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text('{"my": "own settings"}')
+    (folder / "metrics.csv").write_text("my,own\n1,2\n")
+    return {name: (folder / name).read_bytes() for name in ("config.json", "metrics.csv")}
+
+
+@pytest.mark.parametrize("flag", [[], ["--resume"], ["--force"]])
+def test_the_users_own_config_and_metrics_are_never_replaced(tmp_path, capsys, flag):
+    folder = tmp_path / "proj"
+    before = users_files(folder)
+    assert main(train_arguments(folder, *flag)) == 2
+    error = one_line_error(capsys)
+    assert "config.json" in error and "not written by normnet" in error
+    assert {name: (folder / name).read_bytes() for name in before} == before
+    assert sorted(path.name for path in folder.iterdir() if path.name != LOCK) == ["config.json", "metrics.csv"]
+
+
+def test_resume_of_a_run_whose_checkpoint_was_moved_away_replaces_nothing(run_copy, capsys):
+    (run_copy / CHECKPOINT).rename(run_copy.parent / "elsewhere.npz")
+    before = {name: (run_copy / name).read_bytes() for name in ("metrics.csv", "curves.png", "config.json")}
+    assert main(train_arguments(run_copy, "--resume")) == 2
+    assert "not written by normnet" in one_line_error(capsys)
+    assert {name: (run_copy / name).read_bytes() for name in before} == before
+
+
+def test_resume_without_a_checkpoint_refuses_a_folder_holding_anything(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(train_arguments(tmp_path, "--resume")) == 2
+    error = one_line_error(capsys)
+    assert f"no {CHECKPOINT} in {tmp_path} to resume from" in error and "notes.txt" in error
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name != LOCK) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("content", [b"", b"my own archive", None])
+def test_a_checkpoint_that_normnet_train_did_not_write_is_never_replaced(tmp_path, capsys, content):
+    path = tmp_path / CHECKPOINT
+    if content is None:  # a network saved by framework.save: normnet's format, but no training run
+        from framework import save
+        from framework.models import build_lenet
+        save(path, build_lenet())
+    else:
+        path.write_bytes(content)
+    before = path.read_bytes()
+    for flag in ([], ["--force"]):
+        assert main(train_arguments(tmp_path, *flag)) == 2
+        assert f"{path} is not a checkpoint of normnet train" in one_line_error(capsys)
+    assert path.read_bytes() == before
+
+
+# -- --force keeps the old run until the new one has saved its first checkpoint ---------------------
+
+def interrupt_at_step(monkeypatch, count, error=KeyboardInterrupt):
+    from framework.neural_network import NeuralNetwork
+
+    real_train = NeuralNetwork.train
+    calls = {"count": 0}
+
+    def train(self, iterations):
+        calls["count"] += 1
+        if calls["count"] == count:
+            raise error("stopped by the test")
+        return real_train(self, iterations)
+
+    monkeypatch.setattr(NeuralNetwork, "train", train)
+
+
+def run_bytes(folder):
+    return {name: (folder / name).read_bytes() for name in RUN_FILES}
+
+
+def test_force_interrupted_in_its_first_epoch_keeps_the_old_run(run_copy, capsys, monkeypatch):
+    before = run_bytes(run_copy)
+    interrupt_at_step(monkeypatch, 3)
+    assert main(train_arguments(run_copy, "--force", "--seed", "8")) == 130
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "Traceback" not in error
+    assert "nothing was saved" in error and f"the run in {run_copy} is as it was" in error
+    assert "finished epochs are saved" not in error
+    assert run_bytes(run_copy) == before
+
+
+def test_force_diverging_in_its_first_epoch_keeps_the_old_run(run_copy, capsys, monkeypatch):
+    before = run_bytes(run_copy)
+    interrupt_at_step(monkeypatch, 3, FloatingPointError)
+    assert main(train_arguments(run_copy, "--force", "--seed", "8")) == 1
+    error = capsys.readouterr().err
+    assert "no epoch of this run finished" in error and f"the run in {run_copy} is as it was" in error
+    assert run_bytes(run_copy) == before
+
+
+def test_force_replaces_the_old_run_at_its_first_checkpoint(run_copy, capsys):
+    assert main(train_arguments(run_copy, "--force", "--epochs", "1", "--seed", "8")) == 0
+    config = json.loads((run_copy / "config.json").read_text())
+    assert (config["seed"], config["epochs"]) == (8, 1)
+    assert read_checkpoint(run_copy / CHECKPOINT)[1]["config"] == config
+    assert len(metric_rows(run_copy / "metrics.csv")) == 1
+
+
+# -- Ctrl-C: one true line, never a traceback ---------------------------------------------------------
+
+def interrupted_main(arguments):
+    try:
+        return main(arguments)
+    except KeyboardInterrupt:
+        pytest.fail("KeyboardInterrupt escaped main")
+
+
+def test_ctrl_c_in_the_first_second_is_one_line(tmp_path, capsys, monkeypatch):
+    import framework.cli
+
+    def interrupted(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(framework.cli, "build_parser", interrupted)
+    assert interrupted_main(train_arguments(tmp_path)) == 130
+    error = capsys.readouterr().err
+    assert error == "normnet: interrupted\n"
+
+
+def test_ctrl_c_before_the_first_epoch_says_nothing_was_saved(tmp_path, capsys, monkeypatch):
+    import framework.training
+
+    def interrupted(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(framework.training, "load_data", interrupted)
+    assert interrupted_main(train_arguments(tmp_path / "run")) == 130
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "nothing was saved" in error and "are saved" not in error
+
+
+def test_ctrl_c_after_an_epoch_names_the_saved_epochs_and_the_resume_command(tmp_path, capsys, monkeypatch):
+    interrupt_at_step(monkeypatch, 14)
+    folder = tmp_path / "run"
+    assert interrupted_main(train_arguments(folder)) == 130
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert f"epoch 1 is saved in {folder}" in error and f"--output-dir {folder} --resume" in error
+
+
+# -- a resumed run takes its settings from its checkpoint ---------------------------------------------
+
+def test_the_readme_example_resumes_with_resume_alone(tmp_path, capsys, monkeypatch):
+    folder = tmp_path / "normloss"
+    interrupt_at_step(monkeypatch, 14)
+    assert interrupted_main(train_arguments(folder, "--regularizer", "normloss", "--alpha", "1e-3")) == 130
+    monkeypatch.undo()
+    assert main(["train", "--output-dir", str(folder), "--resume", "--data-dir", str(mnist_folder()),
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "normloss alpha 0.001" in out
+    _, extra = read_checkpoint(folder / CHECKPOINT)
+    assert len(extra["history"]) == 2
+    assert (extra["config"]["regularizer"], extra["config"]["alpha"], extra["config"]["dropout"]) == \
+        ("normloss", 1e-3, 0.5)
+
+
+def test_resume_refuses_a_disagreeing_option_by_name(run_copy, capsys):
+    before = run_bytes(run_copy)
+    assert main(["train", "--output-dir", str(run_copy), "--resume", "--learning-rate", "0.1"]) == 2
+    error = one_line_error(capsys)
+    assert "--learning-rate 0.1" in error and "0.001" in error
+    assert run_bytes(run_copy) == before
+
+
+def test_resume_refuses_fewer_epochs_than_the_run_finished(run_copy, capsys):
+    before = run_bytes(run_copy)
+    assert main(train_arguments(run_copy, "--resume", "--epochs", "1")) == 2
+    error = one_line_error(capsys)
+    assert "--epochs 1" in error and "2 epochs" in error
+    assert run_bytes(run_copy) == before
+
+
+def test_resume_with_more_epochs_continues_the_run(run_copy, capsys):
+    assert main(["train", "--output-dir", str(run_copy), "--resume", "--epochs", "3",
+                 "--data-dir", str(mnist_folder()), "--no-progress"]) == 0
+    _, extra = read_checkpoint(run_copy / CHECKPOINT)
+    assert len(extra["history"]) == 3 and extra["config"]["epochs"] == 3
+    assert json.loads((run_copy / "config.json").read_text())["epochs"] == 3
+
+
+def test_a_checkpoint_from_before_later_options_resumes_with_the_values_older_code_used(run_copy, capsys):
+    # Written before --coupled (and before --lr-decay and --teaching-layers) existed.
+    def older(extra):
+        for name in ("coupled", "lr_decay", "fast"):
+            extra["config"].pop(name)
+    rewrite_extra(run_copy / CHECKPOINT, older)
+    assert main(["train", "--output-dir", str(run_copy), "--resume", "--data-dir", str(mnist_folder()),
+                 "--no-progress"]) == 0
+    config = json.loads((run_copy / "config.json").read_text())
+    assert (config["coupled"], config["lr_decay"], config["fast"]) == (False, 1.0, True)
+    # The first config of all (before --train-size too), and one recording dropout that the model never had.
+    first = {name: value for name, value in TrainConfig().to_dict().items()
+             if name not in ("coupled", "lr_decay", "train_size", "fast")}
+    assert TrainConfig.from_saved(first) == TrainConfig(lr_decay=1.0)
+    assert TrainConfig.from_saved(dict(first, model="allconv", dropout=0.5)) == \
+        TrainConfig(lr_decay=1.0, model="allconv")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda config: config.pop("seed"), "extra.config.seed: missing"),
+    (lambda config: config.update(colour="red"), "extra.config.colour: unknown setting"),
+    (lambda config: config.update(epochs="2"), "extra.config.epochs must be an integer >= 1, got '2'"),
+    (lambda config: config.update(optimizer="rmsprop"), "extra.config.optimizer must be one of adam, "),
+])
+def test_a_checkpoint_with_malformed_settings_is_one_clear_line(run_copy, capsys, change, message):
+    rewrite_extra(run_copy / CHECKPOINT, lambda extra: change(extra["config"]))
+    assert main(train_arguments(run_copy, "--resume")) == 2
+    assert f"{run_copy / CHECKPOINT}: {message}" in one_line_error(capsys)
+
+
+# -- options that do not apply are refused ------------------------------------------------------------
+
+@pytest.mark.parametrize("options, named", [
+    (["--model", "allconv", "--dropout", "0.5"], "--dropout"),
+    (["--model", "allconv", "--batch-norm"], "--batch-norm"),
+    (["--regularizer", "none", "--alpha", "0.5"], "--alpha"),
+    (["--regularizer", "none", "--coupled"], "--coupled"),
+])
+def test_options_that_do_not_apply_are_refused(tmp_path, capsys, options, named):
+    folder = tmp_path / "run"
+    assert main(["train", *options, "--output-dir", str(folder)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    error = captured.err.strip()
+    assert "\n" not in error and f"{named} does not apply to" in error
+    assert not folder.exists()
+
+
+def test_a_config_with_settings_that_do_not_apply_is_refused():
+    with pytest.raises(ValueError, match="dropout does not apply to model allconv"):
+        TrainConfig(model="allconv", dropout=0.5)
+    with pytest.raises(ValueError, match="coupled does not apply to regularizer none"):
+        TrainConfig(regularizer="none", coupled=True)
+
+
+# -- the output: data loss and penalty apart, the announcement after the checks ---------------------
+
+def test_the_output_folder_is_checked_before_the_announcement(capsys):
+    assert main(["train", "--output-dir", "/dev/null/x", "--no-progress"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "/dev/null/x" in captured.err
+
+
+def test_data_loss_and_penalty_are_shown_apart(finished_run, capsys):
+    rows = metric_rows(finished_run / "metrics.csv")
+    assert {"data_loss", "penalty"} <= set(rows[0]) and "train_loss" not in rows[0]
+    assert all(float(row["penalty"]) > 0 for row in rows)
+    _, extra = read_checkpoint(finished_run / CHECKPOINT)
+    assert [row["penalty"] for row in extra["history"]] == [float(row["penalty"]) for row in rows]
+
+
+def test_the_epoch_line_shows_data_loss_plus_penalty(tmp_path, capsys):
+    assert main(train_arguments(tmp_path / "run", "--epochs", "1")) == 0
+    out = capsys.readouterr().out
+    row = metric_rows(tmp_path / "run" / "metrics.csv")[0]
+    assert f"train loss {float(row['data_loss']):.4f} + penalty {float(row['penalty']):.4f}, test loss" in out
+
+
+def test_the_curves_show_data_loss_and_penalty_and_old_rows_still_draw():
+    from framework.training import loss_series
+
+    new = [{"epoch": 1, "data_loss": 0.5, "penalty": 0.1, "eval_loss": 0.4, "eval_accuracy": 0.9}]
+    old = [{"epoch": 1, "train_loss": 0.6, "eval_loss": 0.4, "eval_accuracy": 0.9}]
+    assert {label: values for label, (_, values) in loss_series(new + [dict(new[0], epoch=2)], "test").items()} == {
+        "training data loss": [0.5, 0.5], "penalty": [0.1, 0.1], "test loss": [0.4, 0.4]}
+    series = loss_series(old + [dict(new[0], epoch=2)], "test")
+    assert series["training loss (data + penalty)"] == ([1], [0.6]) and series["penalty"] == ([2], [0.1])

@@ -47,7 +47,7 @@ def test_end_to_end_a_few_hundred_iterations_reach_over_90_percent(tmp_path, cap
     with open(tmp_path / "metrics.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 1 and float(rows[0]["eval_accuracy"]) == pytest.approx(accuracy, abs=1e-4)
-    assert {"epoch", "train_loss", "eval_loss", "eval_accuracy", "seconds_per_step",
+    assert {"epoch", "data_loss", "penalty", "eval_loss", "eval_accuracy", "seconds_per_step",
             "weight_norm_mean", "weight_norm_std"} <= set(rows[0])
     assert (tmp_path / "curves.png").read_bytes().startswith(PNG_SIGNATURE)
     assert json.loads((tmp_path / "config.json").read_text())["train_size"] == 12800
@@ -58,7 +58,8 @@ def test_end_to_end_a_few_hundred_iterations_reach_over_90_percent(tmp_path, cap
                  "--misclassified", str(picture)]) == 0
     output = capsys.readouterr().out.strip().splitlines()
     assert output[-1] == f"test accuracy: {accuracy:.4f}"
-    matrix = np.array([[int(count) for count in line.split()[1:]] for line in output[2:12]])
+    assert output[0] == "mnist test set (the dataset the checkpoint names)"
+    matrix = np.array([[int(count) for count in line.split()[1:]] for line in output[3:13]])
     assert matrix.shape == (10, 10) and matrix.sum() == 10000
     assert np.trace(matrix) == round(accuracy * 10000)
     assert picture.read_bytes().startswith(PNG_SIGNATURE)
@@ -72,7 +73,7 @@ def test_resume_after_an_epoch_equals_an_uninterrupted_run(tmp_path):
                                         log=quiet)
     assert_same_network(uninterrupted, resumed)
     for expected, actual in zip(history, resumed_history):
-        for key in ("train_loss", "eval_loss", "eval_accuracy", "weight_norm_mean"):
+        for key in ("data_loss", "penalty", "eval_loss", "eval_accuracy", "weight_norm_mean"):
             assert expected[key] == actual[key]
 
 
@@ -111,7 +112,7 @@ def test_learning_rate_decays_per_epoch_on_every_optimizer(tmp_path):
 
 def test_resume_refuses_other_settings(tmp_path):
     train(small_config(epochs=1), tmp_path, data_dir=mnist_folder(), log=quiet)
-    with pytest.raises(ValueError, match="other settings.*learning_rate"):
+    with pytest.raises(ValueError, match="other settings.*--learning-rate 0.1 given, the run has 0.001"):
         train(small_config(learning_rate=0.1), tmp_path, data_dir=mnist_folder(), resume=True, log=quiet)
 
 
