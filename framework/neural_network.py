@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from framework.losses import CrossEntropyLoss
 from framework.threads import available_cores, one_blas_thread
 from layers.base import SoftMaxLayer, positive_int
 
@@ -142,8 +143,17 @@ class NeuralNetwork:
         if not math.isfinite(loss):
             raise FloatingPointError(
                 f"NeuralNetwork.train: the loss became {loss} at iteration {iteration + 1} "
-                f"(of this call); the learning rate is probably too large")
+                f"(of this call); {self._likely_cause()}")
         self.loss.append(loss)
+
+    def _likely_cause(self):
+        """Why a loss is not finite: cross entropy of outputs that are no probabilities (the log of a
+        negative number is NaN at any learning rate), or else a learning rate that diverges."""
+        last = self.layers[-1] if self.layers else None
+        if isinstance(self.loss_layer, CrossEntropyLoss) and not isinstance(last, SoftMaxLayer):
+            return (f"cross entropy takes probabilities, and the last layer is a {type(last).__name__}, not "
+                    f"SoftMax: end the network with SoftMax")
+        return "the learning rate is probably too large"
 
     def test(self, input_tensor):
         """Return the network's output for ``input_tensor`` in the testing phase."""

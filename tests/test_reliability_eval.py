@@ -208,3 +208,31 @@ def test_train_accepts_numpy_integers():
     network.data_layer = FixedBatch(np.zeros((2, 1, 28, 28)), np.eye(10)[[1, 2]])
     network.train(np.int64(2))
     assert len(network.loss) == 2
+
+
+def test_a_loss_that_turns_nan_without_softmax_names_the_missing_softmax_not_the_learning_rate():
+    from framework import NeuralNetwork
+    from framework.initializers import Constant
+    from framework.losses import CrossEntropyLoss
+    from layers import FullyConnected, SoftMax
+    from optimizers import Sgd
+    from tests.helpers import FixedBatch
+
+    def network(*layers):
+        built = NeuralNetwork(Sgd(1e-4), Constant(-0.5), Constant(0.0))
+        for layer in layers:
+            built.append_layer(layer)
+        built.loss_layer = CrossEntropyLoss()
+        built.data_layer = FixedBatch(np.ones((2, 4)), np.eye(3)[[0, 1]])
+        return built
+
+    # Outputs of -2 are no probabilities: log(-2) is NaN at a learning rate that cannot diverge.
+    with np.errstate(invalid="ignore"), pytest.raises(FloatingPointError) as error:
+        network(FullyConnected(4, 3)).train(1)
+    assert "the last layer is a FullyConnected, not SoftMax" in str(error.value)
+    assert "learning rate" not in str(error.value)
+    # With SoftMax a non-finite loss still points at the learning rate.
+    diverging = network(FullyConnected(4, 3), SoftMax())
+    diverging.loss_layer.forward = lambda prediction, label: float("inf")
+    with pytest.raises(FloatingPointError, match="the learning rate is probably too large"):
+        diverging.train(1)
