@@ -236,3 +236,25 @@ def test_a_loss_that_turns_nan_without_softmax_names_the_missing_softmax_not_the
     diverging.loss_layer.forward = lambda prediction, label: float("inf")
     with pytest.raises(FloatingPointError, match="the learning rate is probably too large"):
         diverging.train(1)
+
+
+def test_a_dataset_file_that_is_a_fifo_is_refused_without_waiting(tmp_path):
+    from data import IdxFormatError, read_idx
+
+    fifo = tmp_path / "t10k-labels-idx1-ubyte"
+    os.mkfifo(fifo)
+    outcome = {}
+
+    def read():
+        try:
+            read_idx(fifo)
+        except IdxFormatError as error:
+            outcome["error"] = str(error)
+
+    worker = threading.Thread(target=read, daemon=True)
+    worker.start()
+    worker.join(30)
+    if worker.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("read_idx waited on a FIFO")
+    assert outcome["error"] == f"{fifo}: not a regular file (a FIFO or pipe)"
