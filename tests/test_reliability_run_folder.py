@@ -615,3 +615,17 @@ def test_the_curves_show_data_loss_and_penalty_and_old_rows_still_draw():
         "training data loss": [0.5, 0.5], "penalty": [0.1, 0.1], "test loss": [0.4, 0.4]}
     series = loss_series(old + [dict(new[0], epoch=2)], "test")
     assert series["training loss (data + penalty)"] == ([1], [0.6]) and series["penalty"] == ([2], [0.1])
+
+
+def test_a_run_begun_by_older_code_keeps_its_rows_when_resumed(run_copy, capsys):
+    # Older code recorded one train_loss per epoch, data loss and penalty together.
+    def older(extra):
+        for row in extra["history"]:
+            row["train_loss"] = row.pop("data_loss") + row.pop("penalty")
+    rewrite_extra(run_copy / CHECKPOINT, older)
+    assert main(train_arguments(run_copy, "--resume", "--epochs", "3")) == 0
+    with open(run_copy / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [bool(row["train_loss"]) for row in rows] == [True, True, False]
+    assert [bool(row["data_loss"]) and bool(row["penalty"]) for row in rows] == [False, False, True]
+    assert "epoch 3/3: train loss" in capsys.readouterr().out
