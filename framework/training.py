@@ -178,10 +178,12 @@ def inapplicable(settings, names):
     from regularizers import REGULARIZERS
 
     def applies(name):
+        value = settings[APPLIES_TO[name][0]]
+        if not isinstance(value, str):
+            return True  # not a model's or regularizer's name: TrainConfig refuses it
         if APPLIES_TO[name][0] == "model":
-            builder = MODELS.get(settings["model"])
-            return builder is None or name in inspect.signature(builder).parameters
-        return REGULARIZERS.get(settings["regularizer"], "unknown") is not None
+            return value not in MODELS or name in inspect.signature(MODELS[value]).parameters
+        return REGULARIZERS.get(value, "unknown") is not None
 
     return [name for name in names if name in APPLIES_TO and not applies(name)]
 

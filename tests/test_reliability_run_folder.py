@@ -551,6 +551,7 @@ def test_a_checkpoint_from_before_later_options_resumes_with_the_values_older_co
     (lambda config: config.update(colour="red"), "extra.config.colour: unknown setting"),
     (lambda config: config.update(epochs="2"), "extra.config.epochs must be an integer >= 1, got '2'"),
     (lambda config: config.update(optimizer="rmsprop"), "extra.config.optimizer must be one of adam, "),
+    (lambda config: config.update(model=["lenet"]), "extra.config.model must be one of lenet, allconv, got ['lenet']"),
 ])
 def test_a_checkpoint_with_malformed_settings_is_one_clear_line(run_copy, capsys, change, message):
     rewrite_extra(run_copy / CHECKPOINT, lambda extra: change(extra["config"]))
