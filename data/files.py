@@ -1,6 +1,7 @@
 """Small file helpers: read a (possibly gzip-compressed) payload, hash it, write atomically."""
 import gzip
 import hashlib
+import io
 import os
 import secrets
 import stat
@@ -17,18 +18,29 @@ def sha256_hex(payload):
     return hashlib.sha256(payload).hexdigest()
 
 
+MAX_PAYLOAD_BYTES = 256 * 1024 ** 2
+"""Largest file, and largest decompressed payload, that the data package reads (the largest
+IDX file of MNIST is 47 MB): a larger file or gzip stream is refused before it fills memory."""
+
+
 def decompress_if_gzip(content, source):
     """``content`` itself, or its decompressed payload when it starts with the gzip magic.
 
     Decided by content, not by the file name, so a raw file named ``.gz`` (or the
-    reverse) still reads. ``source`` names the file in error messages.
+    reverse) still reads. ``source`` names the file in error messages. Decompression
+    stops past ``MAX_PAYLOAD_BYTES`` (a gzip stream can inflate a thousandfold).
     """
     if not content.startswith(GZIP_MAGIC):
         return content
     try:
-        return gzip.decompress(content)
+        with gzip.GzipFile(fileobj=io.BytesIO(content)) as stream:
+            payload = stream.read(MAX_PAYLOAD_BYTES + 1)
     except (EOFError, OSError, zlib.error) as error:
         raise IdxFormatError(f"{source}: truncated or corrupt gzip stream ({error})") from None
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise IdxFormatError(f"{source}: decompresses to more than {MAX_PAYLOAD_BYTES} bytes, more than "
+                             f"any dataset file normnet reads")
+    return payload
 
 
 def special_file_kind(mode):
@@ -75,9 +87,11 @@ def read_payload(path):
     path = Path(path)
     try:
         with open_regular(path) as stream:
-            content = stream.read()
+            content = stream.read(MAX_PAYLOAD_BYTES + 1)  # the limit on what is read, not on st_size
     except NotRegularFileError as error:
         raise IdxFormatError(f"{path}: {error}") from None
+    if len(content) > MAX_PAYLOAD_BYTES:
+        raise IdxFormatError(f"{path}: more than {MAX_PAYLOAD_BYTES} bytes, more than any dataset file normnet reads")
     return decompress_if_gzip(content, path)
 
 

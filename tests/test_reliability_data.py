@@ -375,3 +375,24 @@ def test_one_json_sanitizer_serves_checkpoints_and_the_data_layer():
     twin.load_state_dict(json.loads(json.dumps(layer.state_dict())))
     for _ in range(5):
         np.testing.assert_array_equal(layer.next()[0], twin.next()[0])
+
+
+# -- size limits from what is read -------------------------------------------------------------
+
+def test_a_dataset_file_or_gzip_stream_past_the_limit_is_refused_before_it_fills_memory(tmp_path, monkeypatch):
+    import gzip
+
+    from data import IdxFormatError, read_idx
+
+    monkeypatch.setattr(files, "MAX_PAYLOAD_BYTES", 1000, raising=False)
+    raw, bomb = tmp_path / "raw-idx1-ubyte", tmp_path / "bomb-idx1-ubyte.gz"
+    raw.write_bytes(bytes(2000))
+    bomb.write_bytes(gzip.compress(bytes(5000)))  # 5000 bytes from a few dozen
+    with pytest.raises(IdxFormatError, match=f"{raw}: more than 1000 bytes"):
+        read_idx(raw)
+    with pytest.raises(IdxFormatError, match=f"{bomb}: decompresses to more than 1000 bytes"):
+        read_idx(bomb)
+    # Within the limit, a file reads as before.
+    monkeypatch.setattr(files, "MAX_PAYLOAD_BYTES", 10 ** 6)
+    with pytest.raises(IdxFormatError, match="unknown IDX data type"):
+        read_idx(raw)
