@@ -51,6 +51,7 @@ from exercise.points import PARTS
 PROJECT = Path(__file__).resolve().parent.parent
 HIDDEN_TESTS = PROJECT / "tests" / "hidden"
 RUNNER = Path(__file__).with_name("run_part.py")
+AGREEMENT_TESTS = "exercise/agreement.py"
 WORKER_FILES = (Path(__file__).with_name("worker.py"), Path(__file__).with_name("remote.py"))
 DEFAULT_TIMEOUT_SECONDS = 120
 DEFAULT_BUDGET_SECONDS = 900
@@ -233,14 +234,17 @@ def _grade_part(tree, part, timeout, hidden, project, use_sandbox):
             for file in hidden_files:
                 shutil.copyfile(file, hidden_copy / file.name)
         command = [sys.executable, "-I", str(RUNNER), json.dumps(config),
-                   *map(str, test_files), *(str(hidden_copy / file.name) for file in hidden_files),
+                   *map(str, test_files), str(project / AGREEMENT_TESTS), *(str(hidden_copy / file.name) for file in hidden_files),
                    "-m", SELECTION, "-p", "no:cacheprovider", "-q", "-o", "addopts=", "--tb=short",
                    f"--rootdir={project}", f"--junitxml={report}"]
-        environment = dict(sandbox.plain_environment(), PYTHONDONTWRITEBYTECODE="1")
+        # Compiled files only from a folder of this part's own: never a .pyc planted beside the tests.
+        environment = dict(sandbox.plain_environment(), PYTHONDONTWRITEBYTECODE="1", NORMNET_GRADING_PART=part.key,
+                           PYTHONPYCACHEPREFIX=str(private / "pycache"))
         output = private / "runner.txt"
         with open(output, "wb") as log:
             process = subprocess.Popen(command, cwd=project, env=environment, stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True)
+                                       stdin=subprocess.DEVNULL, start_new_session=True,
+                                       preexec_fn=sandbox.limit_trusted_runner)
             try:
                 process.wait(timeout)
                 timed_out = False
@@ -282,7 +286,8 @@ def _read_report(report, result, project):
         if problems:
             failed += 1
             if not result.failure:
-                result.failure = _describe_failure(case, problems[0], project, result.part.tests)
+                result.failure = _describe_failure(case, problems[0], project, result.part.tests,
+                                                    result.part.name)
         elif case.find("skipped") is not None:
             not_run += 1
         else:
@@ -297,12 +302,16 @@ def _read_report(report, result, project):
         result.note = "no tests ran"
 
 
-def _describe_failure(case, problem, project, public_tests):
+def _describe_failure(case, problem, project, public_tests, part_name):
     """The failing test's name, its whole message and a command that reproduces it."""
     name = case.get("name") or "?"
     modules = (case.get("classname") or "").split(".")
     test_file = next(("/".join(modules[:end]) + ".py" for end in range(len(modules), 0, -1)
                       if Path(project, *modules[:end]).with_suffix(".py").is_file()), "")
+    if test_file == AGREEMENT_TESTS:
+        public_tests, command = (test_file,), f"normnet exercise grade . --part {part_name}"
+    else:
+        command = f"python -m pytest {test_file}::{name.split('[')[0]}"
     if test_file not in public_tests:           # a hidden test: nothing of it reaches the feedback
         return {"test": "a hidden test", "message": "(hidden tests are not shown)", "command": ""}
     message = (problem.get("message") or "").strip()
@@ -310,8 +319,7 @@ def _describe_failure(case, problem, project, public_tests):
                if line.startswith("E ")]
     if details:
         message = "\n".join(details)
-    return {"test": name, "message": _clean(message) or problem.tag,
-            "command": f"python -m pytest {test_file}::{name.split('[')[0]}" if test_file else ""}
+    return {"test": name, "message": _clean(message) or problem.tag, "command": command}
 
 
 def _add_worker_end(result, log):
@@ -330,13 +338,15 @@ def _last_line(text):
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def _clean(text):
-    """``text`` without control characters (a student's message cannot move the cursor)."""
-    return _CONTROL.sub("?", str(text))
+def _clean(text, limit=20_000):
+    """``text`` without control characters (a student's message cannot move the cursor),
+    encodable as UTF-8 whatever it held, and at most ``limit`` characters."""
+    text = _CONTROL.sub("?", str(text).encode("utf-8", "backslashreplace").decode("utf-8"))
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _one_line(text):
-    return " ".join(_clean(text).split())
+def _one_line(text, limit=300):
+    return _clean(" ".join(str(text).split()), limit)
 
 
 # -- reporting ----------------------------------------------------------------------------
@@ -377,10 +387,10 @@ def submissions_in(folder):
                   if path.is_dir() and not path.is_symlink() and looks_like_a_tree(path))
 
 
-def safe_cell(value):
-    """A CSV cell no spreadsheet reads as a formula, without control characters."""
-    text = _clean(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+def safe_cell(value, limit=2000):
+    """A CSV cell no spreadsheet reads as a formula, without control characters, bounded."""
+    text = _clean(value, limit)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "'", "\t", "\r") else text
 
 
 def csv_header(parts):
@@ -397,20 +407,21 @@ def graded_names(path, parts):
     are not those of ``parts``."""
     if not Path(path).is_file():
         return set()
-    with open(path, newline="", encoding="utf-8") as file:
+    csv.field_size_limit(1 << 24)
+    with open(path, newline="", encoding="utf-8", errors="backslashreplace") as file:
         rows = list(csv.reader(file))
     if not rows:
         return set()
     if rows[0] != csv_header(parts):
         raise ValueError(f"{path} holds other columns than this grading's; choose another --csv file")
-    return {row[0][1:] if row[0].startswith("'") else row[0] for row in rows[1:] if row}
+    return {row[0] for row in rows[1:] if row}          # as written: compare with safe_cell(name)
 
 
 def append_csv(path, name, results):
     """Append one submission's row (and the header first, to a new file)."""
     parts = [result.part for result in results]
     new = not Path(path).is_file() or Path(path).stat().st_size == 0
-    with open(path, "a", newline="", encoding="utf-8") as file:
+    with open(path, "a", newline="", encoding="utf-8", errors="backslashreplace") as file:
         writer = csv.writer(file)
         if new:
             writer.writerow(csv_header(parts))
@@ -434,20 +445,21 @@ def grade_class(folder, csv_path, parts=PARTS, report=print, **options):
     done = graded_names(csv_path, parts)
     graded = {}
     for submission in submissions_in(folder):
-        if submission.name in done:
-            report(f"== {submission.name}: already in {csv_path}")
+        name = _clean(submission.name, 200)
+        if safe_cell(name) in done:
+            report(f"== {name}: already in {csv_path}")
             continue
-        report(f"== {submission.name}")
+        report(f"== {name}")
         try:
             results = grade(submission, parts=parts, **options)
         except Exception as error:              # noqa: BLE001 - one submission's problem is its note
             results = [PartResult(part).fail(f"the grader could not grade this submission: "
                                              f"{type(error).__name__}: {_one_line(error)}") for part in parts]
         if project_digest(options.get("project", PROJECT)) != before:
-            raise RuntimeError(f"the grader's own files changed while {submission.name} was graded; "
+            raise RuntimeError(f"the grader's own files changed while {name} was graded; "
                                f"grades from it on cannot be trusted (grade with bubblewrap)")
-        append_csv(csv_path, submission.name, results)
-        graded[submission.name] = results
+        append_csv(csv_path, name, results)
+        graded[name] = results
         report(format_table(results) + "\n")
     return graded
 

@@ -51,6 +51,7 @@ BUILTIN_EXCEPTIONS = {cls.__name__: cls for cls in (
     RecursionError, RuntimeError, StopIteration, SyntaxError, TypeError, UnboundLocalError, ValueError,
     ZeroDivisionError)}
 MESSAGE_LIMIT = 4000
+NAME_LIMIT = 100
 CALLABLE_TYPES = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.BuiltinMethodType)
 LIST_METHODS = ("append", "extend", "insert", "pop", "remove", "clear", "index", "count", "reverse")
 
@@ -574,6 +575,9 @@ class Channel:
     def _receive_global_random_state(self, message, buffers):
         if "random" in message:
             state = self.decode(message["random"], buffers)
+            if not (isinstance(state, tuple) and len(state) == 5 and state[0] == "MT19937"
+                    and isinstance(state[1], np.ndarray) and state[1].shape == (624,) and state[1].any()):
+                raise RemoteError("NumPy's global generator cannot take that state")
             np.random.set_state(state)
             self._last_random_state = np.random.get_state()
 
@@ -595,7 +599,16 @@ class Channel:
         return message, buffers
 
     def _write_back(self, reply, buffers, args, kwargs):
-        for position, encoded in reply.get("changed", ()):
+        changed = reply.get("changed", ())
+        if changed and self.side == "grader":
+            # The student's code changed an array it was given: in one process the caller's
+            # array would have changed too, which the contract forbids ("never mutate the
+            # incoming error_tensor or input"); say so instead of carrying the change over.
+            positions = ", ".join(f"argument {position}" if isinstance(position, int) else repr(position)
+                                  for position, _ in changed)
+            raise ValueError(f"the student's code changed an array it was given ({positions}) in place; "
+                             f"a layer, loss or optimizer must leave its arguments as they were")
+        for position, encoded in changed:
             original = args[position] if isinstance(position, int) and 0 <= position < len(args) \
                 else kwargs.get(position)
             value = self.decode(encoded, buffers)
@@ -663,6 +676,9 @@ class Channel:
                 value = getattr(target, name)
                 # A list attribute stays live (a test inserts into a network's layers).
                 return _ByReference(value) if type(value) is list else value
+            if operation in ("setattr", "delattr") and self.policy.strict and \
+                    isinstance(target, (type, types.FunctionType, types.ModuleType, *CALLABLE_TYPES)):
+                raise AttributeError(f"{getattr(target, '__name__', 'this')} cannot be changed by the student's code")
             if operation == "setattr":
                 setattr(target, name, args[0])
                 return None
@@ -692,7 +708,8 @@ class Channel:
             location = self.where(error)
             if location:
                 message = f"{message} [{location}]"
-        return {"op": "raise", "type": kind, "name": type(error).__name__, "message": message[:MESSAGE_LIMIT]}
+        return {"op": "raise", "type": kind, "name": _bounded(type(error).__name__, NAME_LIMIT),
+                "message": _bounded(message, MESSAGE_LIMIT)}
 
 
 class _ByReference:
@@ -736,6 +753,12 @@ class _RemoteClassMeta(type):
         return owner._remote_channel.request({"op": "getattr", "target": owner._remote_class_id, "name": name})
 
 
+def _bounded(text, limit):
+    """``text`` as a string of at most ``limit`` characters that UTF-8 can always encode."""
+    text = str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def _same_random_state(first, second):
     return second is not None and first[0] == second[0] and first[2:] == second[2:] \
         and np.array_equal(first[1], second[1])
@@ -743,8 +766,8 @@ def _same_random_state(first, second):
 
 def _exception_from(reply):
     kind = BUILTIN_EXCEPTIONS.get(str(reply.get("type")), RemoteError)
-    message = str(reply.get("message", ""))[:MESSAGE_LIMIT]
-    name = str(reply.get("name", kind.__name__))
+    message = _bounded(reply.get("message", ""), MESSAGE_LIMIT)
+    name = _bounded(reply.get("name", kind.__name__), NAME_LIMIT)
     if kind is RemoteError and name != "RemoteError":
         message = f"{name}: {message}"
     if kind is KeyError:

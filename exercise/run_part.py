@@ -87,13 +87,27 @@ def main(arguments):
             raise RuntimeError(f"the reference of {loaded} was imported before the student's; not grading")
         import pytest
 
-        return pytest.main(arguments[1:])
+        return pytest.main(arguments[1:], plugins=[_stop_the_worker_first(worker)])
     finally:
         writer.close()
         try:
             worker.wait(5)
         except subprocess.TimeoutExpired:
             worker.kill()
+
+
+def _stop_the_worker_first(worker):
+    """A pytest plugin: the worker is killed before the session's report is written, so no
+    code of the student's runs while the verdict is."""
+    import pytest
+
+    class StopTheWorkerFirst:
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_sessionfinish(self, session, exitstatus):
+            worker.kill()
+            worker.wait()
+
+    return StopTheWorkerFirst()
 
 
 def _load_alone(name, project):

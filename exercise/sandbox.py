@@ -17,8 +17,9 @@ what that user can read and start a process in a session of its own; ``describe`
 in one line.
 
 Limits (``DEFAULT_LIMITS``; each part, on top of the grader's time limit): address space
-4 GiB, files written 64 MiB each, CPU time the part's time limit, 256 processes (the kernel
-does not hold root's processes to this; the namespace and the time limit do).
+4 GiB, files written 64 MiB each, a private ``/tmp`` of 256 MiB, CPU time the part's time
+limit, 256 processes (the kernel does not hold root's processes to this; the namespace and the
+time limit do). The trusted runner gets 4 GiB of address space.
 """
 import os
 import resource
@@ -29,7 +30,11 @@ import sys
 from functools import lru_cache
 
 NOBODY = 65534
-DEFAULT_LIMITS = {"memory_bytes": 4 << 30, "file_bytes": 64 << 20, "processes": 256, "cpu_seconds": 120}
+DEFAULT_LIMITS = {"memory_bytes": 4 << 30, "file_bytes": 64 << 20, "processes": 256, "cpu_seconds": 120,
+                  "tmp_bytes": 256 << 20}
+# The trusted runner holds what the worker sends back: bounded too, so no answer can take the
+# machine's memory from the rest of the class.
+TRUSTED_MEMORY_BYTES = 4 << 30
 # Top-level packages of this project: hidden wherever an installed copy could show them.
 PROJECT_PACKAGES = ("layers", "framework", "optimizers", "regularizers", "data", "exercise", "experiments", "tests")
 SYSTEM_FOLDERS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/alternatives", "/etc/ld.so.cache")
@@ -89,7 +94,7 @@ def worker_command(part_tree, grading_folder, config_json, use_sandbox=True):
     if os.geteuid() == 0:
         command += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
     command += ["--ro-bind", str(part_tree), "/part", "--ro-bind", str(grading_folder), "/grading",
-                "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp", "--clearenv",
+                "--size", str(DEFAULT_LIMITS["tmp_bytes"]), "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp", "--clearenv",
                 "--setenv", "HOME", "/tmp", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "MPLBACKEND", "Agg",
                 *_thread_variables(), python, "-I", "/grading/worker.py", config_json.replace(str(part_tree), "/part")]
     return command
@@ -113,6 +118,14 @@ def apply_limits(limits):
             pass                            # a hard limit already lower: keep it
     if limits.get("drop_root") and os.geteuid() == 0:
         _drop_root()
+
+
+def limit_trusted_runner():
+    """The trusted runner's own limit (in its process, before it starts)."""
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (TRUSTED_MEMORY_BYTES, TRUSTED_MEMORY_BYTES))
+    except (ValueError, OSError):
+        pass
 
 
 def _drop_root():

@@ -242,3 +242,17 @@ def test_the_grader_imports_no_submission(student, teacher, use_sandbox):
     result = grade_relu(student, teacher, use_sandbox)
     assert result.points == 0
     assert sys.modules.get("layers.relu") is None or "student" not in str(sys.modules["layers.relu"].__file__)
+
+
+def test_no_part_imports_another_part():
+    # Each part is graded alone, beside nothing but the shared modules: a part's source that
+    # imported another part's module could not even be imported by the grader's worker.
+    from exercise.grading import _project_imports, module_name, shared_modules
+    from exercise.points import PARTS
+
+    shared = set(shared_modules())
+    for part in PARTS:
+        own = {module_name(source) for source in part.sources}
+        for source in part.sources:
+            imported = _project_imports((REPOSITORY / source).read_text(encoding="utf-8"))
+            assert imported <= shared | own, (source, imported - shared - own)

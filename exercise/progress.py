@@ -1,0 +1,122 @@
+"""What a notebook needs, and its exercises' verdicts, each in one line.
+
+A notebook's first code cell prints :func:`parts_status` for the exercise parts it uses
+(``exercise.points``): which are done and which are still a stub, with each part's tests.
+A cell that uses a part calls :func:`require` first, so a stub stops it with one line
+naming the part and its tests, not with a ``NotImplementedError`` deep inside a layer.
+
+A check cell compares before it reveals: :func:`require_answers` stops it when the
+exercise's variables are not defined yet (its cell still raises), :func:`attempt` when the
+exercise's function still raises ``NotImplementedError``, and :func:`check` names the
+variable that is wrong (its shape, or how many entries differ) or says it is correct.
+
+A part is still a stub while one of its sources holds a stub line, the
+``raise NotImplementedError("...: implement it ...")`` that ``normnet exercise make``
+writes in place of a solution; the sources are read in the project this module lies in
+(the student's copy, in the student version).
+"""
+import contextlib
+from pathlib import Path
+
+import numpy as np
+
+from exercise.points import find_part
+
+PROJECT = Path(__file__).resolve().parent.parent
+STUB_LINE = 'raise NotImplementedError("'
+STUB_MESSAGE = ": implement it"
+
+
+class NotebookStop(Exception):
+    """Stops a notebook cell with one line: IPython shows ``_render_traceback_``, not a traceback."""
+
+    def _render_traceback_(self):
+        return [f"{type(self).__name__}: {self}"]
+
+
+class PartStillAStub(NotebookStop):
+    """The cell needs a part whose source is still a stub."""
+
+
+class ExerciseNotDone(NotebookStop):
+    """The check's exercise has not been done yet."""
+
+
+class WrongAnswer(NotebookStop, AssertionError):
+    """The check compared the answer and found it wrong."""
+
+
+def is_stub(part, root=PROJECT):
+    """Whether a source of ``part`` (an ``exercise.points.Part``) in ``root`` still holds a stub line."""
+    for source in part.sources:
+        path = Path(root) / source
+        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+        if any(STUB_LINE in line and STUB_MESSAGE in line for line in lines):
+            return True
+    return False
+
+
+def parts_status(*names, root=PROJECT):
+    """The table (text) of the parts called ``names``: part, "done" or "still a stub", test files."""
+    parts = [find_part(name) for name in names]
+    rows = [("part", "status", "tests")] + [(part.name, "still a stub" if is_stub(part, root) else "done",
+                                             " ".join(part.tests)) for part in parts]
+    widths = [max(len(row[column]) for row in rows) for column in range(2)]
+    lines = ["This notebook uses these parts of the exercise:"]
+    lines += [f"  {name:{widths[0]}}  {status:{widths[1]}}  {tests}" for name, status, tests in rows]
+    stubs = [part for part in parts if is_stub(part, root)]
+    if stubs:
+        tests = " ".join(test for part in stubs for test in part.tests)
+        lines.append(f"Still a stub: {', '.join(part.name for part in stubs)}. The cells that need them stop "
+                     f"with one line; write them (python -m pytest {tests}), then run those cells again.")
+    return "\n".join(lines)
+
+
+def require(*names, root=PROJECT):
+    """Raise PartStillAStub (one line: the parts, their sources and tests) if a part is still a stub."""
+    stubs = [part for part in map(find_part, names) if is_stub(part, root)]
+    if stubs:
+        sources = ", ".join(source for part in stubs for source in part.sources)
+        tests = " ".join(test for part in stubs for test in part.tests)
+        raise PartStillAStub(f"this cell needs {', '.join(part.name for part in stubs)}, still a stub in {sources}: "
+                             f"write it (python -m pytest {tests}), then run this cell again")
+
+
+def require_answers(namespace, exercise, *names):
+    """Raise ExerciseNotDone naming ``exercise`` unless every variable in ``names`` is in ``namespace``."""
+    missing = [name for name in names if name not in namespace]
+    if missing:
+        raise ExerciseNotDone(f"{exercise} is not done yet: {', '.join(missing)} not defined; write the exercise "
+                              f"cell above and run it, then this cell")
+
+
+@contextlib.contextmanager
+def attempt(exercise):
+    """Turn a NotImplementedError (a stub the exercise still holds) into one line naming ``exercise``."""
+    try:
+        yield
+    except NotImplementedError as error:
+        raise ExerciseNotDone(f"{exercise} is not done yet: {error}") from None
+
+
+def check(exercise, name, yours, expected, hint="", rtol=1e-7, atol=1e-12):
+    """Compare the answer ``yours`` (called ``name``) with ``expected``: WrongAnswer naming what
+    differs, without the expected values, or print that it is correct."""
+    if isinstance(expected, str):
+        if yours != expected:
+            raise WrongAnswer(f"{exercise}: {name} = {yours!r} is not right. {hint}".strip())
+    else:
+        expected = np.asarray(expected, dtype=np.float64)
+        try:
+            yours = np.asarray(yours, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise WrongAnswer(f"{exercise}: {name} = {yours!r} is not a number or an array of numbers") from None
+        if yours.shape != expected.shape:
+            raise WrongAnswer(f"{exercise}: {name} has shape {yours.shape}, expected {expected.shape}")
+        wrong = ~np.isclose(yours, expected, rtol=rtol, atol=atol)
+        if wrong.any():
+            first = tuple(int(i) for i in np.argwhere(wrong)[0])
+            where = f"{wrong.sum()} of {wrong.size} entries differ, the first at {first}, where yours is " \
+                    f"{yours[first]:.6g}" if yours.ndim else f"yours is {float(yours):.6g}"
+            raise WrongAnswer(f"{exercise}: {name} is wrong ({where}). {hint}".strip())
+    print(f"{exercise}: {name} is correct.")
