@@ -1,8 +1,10 @@
 """Small file helpers: read a (possibly gzip-compressed) payload, hash it, write atomically."""
+import glob
 import gzip
 import hashlib
 import io
 import os
+import re
 import secrets
 import stat
 import zlib
@@ -95,6 +97,18 @@ def read_payload(path):
     return decompress_if_gzip(content, path)
 
 
+_RANDOM_HEX_DIGITS = 12
+
+
+def temporary_files(path):
+    """The temporary files that writes of ``path`` by :func:`atomic_write` left beside it (a kill
+    between creating and renaming one): exactly ``.<name>.<12 hex digits>.tmp``, no other file."""
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{{_RANDOM_HEX_DIGITS}}}\.tmp")
+    return [candidate for candidate in path.parent.glob(f".{glob.escape(path.name)}.*.tmp")
+            if pattern.fullmatch(candidate.name)]
+
+
 def _new_temporary_file(path):
     """``(name, descriptor)`` of a new, empty file ``.<name>.<random>.tmp`` beside ``path``.
 
@@ -105,7 +119,7 @@ def _new_temporary_file(path):
     """
     flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0)
     while True:
-        temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(_RANDOM_HEX_DIGITS // 2)}.tmp")
         try:
             return temporary, os.open(temporary, flags, 0o666)
         except FileExistsError:

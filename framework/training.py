@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from data.files import temporary_files
 from framework.persistence import CheckpointError, atomic_write, describe_network, field_error, read_checkpoint, save
 from regularizers import unit_norms
 
@@ -372,10 +373,10 @@ def _remove_stale_temporaries(folder):
     """Delete the temporary files that a write of one of the run's files left when it was killed.
 
     Only under the folder's lock: no other run can be writing them then. They carry the
-    atomic writer's names (``.checkpoint.npz.<random>.tmp``), never a user's file's.
+    atomic writer's names (``.checkpoint.npz.<12 hex digits>.tmp``), never a user's file's.
     """
     for name in RUN_FILES:
-        for temporary in folder.glob(f".{name}.*.tmp"):
+        for temporary in temporary_files(folder / name):
             temporary.unlink(missing_ok=True)
 
 

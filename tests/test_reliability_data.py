@@ -103,7 +103,7 @@ def test_atomic_write_gives_the_permissions_of_the_umask(tmp_path, umask, expect
 
 
 def test_atomic_write_fills_a_temporary_file_beside_its_target(tmp_path, monkeypatch):
-    # Stale temporary files are found by the pattern .<name>.*.tmp (see framework.training).
+    # Stale temporary files are found by files.temporary_files (framework.training cleans them up).
     renamed = []
     real_replace = os.replace
 
@@ -117,7 +117,10 @@ def test_atomic_write_fills_a_temporary_file_beside_its_target(tmp_path, monkeyp
     (first, target), (second, _) = renamed
     assert target == tmp_path / "checkpoint.npz" and first != second
     for temporary in (first, second):
-        assert temporary.parent == tmp_path and temporary.match(".checkpoint.npz.*.tmp")
+        assert temporary.parent == tmp_path
+        temporary.write_bytes(b"")  # as a kill before the rename would leave it
+    (tmp_path / ".checkpoint.npz.mine.tmp").write_bytes(b"a user's file of a like name")
+    assert sorted(files.temporary_files(tmp_path / "checkpoint.npz")) == sorted([first, second])
 
 
 def test_the_cache_a_download_fills_is_readable_to_others(monkeypatch, tmp_path, umask_022, mnist_dir):

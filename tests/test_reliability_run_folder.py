@@ -630,3 +630,11 @@ def test_a_run_begun_by_older_code_keeps_its_rows_when_resumed(run_copy, capsys)
     assert [bool(row["train_loss"]) for row in rows] == [True, True, False]
     assert [bool(row["data_loss"]) and bool(row["penalty"]) for row in rows] == [False, False, True]
     assert "epoch 3/3: train loss" in capsys.readouterr().out
+
+
+def test_only_the_atomic_writers_own_temporary_files_are_cleaned_up(run_copy, capsys):
+    stale, users = run_copy / f".{CHECKPOINT}.0123456789ab.tmp", run_copy / f".{CHECKPOINT}.my-notes.tmp"
+    stale.write_bytes(b"left by a kill")
+    users.write_text("mine")
+    assert main(train_arguments(run_copy, "--resume")) == 0
+    assert not stale.exists() and users.read_text() == "mine"
