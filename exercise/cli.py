@@ -1,5 +1,6 @@
 """``normnet exercise``: the command line of the exercise tools (registered under the
 entry-point group ``normnet.commands``)."""
+import tempfile
 from pathlib import Path
 
 from exercise import sandbox
@@ -7,6 +8,7 @@ from exercise.grading import (DEFAULT_BUDGET_SECONDS, DEFAULT_TIMEOUT_SECONDS, H
                               grade_class, looks_like_a_tree, score, submissions_in, write_csv)
 from exercise.points import PARTS, find_part
 from exercise.student_version import make_student_version
+from exercise.submission import is_archive, pack, unpack
 from framework.cli import integer_at_least, number_in
 
 
@@ -49,6 +51,15 @@ def add_parser(subparsers):
                                    "a folder resumes after the rows already in it)")
     grade_parser.set_defaults(handler=_grade)
 
+    pack = commands.add_parser("pack", help="write the archive to hand in",
+                               description="Write one archive of exactly the files you edit (the parts' "
+                                           "sources and the notebooks) and print what went in.")
+    pack.add_argument("directory", type=Path, nargs="?", default=Path("."), metavar="DIR",
+                      help="your student tree (default: the current folder)")
+    pack.add_argument("--output", type=Path, default=Path("submission.tar.gz"), metavar="FILE",
+                      help="the archive to write (default %(default)s; never replaced)")
+    pack.set_defaults(handler=_pack)
+
 
 def _make(arguments):
     summary = make_student_version(arguments.directory, force=arguments.force)
@@ -57,11 +68,30 @@ def _make(arguments):
     return 0
 
 
+def _pack(arguments):
+    if not looks_like_a_tree(arguments.directory):
+        raise ValueError(f"{arguments.directory} is not a student tree (it has no layers/ folder)")
+    packed, missing = pack(arguments.directory, arguments.output)
+    for name, size in packed:
+        print(f"  {name} ({size} bytes)")
+    if missing:
+        print(f"not there, so not packed: {', '.join(missing)}")
+    print(f"{len(packed)} files written to {arguments.output}; hand in that file")
+    return 0
+
+
 def _grade(arguments):
     parts = [find_part(name) for name in arguments.parts] if arguments.parts else list(PARTS)
     folder = arguments.directory
+    if is_archive(folder) and folder.is_file():
+        with tempfile.TemporaryDirectory(prefix="normnet-handin-") as unpacked:
+            left_out = unpack(folder, unpacked)
+            if left_out:
+                print(f"left out of {folder}: {'; '.join(left_out)}")
+            arguments.directory = Path(unpacked)
+            return _grade(arguments)
     if not folder.is_dir():
-        raise ValueError(f"{folder} is not a folder")
+        raise ValueError(f"{folder} is not a folder or a hand-in archive (.tar.gz)")
     use_sandbox = not arguments.no_sandbox
     options = dict(parts=parts, timeout=arguments.timeout, hidden=arguments.hidden, jobs=arguments.jobs,
                    budget=arguments.budget, use_sandbox=use_sandbox)

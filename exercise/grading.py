@@ -59,7 +59,7 @@ SELECTION = "not fast and not textbook"
 MAX_SOURCE_BYTES = 1 << 20
 # What the trusted side lets the worker reach: objects of these packages' classes (the
 # reference layers a test hands a student's network, the tests' own helpers).
-SHARED_WITH_WORKER = ("layers", "framework", "optimizers", "regularizers", "tests", "conftest")
+SHARED_WITH_WORKER = ("layers", "framework", "optimizers", "regularizers", "tests", "conftest", "exercise.agreement")
 PROJECT_PACKAGES = ("layers", "framework", "optimizers", "regularizers")
 
 
@@ -382,9 +382,32 @@ def format_table(results):
 
 
 def submissions_in(folder):
-    """The student trees directly inside ``folder`` (a folder of submissions), by name."""
-    return sorted(path for path in Path(folder).iterdir()
-                  if path.is_dir() and not path.is_symlink() and looks_like_a_tree(path))
+    """The submissions directly inside ``folder``, by name: student trees and hand-in
+    archives (``normnet exercise pack``)."""
+    from exercise.submission import is_archive
+
+    return sorted(path for path in Path(folder).iterdir() if not path.is_symlink() and (
+        path.is_dir() and looks_like_a_tree(path) or path.is_file() and is_archive(path)))
+
+
+def _submission_name(path):
+    from exercise.submission import ARCHIVE_SUFFIXES
+
+    name = path.name
+    for suffix in ARCHIVE_SUFFIXES:
+        name = name[:-len(suffix)] if name.endswith(suffix) else name
+    return _clean(name, 200)
+
+
+def _grade_submission(path, parts, options):
+    """Grade a student tree or a hand-in archive (unpacked into a fresh folder first)."""
+    from exercise.submission import is_archive, unpack
+
+    if not (path.is_file() and is_archive(path)):
+        return grade(path, parts=parts, **options)
+    with tempfile.TemporaryDirectory(prefix="normnet-handin-") as unpacked:
+        unpack(path, unpacked)
+        return grade(unpacked, parts=parts, **options)
 
 
 def safe_cell(value, limit=2000):
@@ -445,13 +468,13 @@ def grade_class(folder, csv_path, parts=PARTS, report=print, **options):
     done = graded_names(csv_path, parts)
     graded = {}
     for submission in submissions_in(folder):
-        name = _clean(submission.name, 200)
+        name = _submission_name(submission)
         if safe_cell(name) in done:
             report(f"== {name}: already in {csv_path}")
             continue
         report(f"== {name}")
         try:
-            results = grade(submission, parts=parts, **options)
+            results = _grade_submission(submission, parts, options)
         except Exception as error:              # noqa: BLE001 - one submission's problem is its note
             results = [PartResult(part).fail(f"the grader could not grade this submission: "
                                              f"{type(error).__name__}: {_one_line(error)}") for part in parts]

@@ -59,27 +59,32 @@ def is_stub(part, root=PROJECT):
 def parts_status(*names, root=PROJECT):
     """The table (text) of the parts called ``names``: part, "done" or "still a stub", test files."""
     parts = [find_part(name) for name in names]
-    rows = [("part", "status", "tests")] + [(part.name, "still a stub" if is_stub(part, root) else "done",
+    stubs = [part for part in parts if is_stub(part, root)]
+    rows = [("part", "status", "tests")] + [(part.name, "still a stub" if part in stubs else "done",
                                              " ".join(part.tests)) for part in parts]
     widths = [max(len(row[column]) for row in rows) for column in range(2)]
     lines = ["This notebook uses these parts of the exercise:"]
     lines += [f"  {name:{widths[0]}}  {status:{widths[1]}}  {tests}" for name, status, tests in rows]
-    stubs = [part for part in parts if is_stub(part, root)]
     if stubs:
         tests = " ".join(test for part in stubs for test in part.tests)
-        lines.append(f"Still a stub: {', '.join(part.name for part in stubs)}. The cells that need them stop "
-                     f"with one line; write them (python -m pytest {tests}), then run those cells again.")
+        lines.append(f"Still a stub: {_and(part.name for part in stubs)}. A cell that needs one stops with a line "
+                     f"saying so; write them until python -m pytest {tests} passes.")
     return "\n".join(lines)
 
 
 def require(*names, root=PROJECT):
-    """Raise PartStillAStub (one line: the parts, their sources and tests) if a part is still a stub."""
+    """Raise PartStillAStub (one line naming the parts and their tests) if a part is still a stub."""
     stubs = [part for part in map(find_part, names) if is_stub(part, root)]
     if stubs:
-        sources = ", ".join(source for part in stubs for source in part.sources)
         tests = " ".join(test for part in stubs for test in part.tests)
-        raise PartStillAStub(f"this cell needs {', '.join(part.name for part in stubs)}, still a stub in {sources}: "
-                             f"write it (python -m pytest {tests}), then run this cell again")
+        state, pronoun = ("still a stub", "it") if len(stubs) == 1 else ("still stubs", "them")
+        raise PartStillAStub(f"this cell needs {_and(part.name for part in stubs)}, {state}: write {pronoun} "
+                             f"until python -m pytest {tests} passes, then run this cell again")
+
+
+def _and(names):
+    names = list(names)
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def require_answers(namespace, exercise, *names):
@@ -92,11 +97,16 @@ def require_answers(namespace, exercise, *names):
 
 @contextlib.contextmanager
 def attempt(exercise):
-    """Turn a NotImplementedError (a stub the exercise still holds) into one line naming ``exercise``."""
+    """Run an exercise's code: a NotImplementedError (the stub it still holds) stops the cell with
+    ExerciseNotDone, an AssertionError (the gradient checker's wrong shape) with WrongAnswer."""
     try:
         yield
     except NotImplementedError as error:
         raise ExerciseNotDone(f"{exercise} is not done yet: {error}") from None
+    except AssertionError as error:
+        if isinstance(error, WrongAnswer):
+            raise
+        raise WrongAnswer(f"{exercise}: {error}") from None
 
 
 def check(exercise, name, yours, expected, hint="", rtol=1e-7, atol=1e-12):
@@ -111,8 +121,7 @@ def check(exercise, name, yours, expected, hint="", rtol=1e-7, atol=1e-12):
             yours = np.asarray(yours, dtype=np.float64)
         except (TypeError, ValueError):
             raise WrongAnswer(f"{exercise}: {name} = {yours!r} is not a number or an array of numbers") from None
-        if yours.shape != expected.shape:
-            raise WrongAnswer(f"{exercise}: {name} has shape {yours.shape}, expected {expected.shape}")
+        check_shape(exercise, name, yours, expected.shape)
         wrong = ~np.isclose(yours, expected, rtol=rtol, atol=atol)
         if wrong.any():
             first = tuple(int(i) for i in np.argwhere(wrong)[0])
@@ -120,3 +129,16 @@ def check(exercise, name, yours, expected, hint="", rtol=1e-7, atol=1e-12):
                     f"{yours[first]:.6g}" if yours.ndim else f"yours is {float(yours):.6g}"
             raise WrongAnswer(f"{exercise}: {name} is wrong ({where}). {hint}".strip())
     print(f"{exercise}: {name} is correct.")
+
+
+def check_shape(exercise, name, yours, shape):
+    """WrongAnswer naming ``name`` and both shapes unless ``yours`` has ``shape``."""
+    if np.shape(yours) != tuple(shape):
+        raise WrongAnswer(f"{exercise}: {name} has shape {np.shape(yours)}, expected {tuple(shape)}")
+
+
+def check_below(exercise, name, value, tolerance, hint=""):
+    """WrongAnswer unless ``value`` (a relative difference called ``name``) is below ``tolerance``."""
+    if not value < tolerance:
+        raise WrongAnswer(f"{exercise}: {name} is {value:.1e}, not below {tolerance:.0e}. {hint}".strip())
+    print(f"{exercise}: correct ({name} {value:.1e}, below {tolerance:.0e}).")

@@ -179,9 +179,10 @@ def _cell_message(source):
 
 def student_instructions():
     """STUDENT.md: the template with the table of parts filled in."""
-    rows = ["| part | points | you write | graded by |", "|---|---:|---|---|"]
-    for part in PARTS:
-        rows.append(f"| {part.name} | {part.points} | {', '.join(f'`{s}`' for s in part.sources)} "
-                    f"| {', '.join(f'`{t}`' for t in part.tests)} |")
+    rows = ["| # | part | points | you write | tests | used with | about |", "|---:|---|---:|---|---|---|---:|"]
+    for number, part in enumerate(PARTS, start=1):
+        rows.append(f"| {number} | {part.name} | {part.points} | {', '.join(f'`{s}`' for s in part.sources)} "
+                    f"| {', '.join(f'`{t}`' for t in part.tests)} | {', '.join(part.builds_on) or '—'} "
+                    f"| {part.minutes} min |")
     template = string.Template(STUDENT_TEMPLATE.read_text(encoding="utf-8"))
     return template.substitute(parts="\n".join(rows), total=TOTAL_POINTS)

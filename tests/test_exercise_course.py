@@ -1,0 +1,99 @@
+"""The course as a student lives it: the parts in STUDENT.md's order, each earning its points
+as soon as it is written (nothing waits for a later part), and handing in with
+``normnet exercise pack``."""
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from exercise.grading import grade, grade_class
+from exercise.points import PARTS, find_part
+from exercise.student_version import make_student_version, student_instructions
+from framework.cli import main
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+NO_HIDDEN_TESTS = REPOSITORY / "tests" / "no-such-folder"
+
+
+@pytest.fixture(scope="module")
+def empty_student(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("student")
+    make_student_version(folder)
+    return folder
+
+
+def fill_in(tree, part):
+    for source in part.sources:
+        shutil.copyfile(REPOSITORY / source, tree / source)
+
+
+def test_student_md_lists_the_parts_in_the_graders_order():
+    text = student_instructions()
+    positions = [text.index(f"| {part.name} |") for part in PARTS]
+    assert positions == sorted(positions)
+    assert "normnet data fetch" in text and "NORMNET_DATA" in text and "--part" in text
+    assert "normnet exercise pack" in text
+
+
+def test_a_student_working_in_order_earns_each_part_the_moment_it_is_written(empty_student, tmp_path):
+    tree = Path(shutil.copytree(empty_student, tmp_path / "student"))
+    for number, part in enumerate(PARTS):
+        fill_in(tree, part)
+        [done] = grade(tree, parts=[part], hidden=NO_HIDDEN_TESTS)
+        # Only the parts before it are written; it earns its points all the same.
+        assert done.points == part.points, (part.name, done.note, done.failure)
+        assert done.passed == done.total > 0
+    later = PARTS[-1]
+    assert grade(tree, parts=[later], hidden=NO_HIDDEN_TESTS)[0].points == later.points
+
+
+def test_pack_hands_in_exactly_the_files_a_student_edits_and_grade_takes_it(empty_student, tmp_path, capsys):
+    tree = Path(shutil.copytree(empty_student, tmp_path / "student"))
+    fill_in(tree, find_part("ReLU"))
+    (tree / ".venv").mkdir()
+    (tree / ".venv" / "big").write_bytes(b"\0" * 1000)
+    (tree / "layers" / "relu_old.py").write_text("old\n", encoding="utf-8")
+    archive = tmp_path / "hand-in.tar.gz"
+    assert main(["exercise", "pack", str(tree), "--output", str(archive)]) == 0
+    output = capsys.readouterr().out
+    with tarfile.open(archive) as opened:
+        names = opened.getnames()
+    expected = [source for part in PARTS for source in part.sources] + \
+        sorted(f"notebooks/{path.name}" for path in (tree / "notebooks").glob("*.ipynb"))
+    assert names == expected
+    assert "layers/relu.py" in output and f"written to {archive}" in output
+    # never replaced
+    assert main(["exercise", "pack", str(tree), "--output", str(archive)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    # graded as the tree it came from, alone or in a class folder
+    assert main(["exercise", "grade", str(archive), "--part", "ReLU", "--hidden", str(NO_HIDDEN_TESTS)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "score: 4/4"
+    submissions = tmp_path / "class"
+    submissions.mkdir()
+    shutil.copyfile(archive, submissions / "ada.tar.gz")
+    graded = grade_class(submissions, tmp_path / "scores.csv", [find_part("ReLU")], report=lambda text: None,
+                         hidden=NO_HIDDEN_TESTS)
+    assert {name: results[0].points for name, results in graded.items()} == {"ada": 4}
+
+
+def test_an_archive_brings_nothing_but_the_handed_in_files(tmp_path, empty_student, capsys):
+    import io
+
+    archive = tmp_path / "evil.tar.gz"
+    with tarfile.open(archive, "w:gz") as opened:
+        for name, data in (("layers/relu.py", (REPOSITORY / "layers" / "relu.py").read_bytes()),
+                           ("pytest.py", b"raise SystemExit(0)\n"), ("../escape.py", b"x = 1\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            opened.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("layers/tanh.py")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        opened.addfile(link)
+    assert main(["exercise", "grade", str(archive), "--part", "ReLU", "--part", "TanH",
+                 "--hidden", str(NO_HIDDEN_TESTS)]) == 0
+    output = capsys.readouterr().out
+    assert "pytest.py (not a file a student edits)" in output and "../escape.py" in output
+    assert "layers/tanh.py (not a regular file)" in output
+    assert output.strip().splitlines()[-1] == "score: 4/7"
+    assert not (tmp_path.parent / "escape.py").exists()
