@@ -15,9 +15,11 @@ class CrossEntropyLoss:
     keeps log(0) finite. It stays out of the division: a confidently wrong prediction has
     ŷ ≈ 1e-44 for the right class, and −y/(ŷ + eps) would then be ~1e-16 times too small,
     so that SoftMax's backward pass would hand back ~0 instead of ŷ − y and the network
-    would learn nothing from its worst mistakes. Where y is 0, E is 0 whatever ŷ is (the
-    term y·log ŷ does not depend on ŷ), and an ŷ that underflowed to 0 is read as the
-    smallest normal number, so E is always finite.
+    would learn nothing from its worst mistakes. An eps of the prediction's own precision
+    (1.2e-7 for float32) is as wrong. Where y is 0, E is 0 whatever ŷ is (the term y·log ŷ
+    does not depend on ŷ), and an ŷ below the smallest normal number of its dtype (0 after
+    an underflow, or a subnormal such as 1e-44 in float32, whose reciprocal would overflow)
+    is read as that number, ``np.finfo(dtype).tiny``, so E is always finite.
 
     Chained with SoftMax, ∂L/∂x = ŷ − y (divided by B for "mean"): ``logits_gradient``
     returns that directly. ``NeuralNetwork`` uses it when SoftMax is its last layer, as
@@ -34,6 +36,23 @@ class CrossEntropyLoss:
         self.prediction_tensor = None
 
     def forward(self, prediction_tensor, label_tensor):
+        """The loss of a batch.
+
+        Parameters
+        ----------
+        prediction_tensor : numpy.ndarray of shape (B, classes), float64 or float32
+            ŷ, probabilities (a SoftMax output). Cached as ``self.prediction_tensor``
+            before your code runs.
+        label_tensor : numpy.ndarray of shape (B, classes)
+            y, one-hot labels.
+
+        Returns
+        -------
+        float
+            L = −Σ y · log(ŷ + eps), divided by B for ``reduction="mean"``, as a Python
+            float (``float(...)``), not a NumPy scalar. Put eps (float64's machine epsilon,
+            ``_EPS``, in the prediction's dtype) inside the log only.
+        """
         prediction_tensor = np.asarray(prediction_tensor)
         self._check_label(label_tensor, prediction_tensor.shape, "forward")
         self.prediction_tensor = prediction_tensor
@@ -46,6 +65,23 @@ class CrossEntropyLoss:
         # END SOLUTION
 
     def backward(self, label_tensor):
+        """∂L/∂ŷ for the prediction of the last ``forward``.
+
+        Write E = −y/ŷ into ``error_tensor``: the stub keeps the line after your code that
+        divides it by B for ``reduction="mean"`` and returns it. No eps in the division
+        (the class docstring says why); where y is 0, E is 0; an ŷ below
+        ``np.finfo(ŷ.dtype).tiny`` is read as that number.
+
+        Parameters
+        ----------
+        label_tensor : numpy.ndarray of shape (B, classes)
+            y, the one-hot labels given to ``forward``.
+
+        Returns
+        -------
+        numpy.ndarray of shape (B, classes), the prediction's dtype
+            E = −y/ŷ (divided by B for ``reduction="mean"``), finite everywhere.
+        """
         if self.prediction_tensor is None:
             raise RuntimeError("CrossEntropyLoss.backward called before forward")
         prediction = self.prediction_tensor
@@ -57,22 +93,36 @@ class CrossEntropyLoss:
         error_tensor = np.zeros_like(prediction)
         np.divide(-np.asarray(label_tensor, dtype=prediction.dtype), np.maximum(prediction, smallest),
                   out=error_tensor, where=np.asarray(label_tensor) != 0)
-        return self._reduced(error_tensor)
         # END SOLUTION
+        return self._reduced(error_tensor)  # kept in the stub: divides by B for reduction="mean"
 
     def logits_gradient(self, label_tensor):
         """∂L/∂x for the scores x that a SoftMax turned into the cached prediction: ŷ − y.
 
         The product of SoftMax's Jacobian diag(ŷ) − ŷŷᵀ with −y/ŷ, worked out by hand
         (Σ_k y_k = 1): finite for any ŷ, including the exact zeros of an underflow.
+
+        Write ŷ − y into ``gradient``: the stub keeps the line after your code that divides
+        it by B for ``reduction="mean"`` and returns it.
+
+        Parameters
+        ----------
+        label_tensor : numpy.ndarray of shape (B, classes)
+            y, the one-hot labels given to ``forward``.
+
+        Returns
+        -------
+        numpy.ndarray of shape (B, classes), the prediction's dtype
+            ŷ − y (divided by B for ``reduction="mean"``).
         """
         if self.prediction_tensor is None:
             raise RuntimeError("CrossEntropyLoss.logits_gradient called before forward")
         prediction = self.prediction_tensor
         self._check_label(label_tensor, prediction.shape, "logits_gradient")
         # BEGIN SOLUTION
-        return self._reduced(prediction - np.asarray(label_tensor, dtype=prediction.dtype))
+        gradient = prediction - np.asarray(label_tensor, dtype=prediction.dtype)
         # END SOLUTION
+        return self._reduced(gradient)  # kept in the stub: divides by B for reduction="mean"
 
     def _reduced(self, error_tensor):
         if self.reduction == "mean":

@@ -91,6 +91,26 @@ class BatchNormalization(TrainableLayer):
         return self.channels, self.channels
 
     def forward(self, input_tensor):
+        """Normalize each channel, then scale by γ and shift by β.
+
+        Parameters
+        ----------
+        input_tensor : numpy.ndarray of shape (B, H), (B, H, X) or (B, H, M, N)
+            Already converted to the layer's ``dtype``; H is ``channels``. For images and
+            signals ``self.image_shape`` holds the input's shape (None for vectors) before
+            your code runs: work in the vector layout of ``reformat``.
+
+        Returns
+        -------
+        numpy.ndarray of the input's shape, the layer's dtype
+            Ŷ = γ X̃ + β. Training uses the batch moments over axis 0 of the vector layout
+            (one mean and one biased variance per channel, shape ``(H,)``) and updates
+            ``running_mean`` and ``running_variance``; testing uses the running moments.
+
+        Sets, in the vector layout: ``self.input_tensor`` (X, ``(B·M·N, H)``),
+        ``self.mean`` and ``self.variance`` (the moments used, ``(H,)``) and
+        ``self.normalized`` (X̃, ``(B·M·N, H)``), for ``backward``.
+        """
         self.check_parameters()
         input_tensor = as_floating(self.name, input_tensor, self.dtype)
         check_batch_norm_input(self.name, input_tensor.shape, self.channels,
@@ -117,6 +137,25 @@ class BatchNormalization(TrainableLayer):
         # END SOLUTION
 
     def backward(self, error_tensor):
+        """Gradients of γ and β, then ∂L/∂X; the optimizer steps last.
+
+        Sets ``self.gradient_weights`` (∂L/∂γ) and ``self.gradient_bias`` (∂L/∂β), each of
+        shape ``(channels,)`` in the layer's dtype; the tests read them. Write ∂L/∂X into
+        ``previous_error``, in the input's layout: the stub keeps the call
+        ``self.update_parameters()`` after your code (it lets the optimizer, if one is set,
+        update γ and β), so ∂L/∂X is computed with the γ of the forward pass. Keep that call.
+
+        Parameters
+        ----------
+        error_tensor : numpy.ndarray of the forward input's shape
+            E = ∂L/∂Ŷ, already converted to the layer's dtype. Do not modify it in place.
+
+        Returns
+        -------
+        numpy.ndarray of the forward input's shape, the layer's dtype
+            ∂L/∂X by the class docstring's formulas after a training pass (μ_B and σ²_B
+            depend on X), E γ / sqrt(σ² + ε) after a testing pass (the moments are constants).
+        """
         normalized = self._cached("normalized")
         self._check_error_shape(error_tensor, normalized.shape if self.image_shape is None else self.image_shape)
         error_tensor = np.asarray(error_tensor, dtype=self.dtype)
@@ -136,9 +175,13 @@ class BatchNormalization(TrainableLayer):
                              + gradient_variance * np.sum(-2 * centered, axis=0) / batch_size)
             previous_error = (gradient_normalized * inverse_std + gradient_variance * 2 * centered / batch_size
                               + gradient_mean / batch_size)
-        self.update_parameters()
-        return previous_error if self.image_shape is None else self.reformat(previous_error)
+        if self.image_shape is not None:
+            previous_error = self.reformat(previous_error)
         # END SOLUTION
+        # Kept in the stub: the optimizer steps only now, after ∂L/∂X, which needs the γ of
+        # the forward pass.
+        self.update_parameters()
+        return previous_error
 
     def reformat(self, tensor, image_shape=None):
         """Image layout ↔ vector layout, dispatching on the tensor's rank.
@@ -149,6 +192,18 @@ class BatchNormalization(TrainableLayer):
         reverse steps; without ``image_shape``, the shape of the last forward pass's
         input. 1-D signals ``(B, H, X)`` work the same way with M·N replaced by X.
         Nothing about the layer changes.
+
+        Parameters
+        ----------
+        tensor : numpy.ndarray of shape (B, H, M, N), (B, H, X), or (B·M·N, H)
+            An image (or signal) to turn into vectors, or vectors to turn back.
+        image_shape : tuple of int, optional
+            The image shape that vectors become; default the last forward input's shape.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(B·M·N, H)`` for an image, ``image_shape`` for vectors; values unchanged.
         """
         tensor = np.asarray(tensor)
         image_shape = check_reformat(self.name, tensor.shape, self.image_shape if image_shape is None

@@ -66,6 +66,20 @@ class Conv(TrainableLayer):
         return channels * area, self.num_kernels * area
 
     def forward(self, input_tensor):
+        """Correlate every kernel with the "same"-padded input, then keep every s-th position.
+
+        Parameters
+        ----------
+        input_tensor : numpy.ndarray of shape (b, c, y, x) (2-D) or (b, c, x) (1-D)
+            Already converted to the layer's ``dtype``; c is ``convolution_shape[0]``. Its
+            shape is cached as ``self.input_shape`` before your code runs.
+
+        Returns
+        -------
+        numpy.ndarray of shape (b, K, ceil(y / s_y), ceil(x / s_x)) or (b, K, ceil(x / s)), the layer's dtype
+            The output y, K = ``num_kernels``. Cache ``self.columns``, the im2col matrix
+            of shape ``(c·m·n, b·out_y·out_x)`` (the class docstring), for ``backward``.
+        """
         self.check_parameters()
         input_tensor = as_floating(self.name, input_tensor, self.dtype)
         check_image_input(self.name, input_tensor.shape, self.convolution_shape[0], self.spatial_dimensions,
@@ -92,6 +106,26 @@ class Conv(TrainableLayer):
         # END SOLUTION
 
     def backward(self, error_tensor):
+        """Gradients of the kernels and the bias, then ∂L/∂x; the optimizer steps last.
+
+        Sets ``self.gradient_weights``, shape ``(K, c, m, n)`` or ``(K, c, m)`` (the shape
+        of ``weights``), and ``self.gradient_bias``, shape ``(K,)``, both in the layer's
+        dtype; the tests read them. Write ∂L/∂x into ``input_gradient``: the stub keeps the
+        call ``self.update_parameters()`` after your code (it lets the optimizer, if one is
+        set, update the kernels and the bias), so ∂L/∂x is computed with the kernels of the
+        forward pass. Keep that call.
+
+        Parameters
+        ----------
+        error_tensor : numpy.ndarray of the output's shape
+            E = ∂L/∂y, ``(b, K, out_y, out_x)`` or ``(b, K, out_x)``, already converted
+            to the layer's dtype. Do not modify it in place.
+
+        Returns
+        -------
+        numpy.ndarray of the input's shape, the layer's dtype
+            ∂L/∂x: the padded gradient ∂L/∂x̃ of the class docstring with the padding cut off.
+        """
         input_shape = self._cached("input_shape")
         out_shape = tuple(-(-size // stride) for size, stride in zip(input_shape[2:], self.stride_shape))
         self._check_error_shape(error_tensor, (input_shape[0], self.num_kernels) + out_shape)
@@ -113,9 +147,13 @@ class Conv(TrainableLayer):
                 padded_gradient[:, :, p:p + stride_y * out_y:stride_y, q:q + stride_x * out_x:stride_x] += \
                     column_gradient[:, p, q].transpose(1, 0, 2, 3)
         input_gradient = padded_gradient[:, :, top:top + height, left:left + width]
-        self.update_parameters()
-        return input_gradient if self.spatial_dimensions == 2 else input_gradient[:, :, 0, :]
+        if self.spatial_dimensions == 1:
+            input_gradient = input_gradient[:, :, 0, :]
         # END SOLUTION
+        # Kept in the stub: the optimizer steps only now, after ∂L/∂x, which needs the
+        # kernels of the forward pass.
+        self.update_parameters()
+        return input_gradient
 
     # A 1-D layer runs as a 2-D one whose images are one pixel high: kernel (1, m), stride (1, s).
 

@@ -55,6 +55,24 @@ class Dropout(BaseLayer):
         self.output_shape = None
 
     def forward(self, input_tensor):
+        """Drop units in training (``testing_phase`` False); scale only, in testing.
+
+        Parameters
+        ----------
+        input_tensor : numpy.ndarray of any shape
+            Floating input keeps its dtype; integer input has been converted to float64
+            before your code runs.
+
+        Returns
+        -------
+        numpy.ndarray of the input's shape and dtype
+            Training: x ⊙ m · scale with a fresh mask m = [u < p] (draw u from ``self.rng``
+            if it is set, else ``np.random.random_sample``); testing: x · scale (the class
+            docstring gives ``scale``).
+
+        Sets ``self.mask`` (boolean, the input's shape, True where a unit is kept; None
+        after a testing pass) and ``self.scale`` (a Python float) for ``backward``.
+        """
         input_tensor = np.asarray(input_tensor)
         if not np.issubdtype(input_tensor.dtype, np.floating):
             input_tensor = input_tensor.astype(np.float64)
@@ -72,6 +90,19 @@ class Dropout(BaseLayer):
         # END SOLUTION
 
     def backward(self, error_tensor):
+        """Route the error through the mask and scale of the last forward pass.
+
+        Parameters
+        ----------
+        error_tensor : numpy.ndarray of the forward input's shape
+            E = ∂L/∂y. Do not modify it in place.
+
+        Returns
+        -------
+        numpy.ndarray of the input's shape, the error's dtype
+            E ⊙ m · scale after a training pass, E · scale after a testing pass
+            (``self.mask`` is None then).
+        """
         self._check_error_shape(error_tensor, self._cached("output_shape"))
         error_tensor = np.asarray(error_tensor)
         # BEGIN SOLUTION

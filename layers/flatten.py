@@ -18,6 +18,20 @@ class Flatten(BaseLayer):
         self.input_shape = None
 
     def forward(self, input_tensor):
+        """Reshape every batch item to one vector.
+
+        Parameters
+        ----------
+        input_tensor : numpy.ndarray of shape (b, ...), at least 2 axes, any dtype
+            E.g. feature maps ``(b, c, y, x)``. Its shape is cached as ``self.input_shape``
+            before your code runs.
+
+        Returns
+        -------
+        numpy.ndarray of shape (b, n), the input's dtype
+            n is the product of the axes after the first (c·y·x for images); item β's
+            values in row-major order are row β. The batch axis stays axis 0.
+        """
         input_tensor = np.asarray(input_tensor)
         if input_tensor.ndim < 2:
             raise ValueError(f"{self.name}: expected input of shape (batch, ...), got {input_tensor.shape}")
@@ -27,6 +41,18 @@ class Flatten(BaseLayer):
         # END SOLUTION
 
     def backward(self, error_tensor):
+        """Reshape the error back to the input's shape.
+
+        Parameters
+        ----------
+        error_tensor : numpy.ndarray of shape (b, n)
+            E = ∂L/∂y, n as in ``forward``.
+
+        Returns
+        -------
+        numpy.ndarray of shape ``self.input_shape``
+            ∂L/∂x: every error entry back at the input entry it came from.
+        """
         input_shape = self._cached("input_shape")
         self._check_error_shape(error_tensor, (input_shape[0], int(np.prod(input_shape[1:]))))
         # BEGIN SOLUTION

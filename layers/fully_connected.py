@@ -36,6 +36,21 @@ class FullyConnected(TrainableLayer):
         return self.input_size, self.output_size
 
     def forward(self, input_tensor):
+        """Compute y = x Wᵀ + b for the batch.
+
+        Parameters
+        ----------
+        input_tensor : numpy.ndarray of shape (b, input_size)
+            The batch x, one feature vector per row. Already converted to the layer's
+            ``dtype`` (float64 or float32) and cached as ``self.input_tensor`` before your
+            code runs.
+
+        Returns
+        -------
+        numpy.ndarray of shape (b, output_size), the layer's dtype
+            The output y. ``weights`` W is ``(output_size, input_size)``, ``bias`` b is
+            ``(output_size,)`` and broadcasts over the rows.
+        """
         self.check_parameters()
         input_tensor = as_floating(self.name, input_tensor, self.dtype)
         if input_tensor.ndim != 2 or input_tensor.shape[1] != self.input_size:
@@ -47,6 +62,25 @@ class FullyConnected(TrainableLayer):
         # END SOLUTION
 
     def backward(self, error_tensor):
+        """Gradients of W and b, then ∂L/∂x; the optimizer steps last.
+
+        Sets ``self.gradient_weights`` = Eᵀ x, shape ``(output_size, input_size)`` (the
+        shape of ``weights``), and ``self.gradient_bias`` = Σ_b E, shape ``(output_size,)``
+        (the shape of ``bias``), both in the layer's dtype; the tests read them. Write ∂L/∂x
+        into ``previous_error``: the stub keeps the call ``self.update_parameters()`` after
+        your code (it lets the optimizer, if one is set, update W and b from those
+        gradients), so ∂L/∂x is computed with the weights of the forward pass. Keep that call.
+
+        Parameters
+        ----------
+        error_tensor : numpy.ndarray of shape (b, output_size)
+            E = ∂L/∂y, already converted to the layer's dtype. Do not modify it in place.
+
+        Returns
+        -------
+        numpy.ndarray of shape (b, input_size), the layer's dtype
+            ∂L/∂x = E W, computed with the weights of the forward pass.
+        """
         input_tensor = self._cached("input_tensor")
         self._check_error_shape(error_tensor, (input_tensor.shape[0], self.output_size))
         error_tensor = np.asarray(error_tensor, dtype=self.dtype)
@@ -54,6 +88,8 @@ class FullyConnected(TrainableLayer):
         self.gradient_weights = error_tensor.T @ input_tensor
         self.gradient_bias = error_tensor.sum(axis=0)
         previous_error = error_tensor @ self.weights
+        # END SOLUTION
+        # Kept in the stub: the optimizer steps only now, after ∂L/∂x, which needs the
+        # weights of the forward pass.
         self.update_parameters()
         return previous_error
-        # END SOLUTION

@@ -26,6 +26,22 @@ class Constant:
         self.value = float(value)
 
     def initialize(self, weights_shape, fan_in, fan_out):
+        """Return new weights of shape ``weights_shape``.
+
+        Parameters
+        ----------
+        weights_shape : tuple of int
+            The shape to fill, e.g. ``(output_size, input_size)`` or ``(K, c, m, n)``.
+        fan_in : int
+            Inputs per output unit (``input_size``, or c·m·n for a Conv kernel).
+        fan_out : int
+            Outputs per input unit (``output_size``, or K·m·n for a Conv kernel).
+
+        Returns
+        -------
+        numpy.ndarray of shape ``weights_shape``, float64
+            Every entry equals ``self.value``; the fans are not used.
+        """
         # BEGIN SOLUTION
         return np.full(weights_shape, self.value)
         # END SOLUTION
@@ -38,6 +54,23 @@ class UniformRandom:
         self.rng = rng
 
     def initialize(self, weights_shape, fan_in, fan_out):
+        """Return new weights of shape ``weights_shape``.
+
+        Parameters
+        ----------
+        weights_shape : tuple of int
+            The shape to fill, e.g. ``(output_size, input_size)`` or ``(K, c, m, n)``.
+        fan_in : int
+            Inputs per output unit (``input_size``, or c·m·n for a Conv kernel).
+        fan_out : int
+            Outputs per input unit (``output_size``, or K·m·n for a Conv kernel).
+
+        Returns
+        -------
+        numpy.ndarray of shape ``weights_shape``, float64
+            Samples of the uniform distribution on [0, 1); the fans are not used.
+            Draw from ``self.rng`` if it is set, else from NumPy's global random state.
+        """
         # BEGIN SOLUTION
         if self.rng is None:
             return np.random.uniform(0.0, 1.0, size=weights_shape)
@@ -52,6 +85,23 @@ class Xavier:
         self.rng = rng
 
     def initialize(self, weights_shape, fan_in, fan_out):
+        """Return new weights of shape ``weights_shape``.
+
+        Parameters
+        ----------
+        weights_shape : tuple of int
+            The shape to fill, e.g. ``(output_size, input_size)`` or ``(K, c, m, n)``.
+        fan_in : int
+            Inputs per output unit (``input_size``, or c·m·n for a Conv kernel).
+        fan_out : int
+            Outputs per input unit (``output_size``, or K·m·n for a Conv kernel).
+
+        Returns
+        -------
+        numpy.ndarray of shape ``weights_shape``, float64
+            Samples of N(0, σ²), σ = sqrt(2 / (fan_in + fan_out)).
+            Draw from ``self.rng`` if it is set, else from NumPy's global random state.
+        """
         _check_fans("Xavier", fan_in, fan_out)
         # BEGIN SOLUTION
         return _normal(self.rng, np.sqrt(2.0 / (fan_in + fan_out)), weights_shape)
@@ -65,6 +115,23 @@ class He:
         self.rng = rng
 
     def initialize(self, weights_shape, fan_in, fan_out):
+        """Return new weights of shape ``weights_shape``.
+
+        Parameters
+        ----------
+        weights_shape : tuple of int
+            The shape to fill, e.g. ``(output_size, input_size)`` or ``(K, c, m, n)``.
+        fan_in : int
+            Inputs per output unit (``input_size``, or c·m·n for a Conv kernel).
+        fan_out : int
+            Outputs per input unit (``output_size``, or K·m·n for a Conv kernel).
+
+        Returns
+        -------
+        numpy.ndarray of shape ``weights_shape``, float64
+            Samples of N(0, σ²), σ = sqrt(2 / fan_in); fan_out is not used.
+            Draw from ``self.rng`` if it is set, else from NumPy's global random state.
+        """
         _check_fans("He", fan_in, fan_out)
         # BEGIN SOLUTION
         return _normal(self.rng, np.sqrt(2.0 / fan_in), weights_shape)

@@ -37,6 +37,19 @@ class Pooling(BaseLayer):
         self.output = None
 
     def forward(self, input_tensor):
+        """The maximum of every window.
+
+        Parameters
+        ----------
+        input_tensor : numpy.ndarray of shape (b, c, y, x) (2-D window) or (b, c, x) (1-D)
+            Any real dtype. Cached as ``self.input_tensor`` before your code runs.
+
+        Returns
+        -------
+        numpy.ndarray of shape (b, c, (y − p_y) // s_y + 1, (x − p_x) // s_x + 1), the input's dtype
+            (for 1-D, ``(b, c, (x − p) // s + 1)``). Cache it as ``self.output``: backward
+            finds each window's maximum by comparing the input with it.
+        """
         input_tensor = np.asarray(input_tensor)
         output_shape = pooling_output_shape(self.name, input_tensor.shape, self.pooling_shape, self.stride_shape)
         self.input_tensor = input_tensor
@@ -54,6 +67,21 @@ class Pooling(BaseLayer):
         # END SOLUTION
 
     def backward(self, error_tensor):
+        """Send each window's error to the position of its maximum.
+
+        Parameters
+        ----------
+        error_tensor : numpy.ndarray of the output's shape
+            E = ∂L/∂y. Do not modify it in place.
+
+        Returns
+        -------
+        numpy.ndarray of the input's shape
+            ∂L/∂x: zero except at window maxima, where the errors of every window won by
+            that position add up (overlapping windows). A window with tied maxima sends its
+            whole error to the *first* of them in row-major order, never to several, never
+            to the last.
+        """
         input_tensor, output = self._cached("input_tensor"), self._cached("output")
         self._check_error_shape(error_tensor, output.shape)
         # BEGIN SOLUTION

@@ -19,6 +19,21 @@ class ReLU(BaseLayer):
         self.positive = None
 
     def forward(self, input_tensor):
+        """Compute y = max(0, x) element-wise and cache the mask.
+
+        Parameters
+        ----------
+        input_tensor : numpy.ndarray of any shape, floating dtype
+            The input x, e.g. ``(b, n)`` or ``(b, c, y, x)``.
+
+        Returns
+        -------
+        numpy.ndarray of the input's shape and dtype
+            y = max(0, x).
+
+        Sets ``self.positive``: a boolean array of the input's shape, True where x > 0
+        (strictly: False at exactly 0), for ``backward``.
+        """
         input_tensor = np.asarray(input_tensor)
         # BEGIN SOLUTION
         self.positive = input_tensor > 0
@@ -26,6 +41,19 @@ class ReLU(BaseLayer):
         # END SOLUTION
 
     def backward(self, error_tensor):
+        """Pass the error on where x > 0, nothing elsewhere.
+
+        Parameters
+        ----------
+        error_tensor : numpy.ndarray of the forward input's shape
+            E = ∂L/∂y. Do not modify it in place.
+
+        Returns
+        -------
+        numpy.ndarray of the input's shape, the error's dtype
+            ∂L/∂x = E · [x > 0]: 0 wherever x ≤ 0, including x exactly 0 (a mask x ≥ 0
+            is wrong there, and a test checks it).
+        """
         positive = self._cached("positive")
         self._check_error_shape(error_tensor, positive.shape)
         # BEGIN SOLUTION

@@ -21,6 +21,18 @@ class Sigmoid(BaseLayer):
         self.output = None
 
     def forward(self, input_tensor):
+        """Compute y = 1 / (1 + e^(−x)), without overflow for large |x|, element-wise.
+
+        Parameters
+        ----------
+        input_tensor : numpy.ndarray of any shape, floating dtype
+            The input x.
+
+        Returns
+        -------
+        numpy.ndarray of the input's shape and dtype
+            y. Cache it as ``self.output``: the derivative needs only y.
+        """
         input_tensor = np.asarray(input_tensor)
         # BEGIN SOLUTION
         self.output = 0.5 * (1 + np.tanh(0.5 * input_tensor))
@@ -28,6 +40,18 @@ class Sigmoid(BaseLayer):
         # END SOLUTION
 
     def backward(self, error_tensor):
+        """Multiply the error by the derivative, computed from the cached output y.
+
+        Parameters
+        ----------
+        error_tensor : numpy.ndarray of the forward input's shape
+            E = ∂L/∂y. Do not modify it in place.
+
+        Returns
+        -------
+        numpy.ndarray of the input's shape
+            ∂L/∂x = E · y · (1 − y).
+        """
         output = self._cached("output")
         self._check_error_shape(error_tensor, output.shape)
         # BEGIN SOLUTION

@@ -19,6 +19,18 @@ class TanH(BaseLayer):
         self.output = None
 
     def forward(self, input_tensor):
+        """Compute y = tanh(x), element-wise.
+
+        Parameters
+        ----------
+        input_tensor : numpy.ndarray of any shape, floating dtype
+            The input x.
+
+        Returns
+        -------
+        numpy.ndarray of the input's shape and dtype
+            y. Cache it as ``self.output``: the derivative needs only y.
+        """
         input_tensor = np.asarray(input_tensor)
         # BEGIN SOLUTION
         self.output = np.tanh(input_tensor)
@@ -26,6 +38,18 @@ class TanH(BaseLayer):
         # END SOLUTION
 
     def backward(self, error_tensor):
+        """Multiply the error by the derivative, computed from the cached output y.
+
+        Parameters
+        ----------
+        error_tensor : numpy.ndarray of the forward input's shape
+            E = ∂L/∂y. Do not modify it in place.
+
+        Returns
+        -------
+        numpy.ndarray of the input's shape
+            ∂L/∂x = E · (1 − y²).
+        """
         output = self._cached("output")
         self._check_error_shape(error_tensor, output.shape)
         # BEGIN SOLUTION

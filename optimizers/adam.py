@@ -25,6 +25,27 @@ class Adam(Optimizer):
         self.step = 0
 
     def _descent_step(self, gradient_tensor):
+        """The amount to subtract from the weights for this gradient.
+
+        ``calculate_update`` (in ``Optimizer``, already written) calls this and returns
+        ``weights − step``, adding a regularizer's shrinkage itself: do not apply the
+        regularizer here, and do not subtract from the weights here.
+
+        Parameters
+        ----------
+        gradient_tensor : numpy.ndarray (any shape) or float
+            g = ∂L/∂w, the shape of the weights. Do not modify it in place.
+
+        Returns
+        -------
+        numpy.ndarray of the gradient's shape (a float for a float gradient)
+            step = η · v̂ / (sqrt(r̂) + ε) with the bias-corrected moments of the class docstring. A new array, never the optimizer's own state.
+
+        State: ``self.step`` (k, 0 before the first call; add 1 *before* computing the
+        corrections, so the first call uses k = 1), ``self.first_moment`` and
+        ``self.second_moment`` (None before the first call; start them at zeros,
+        ``zero_state(gradient_tensor)``). ε (``self.epsilon``) is outside the square root.
+        """
         # BEGIN SOLUTION
         if self.first_moment is None:
             self.first_moment = zero_state(gradient_tensor)

@@ -18,6 +18,25 @@ class SgdWithMomentum(Optimizer):
         self.velocity = None
 
     def _descent_step(self, gradient_tensor):
+        """The amount to subtract from the weights for this gradient.
+
+        ``calculate_update`` (in ``Optimizer``, already written) calls this and returns
+        ``weights − step``, adding a regularizer's shrinkage itself: do not apply the
+        regularizer here, and do not subtract from the weights here.
+
+        Parameters
+        ----------
+        gradient_tensor : numpy.ndarray (any shape) or float
+            g = ∂L/∂w, the shape of the weights. Do not modify it in place.
+
+        Returns
+        -------
+        numpy.ndarray of the gradient's shape (a float for a float gradient)
+            step = −v(k), after updating v(k) = μ · v(k−1) − η · g (μ = ``self.momentum_rate``). A new array, never the optimizer's own state.
+
+        State: ``self.velocity``, None before the first call; start it at zeros of the
+        gradient's shape (``zero_state(gradient_tensor)``), then keep it between calls.
+        """
         # BEGIN SOLUTION
         if self.velocity is None:
             self.velocity = zero_state(gradient_tensor)

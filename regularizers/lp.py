@@ -18,11 +18,36 @@ class L2Regularizer(Regularizer):
     """
 
     def calculate_gradient(self, weights):
+        """The penalty's gradient, which the optimizer applies as shrinkage.
+
+        Parameters
+        ----------
+        weights : numpy.ndarray
+            A kernel, any shape (``(out, in)`` or ``(K, c, m, n)``), float64 or float32.
+
+        Returns
+        -------
+        numpy.ndarray of the weights' shape and dtype
+            α · w (the weight-decay convention, without the factor 2).
+        """
         # BEGIN SOLUTION
         return self.alpha * np.asarray(weights)
         # END SOLUTION
 
     def norm(self, weights):
+        """The penalty, which the network adds to the reported loss.
+
+        Parameters
+        ----------
+        weights : numpy.ndarray
+            A kernel, any shape, float64 or float32.
+
+        Returns
+        -------
+        float
+            α · Σ w², as a Python float: wrap the sum in ``float(...)`` (a NumPy scalar such as
+            ``np.float64`` is not accepted, and a test checks the type).
+        """
         # BEGIN SOLUTION
         return self.alpha * float(np.sum(np.square(weights)))
         # END SOLUTION
@@ -36,11 +61,36 @@ class L1Regularizer(Regularizer):
     """
 
     def calculate_gradient(self, weights):
+        """The penalty's gradient, which the optimizer applies as shrinkage.
+
+        Parameters
+        ----------
+        weights : numpy.ndarray
+            A kernel, any shape (``(out, in)`` or ``(K, c, m, n)``), float64 or float32.
+
+        Returns
+        -------
+        numpy.ndarray of the weights' shape and dtype
+            α · sign(w), with sign(0) = 0.
+        """
         # BEGIN SOLUTION
         return self.alpha * np.sign(weights)
         # END SOLUTION
 
     def norm(self, weights):
+        """The penalty, which the network adds to the reported loss.
+
+        Parameters
+        ----------
+        weights : numpy.ndarray
+            A kernel, any shape, float64 or float32.
+
+        Returns
+        -------
+        float
+            α · Σ |w|, as a Python float: wrap the sum in ``float(...)`` (a NumPy scalar such as
+            ``np.float64`` is not accepted, and a test checks the type).
+        """
         # BEGIN SOLUTION
         return self.alpha * float(np.sum(np.abs(weights)))
         # END SOLUTION

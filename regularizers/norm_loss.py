@@ -36,6 +36,20 @@ class NormLoss(Regularizer):
     """
 
     def calculate_gradient(self, weights):
+        """The penalty's gradient, which the optimizer applies as shrinkage.
+
+        Parameters
+        ----------
+        weights : numpy.ndarray
+            A kernel, any shape (``(out, in)`` or ``(K, c, m, n)``), float64 or float32.
+
+        Returns
+        -------
+        numpy.ndarray of the weights' shape and dtype
+            α · 2 · w_o · (1 − 1/‖w_o‖) for each output unit o (axis 0; ``unit_norms`` gives the
+            ‖w_o‖), and 0 for a unit of norm 0. Integer weights have been converted to float64
+            before your code runs.
+        """
         weights = np.asarray(weights)
         if not np.issubdtype(weights.dtype, np.floating):
             weights = weights.astype(np.float64)  # an integer kernel must not truncate the factor
@@ -49,6 +63,19 @@ class NormLoss(Regularizer):
         # END SOLUTION
 
     def norm(self, weights):
+        """The penalty, which the network adds to the reported loss.
+
+        Parameters
+        ----------
+        weights : numpy.ndarray
+            A kernel, any shape, float64 or float32.
+
+        Returns
+        -------
+        float
+            α · Σ_o (1 − ‖w_o‖)², as a Python float: wrap the sum in ``float(...)`` (a NumPy scalar such as
+            ``np.float64`` is not accepted, and a test checks the type).
+        """
         # BEGIN SOLUTION
         return self.alpha * float(np.sum(np.square(1 - unit_norms(weights))))
         # END SOLUTION

@@ -54,6 +54,55 @@ def test_a_zero_probability_is_finite():
     assert np.all(np.isfinite(loss.backward(np.array([[1.0, 0.0]]))))
 
 
+def score_gradient(prediction, error):
+    """SoftMax's backward pass applied to ``error`` row by row: ŷ ⊙ (E − Σ_j E_j ŷ_j)."""
+    return prediction * (error - np.sum(error * prediction, axis=1, keepdims=True))
+
+
+def test_a_confidently_wrong_prediction_gets_a_huge_error_float64():
+    # The right class got ŷ = 1e-44: E = −1/1e-44 = −1e44, and through SoftMax
+    # ŷ ⊙ (E − Σ E ŷ) = [1e-44 · (−1e44 + 1), 1 · (0 + 1)] ≈ [−1, 1] = ŷ − y.
+    # −y/(ŷ + ε) with ε = 2.2e-16 would give E ≈ −4.5e15 and a score gradient of ~4.5e-29:
+    # the network would learn nothing from its worst mistake.
+    prediction, labels = np.array([[1e-44, 1.0]]), np.array([[1.0, 0.0]])
+    loss = CrossEntropyLoss()
+    loss.forward(prediction, labels)
+    error = loss.backward(labels)
+    np.testing.assert_allclose(error, [[-1e44, 0.0]], rtol=1e-12,
+                               err_msg="CrossEntropyLoss.backward: E = −y/ŷ exactly, no eps in the division")
+    np.testing.assert_allclose(score_gradient(prediction, error), prediction - labels, atol=1e-12)
+
+
+def test_a_confidently_wrong_prediction_gets_a_huge_error_float32():
+    # ŷ = 1e-30 is a normal float32: E = −1e30, and through SoftMax ≈ ŷ − y = [−1, 1].
+    # An eps in the division fails whether it is float64's 2.2e-16 (E ≈ −4.5e15) or
+    # float32's 1.2e-7 (E ≈ −8.4e6).
+    prediction, labels = np.array([[1e-30, 1.0]], dtype=np.float32), np.array([[1.0, 0.0]], dtype=np.float32)
+    loss = CrossEntropyLoss()
+    loss.forward(prediction, labels)
+    error = loss.backward(labels)
+    assert error.dtype == np.float32
+    np.testing.assert_allclose(error, [[-1e30, 0.0]], rtol=1e-6,
+                               err_msg="CrossEntropyLoss.backward: E = −y/ŷ exactly, no eps in the division")
+    np.testing.assert_allclose(score_gradient(prediction, error), prediction - labels, atol=1e-6)
+
+
+def test_a_prediction_below_the_smallest_normal_number_is_read_as_it_float32():
+    # ŷ ≈ 1e-44 is subnormal in float32 and 1/ŷ ≈ 1e44 overflows float32 (max ≈ 3.4e38):
+    # the docstring's rule reads ŷ as the smallest normal float32, 1.18e-38, so
+    # E = −1/1.18e-38 ≈ −8.5e37, finite and still huge (ε = 1.2e-7 would give −8.4e6).
+    tiny = np.finfo(np.float32).tiny
+    prediction = np.array([[1e-44, 1.0]], dtype=np.float32)
+    labels = np.array([[1.0, 0.0]], dtype=np.float32)
+    loss = CrossEntropyLoss()
+    loss.forward(prediction, labels)
+    error = loss.backward(labels)
+    assert error.dtype == np.float32
+    np.testing.assert_allclose(error, [[-1 / tiny, 0.0]], rtol=1e-6,
+                               err_msg="CrossEntropyLoss.backward: ŷ below the smallest normal number "
+                                       "is read as that number")
+
+
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
 def test_gradient_check(reduction):
     rng = np.random.default_rng(16)

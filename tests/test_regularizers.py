@@ -230,6 +230,16 @@ def test_alpha_zero_does_nothing(regularizer_class):
 
 
 @pytest.mark.parametrize("regularizer_class", REGULARIZERS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_norm_is_a_python_float(regularizer_class, dtype):
+    # The docstrings promise a Python float (the network adds it to the reported loss):
+    # a NumPy scalar such as np.float64 is not one, though it subclasses float.
+    weights = np.random.default_rng(7).standard_normal((3, 4)).astype(dtype)
+    norm = regularizer_class(0.1).norm(weights)
+    assert type(norm) is float, f"{regularizer_class.__name__}.norm returned {type(norm).__name__}, expected float"
+
+
+@pytest.mark.parametrize("regularizer_class", REGULARIZERS)
 def test_float32_kernels_keep_float32(regularizer_class):
     weights = np.random.default_rng(6).standard_normal((3, 2, 3, 3)).astype(np.float32)
     regularizer = regularizer_class(0.1)

@@ -27,6 +27,17 @@ def test_known_values(ReLU):
     np.testing.assert_array_equal(layer.backward(np.array([[1.0, 2.0, 3.0, 4.0]])), [[0.0, 0.0, 3.0, 4.0]])
 
 
+def test_the_derivative_at_exactly_zero_is_zero(ReLU):
+    # The docstring's convention: [x > 0], so an input of exactly 0 (or −0) passes no error;
+    # a mask x ≥ 0 would pass the 2 and the 3 below.
+    layer = ReLU()
+    output = layer.forward(np.array([[-1.0, 0.0, -0.0, 1.0]]))
+    np.testing.assert_array_equal(output, [[0.0, 0.0, 0.0, 1.0]])
+    previous_error = layer.backward(np.array([[1.0, 2.0, 3.0, 4.0]]))
+    np.testing.assert_array_equal(previous_error, [[0.0, 0.0, 0.0, 4.0]],
+                                  err_msg="ReLU.backward: the derivative at exactly x = 0 must be 0 (mask x > 0)")
+
+
 def test_image_shaped_input(ReLU):
     layer = ReLU()
     image = np.array([[[[-1.0, 2.0], [3.0, -4.0]]]])

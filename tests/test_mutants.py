@@ -1,0 +1,91 @@
+"""Mutation tests: every mutant of ``tests/mutants.py`` earns its part 0 points.
+
+Each mutant is graded the way a student's submission is (``exercise.grading.grade``, the
+part's own tests, the student's code in the worker): a fresh student version, the part's
+solution files copied in from the repository, the one mutated file written over its copy.
+A mutant that earns points is a mistake the part's tests let through; the fix is a new
+test in the part's test file. The original text of every mutant must occur in today's
+solution exactly once, so a refactor of the solution cannot silently disarm a mutant.
+
+The positive control: the same harness, on the unmutated solution of a part, earns the
+part's points (a broken harness would otherwise "kill" every mutant).
+"""
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from exercise.grading import grade
+from exercise.points import find_part
+from exercise.student_version import make_student_version
+from tests.mutants import MUTANTS
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+NO_HIDDEN_TESTS = REPOSITORY / "tests" / "no-such-folder"
+CONTROL_PART = "ReLU"
+# Mutants graded at the same time: grading mostly waits for interpreters to start and for
+# the worker's answers, so a few at once take little more wall time than one.
+AT_ONCE = 4
+
+
+def graded(tree, part_name, mutant=None):
+    """The PartResult of ``part_name`` in the student version ``tree``, with the solution's
+    sources copied in and ``mutant`` (if any) applied to its file."""
+    part = find_part(part_name)
+    for source in part.sources:
+        shutil.copyfile(REPOSITORY / source, tree / source)
+    if mutant is not None:
+        text = (REPOSITORY / mutant.source).read_text(encoding="utf-8")
+        (tree / mutant.source).write_text(mutant.apply(text), encoding="utf-8")
+    [result] = grade(tree, parts=[part], hidden=NO_HIDDEN_TESTS, jobs=1)
+    return result
+
+
+@pytest.fixture(scope="module")
+def grades(tmp_path_factory):
+    """{mutant name (None for the control): PartResult}, every mutant graded once, each in a
+    copy of one fresh student version (grading reads only the graded part's sources)."""
+    folder = tmp_path_factory.mktemp("mutants")
+    make_student_version(folder / "student")
+    jobs = [(None, CONTROL_PART, None)] + [(mutant.name, mutant.part, mutant) for mutant in MUTANTS]
+
+    def run(job):
+        name, part_name, mutant = job
+        tree = Path(shutil.copytree(folder / "student", folder / (name or "control")))
+        try:
+            return name, graded(tree, part_name, mutant)
+        except ValueError as error:             # its original text is gone: its own test says so
+            return name, error
+
+    with ThreadPoolExecutor(AT_ONCE) as pool:
+        return dict(pool.map(run, jobs))
+
+
+def test_mutants_have_unique_names_and_name_a_source_of_their_part():
+    assert len({mutant.name for mutant in MUTANTS}) == len(MUTANTS)
+    for mutant in MUTANTS:
+        assert mutant.source in find_part(mutant.part).sources, mutant.name
+        assert mutant.original != mutant.replacement, mutant.name
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda mutant: mutant.name)
+def test_the_original_text_occurs_once_in_the_solution(mutant):
+    text = (REPOSITORY / mutant.source).read_text(encoding="utf-8")
+    assert text.count(mutant.original) == 1, (f"{mutant.name}: {mutant.original!r} occurs "
+                                              f"{text.count(mutant.original)} times in {mutant.source}")
+
+
+def test_the_unmutated_solution_earns_the_points(grades):
+    result = grades[None]
+    assert result.points == result.part.points, result.note
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda mutant: mutant.name)
+def test_the_parts_tests_kill_the_mutant(grades, mutant):
+    result = grades[mutant.name]
+    if isinstance(result, Exception):
+        pytest.fail(str(result))
+    assert result.points == 0, (f"mutant {mutant.name} ({mutant.mistake}) survives: {mutant.part} earns "
+                                f"{result.points} points; add a test to {', '.join(result.part.tests)}")
+    assert result.failed, f"mutant {mutant.name}: 0 points, but no test failed ({result.note})"
