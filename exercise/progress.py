@@ -47,11 +47,12 @@ class WrongAnswer(NotebookStop, AssertionError):
 
 
 def is_stub(part, root=PROJECT):
-    """Whether a source of ``part`` (an ``exercise.points.Part``) in ``root`` still holds a stub line."""
+    """Whether a source of ``part`` (an ``exercise.points.Part``) in ``root`` still holds a stub line (or is missing)."""
     for source in part.sources:
         path = Path(root) / source
-        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-        if any(STUB_LINE in line and STUB_MESSAGE in line for line in lines):
+        if not path.is_file():
+            return True
+        if any(STUB_LINE in line and STUB_MESSAGE in line for line in path.read_text(encoding="utf-8").splitlines()):
             return True
     return False
 
