@@ -40,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from framework.losses import CrossEntropyLoss
+
 from data.files import temporary_files
 from framework.persistence import CheckpointError, atomic_write, describe_network, field_error, read_checkpoint, save
 from regularizers import unit_norms
@@ -266,12 +268,17 @@ def load_data(config, data_dir=None):
 
 def evaluate(network, images, labels, batch_size=128, workers=None):
     """Mean cross-entropy and accuracy of ``network`` on integer ``labels``, in test phase,
-    in chunks of ``batch_size`` on ``workers`` threads (None: every core; see ``test_in_chunks``)."""
-    probabilities = network.test_in_chunks(images, batch_size, workers=workers)
-    picked = probabilities[np.arange(len(labels)), labels].astype(np.float64)
-    total_loss = -np.sum(np.log(picked + np.finfo(np.float64).eps))
+    in chunks of ``batch_size`` on ``workers`` threads (None: every core; see ``test_in_chunks``).
+
+    The loss is the network's own ``CrossEntropyLoss`` (in float64, averaged over the images):
+    one place for the formula, which a student writes.
+    """
+    probabilities = network.test_in_chunks(images, batch_size, workers=workers).astype(np.float64)
+    one_hot = np.zeros_like(probabilities)
+    one_hot[np.arange(len(labels)), labels] = 1.0
+    loss = CrossEntropyLoss(reduction="mean").forward(probabilities, one_hot)
     correct = int(np.sum(probabilities.argmax(axis=1) == labels))
-    return float(total_loss) / len(images), correct / len(images)
+    return loss, correct / len(images)
 
 
 def regularizable_kernels(network):

@@ -256,3 +256,39 @@ def test_no_part_imports_another_part():
         for source in part.sources:
             imported = _project_imports((REPOSITORY / source).read_text(encoding="utf-8"))
             assert imported <= shared | own, (source, imported - shared - own)
+
+
+def _top_level_names(path):
+    import ast
+
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (SyntaxError, UnicodeDecodeError, ValueError):
+        return set()
+    return {node.name for node in tree.body if isinstance(node, (ast.ClassDef, ast.FunctionDef))}
+
+
+def files_defining_a_part(tree, part):
+    """The Python files of ``tree`` other than the part's own that define one of the
+    classes or functions the part's solution defines: what a student could copy in."""
+    from exercise.points import PARTS  # noqa: F401 - the part objects come from there
+
+    names = set().union(*(_top_level_names(REPOSITORY / source) for source in part.sources))
+    return sorted(path for path in Path(tree).rglob("*.py") if ".venv" not in path.parts
+                  and path.relative_to(tree).as_posix() not in part.sources and _top_level_names(path) & names)
+
+
+def test_no_file_of_the_student_version_passes_a_graded_parts_tests(empty_student, teacher, tmp_path):
+    from exercise.points import PARTS
+
+    # The search finds what the teacher's tree holds (the fast twins, the textbook layers)...
+    assert REPOSITORY / "layers" / "fast" / "activations.py" in files_defining_a_part(REPOSITORY, RELU)
+    assert REPOSITORY / "tests" / "textbook.py" in files_defining_a_part(REPOSITORY, find_part("Conv"))
+    # ...and whatever it finds in the student version, copied in as the part, earns nothing.
+    for part in PARTS:
+        for found in files_defining_a_part(empty_student, part):
+            tree = Path(shutil.copytree(empty_student, tmp_path / f"{part.key}-{found.stem}"))
+            for source in part.sources:
+                shutil.copyfile(found, tree / source)
+            [result] = grade(tree, parts=[part], hidden=NO_HIDDEN_TESTS, project=teacher)
+            assert result.points == 0, (part.name, found)
