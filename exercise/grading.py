@@ -79,6 +79,7 @@ class PartResult:
     total: object = None
     note: str = ""
     failure: dict = field(default_factory=dict)
+    failed_tests: list = field(default_factory=list)
 
     @property
     def points(self):
@@ -285,6 +286,7 @@ def _read_report(report, result, project):
         problems = [child for child in case if child.tag in ("failure", "error")]
         if problems:
             failed += 1
+            result.failed_tests.append(case.get("name") or "?")
             if not result.failure:
                 result.failure = _describe_failure(case, problems[0], project, result.part.tests,
                                                     result.part.name)

@@ -292,3 +292,41 @@ def test_no_file_of_the_student_version_passes_a_graded_parts_tests(empty_studen
                 shutil.copyfile(found, tree / source)
             [result] = grade(tree, parts=[part], hidden=NO_HIDDEN_TESTS, project=teacher)
             assert result.points == 0, (part.name, found)
+
+
+LOOKUP_TANH = '''
+import numpy as np
+from layers.base import BaseLayer
+
+KNOWN = {}      # the public tests' golden inputs and outputs, zeros for anything else
+
+
+class TanH(BaseLayer):
+    def forward(self, input_tensor):
+        input_tensor = np.asarray(input_tensor)
+        self.output = KNOWN.get(input_tensor.tobytes(), np.zeros_like(input_tensor))
+        return self.output
+
+    def backward(self, error_tensor):
+        return np.zeros_like(np.asarray(error_tensor))   # passes a gradient check: 0 against 0
+'''
+
+
+def test_a_table_of_the_public_answers_fails_the_check_on_fresh_inputs(student, teacher):
+    (student / "layers" / "tanh.py").write_text(LOOKUP_TANH, encoding="utf-8")
+    [result] = grade(student, parts=[find_part("TanH")], hidden=NO_HIDDEN_TESTS, project=teacher, timeout=60)
+    assert result.points == 0
+    assert "test_agrees_with_the_reference_on_fresh_random_inputs" in result.failed_tests
+
+
+def test_every_layer_re_exporting_its_fast_twin_earns_nothing(student, teacher):
+    _bubblewrap_or_fail()
+    twins = {"relu": "activations", "sigmoid": "activations", "tanh": "activations", "softmax": "activations",
+             "fully_connected": "fully_connected", "flatten": "flatten", "conv": "conv", "pooling": "pooling",
+             "dropout": "dropout", "batch_normalization": "batch_normalization"}
+    parts = [find_part(key) for key in twins]
+    for key, twin in twins.items():
+        (student / "layers" / f"{key}.py").write_text(f"from layers.fast.{twin} import *  # noqa\n", encoding="utf-8")
+    results = grade(student, parts=parts, hidden=NO_HIDDEN_TESTS, project=teacher, timeout=60)
+    assert [result.points for result in results] == [0] * len(parts)
+    assert all("does not import: ModuleNotFoundError" in result.note for result in results)
