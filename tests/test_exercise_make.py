@@ -246,3 +246,16 @@ def test_a_folder_that_is_not_empty_is_refused_without_force(tmp_path, capsys):
 def test_the_project_itself_is_refused(capsys):
     assert main(["exercise", "make", str(REPOSITORY), "--force"]) == 2
     assert "holds the solution itself" in capsys.readouterr().err
+
+
+def test_the_lenet_builder_of_the_student_version_uses_the_students_layers(student, tmp_path):
+    filled = Path(shutil.copytree(student, tmp_path / "filled"))
+    for source in {source for part in PARTS for source in part.sources}:      # a student who is done
+        shutil.copyfile(REPOSITORY / source, filled / source)
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); from framework.models import build_lenet\n"
+              "network = build_lenet()\n"
+              "print(sorted({type(layer).__module__ for layer in network.layers}))")
+    listing = subprocess.run([sys.executable, "-I", "-c", script, str(filled)], capture_output=True, text=True,
+                             check=True).stdout
+    modules = eval(listing)             # noqa: S307 - our own print of a list of strings
+    assert modules and all(module.startswith("layers.") and not module.startswith("layers.fast") for module in modules)
