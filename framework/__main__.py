@@ -1,6 +1,6 @@
 """``python -m framework ...`` runs the normnet command line."""
 import sys
 
-from framework.cli import main
+from framework.entry import main
 
 sys.exit(main())

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from framework.entry import INTERRUPTED_EXIT_CODE
+
 
 def integer_at_least(minimum):
     """An argparse type: an integer >= ``minimum`` (also for the commands that plug into ``normnet``)."""
@@ -315,7 +317,7 @@ def main(argv=None):
         # Ctrl-C: one line (what is saved, when train knows), never a traceback.
         detail = f": {interruption}" if str(interruption) else ""
         print(f"normnet{' ' + command if command else ''}: interrupted{detail}", file=sys.stderr)
-        return 130
+        return INTERRUPTED_EXIT_CODE
     except (ValueError, OSError, DataError, RunFolderError) as error:
         # Bad values, corrupt or foreign files, failed downloads: one clear line, no traceback.
         print(f"normnet {command}: error: {error}", file=sys.stderr)

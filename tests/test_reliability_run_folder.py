@@ -638,3 +638,24 @@ def test_only_the_atomic_writers_own_temporary_files_are_cleaned_up(run_copy, ca
     users.write_text("mine")
     assert main(train_arguments(run_copy, "--resume")) == 0
     assert not stale.exists() and users.read_text() == "mine"
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.15, 0.3, 0.6])
+def test_ctrl_c_at_any_moment_of_the_start_prints_no_traceback(tmp_path, delay):
+    # From the moment normnet's code runs (Python's own start-up, site and .pth files, is not
+    # ours): before NumPy has loaded, while the command line is built, while data loads.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = ("import sys; print('up', flush=True); from framework.entry import main; "
+              "sys.exit(main(['train', '--epochs', '1', '--train-size', '256', '--output-dir', sys.argv[1]]))")
+    process = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "run")], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "up"
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, error = process.communicate(timeout=60)
+    assert "Traceback" not in error, error
+    assert process.returncode == 130 and error.count("\n") == 1, (process.returncode, error)
