@@ -8,12 +8,11 @@
 import argparse
 import math
 import os
+import signal
 import sys
 from pathlib import Path
 
 import numpy as np
-
-from framework.entry import INTERRUPTED_EXIT_CODE
 
 
 def integer_at_least(minimum):
@@ -317,7 +316,7 @@ def main(argv=None):
         # Ctrl-C: one line (what is saved, when train knows), never a traceback.
         detail = f": {interruption}" if str(interruption) else ""
         print(f"normnet{' ' + command if command else ''}: interrupted{detail}", file=sys.stderr)
-        return INTERRUPTED_EXIT_CODE
+        return 128 + signal.SIGINT      # the shell's convention for a Ctrl-C
     except (ValueError, OSError, DataError, RunFolderError) as error:
         # Bad values, corrupt or foreign files, failed downloads: one clear line, no traceback.
         print(f"normnet {command}: error: {error}", file=sys.stderr)

@@ -1,8 +1,7 @@
 """The ``normnet`` command's entry point: it imports nothing heavy before it can answer a
 Ctrl-C in one line (NumPy and the layers load after it is in place)."""
+import signal
 import sys
-
-INTERRUPTED_EXIT_CODE = 130
 
 
 def main(argv=None):
@@ -10,5 +9,5 @@ def main(argv=None):
         from framework.cli import main as run
     except KeyboardInterrupt:
         print("normnet: interrupted before it started; nothing was written", file=sys.stderr)
-        return INTERRUPTED_EXIT_CODE
+        return 128 + signal.SIGINT      # the shell's convention for a Ctrl-C
     return run(argv)
