@@ -642,14 +642,15 @@ def test_only_the_atomic_writers_own_temporary_files_are_cleaned_up(run_copy, ca
 
 @pytest.mark.parametrize("delay", [0.0, 0.05, 0.15, 0.3, 0.6])
 def test_ctrl_c_at_any_moment_of_the_start_prints_no_traceback(tmp_path, delay):
-    # From the moment normnet's code runs (Python's own start-up, site and .pth files, is not
-    # ours): before NumPy has loaded, while the command line is built, while data loads.
+    # From the moment the entry point's module is loaded (what comes before is Python's own
+    # start-up and the two lines of the console script): before NumPy has loaded, while the
+    # command line is built, while data loads.
     import signal
     import subprocess
     import sys
     import time
 
-    script = ("import sys; print('up', flush=True); from framework.entry import main; "
+    script = ("import sys; from framework.entry import main; print('up', flush=True); "
               "sys.exit(main(['train', '--epochs', '1', '--train-size', '256', '--output-dir', sys.argv[1]]))")
     process = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "run")], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
