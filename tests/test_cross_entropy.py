@@ -24,6 +24,11 @@ def softmax(scores):
     return exponentials / exponentials.sum(axis=1, keepdims=True)
 
 
+def score_gradient(prediction, error):
+    """SoftMax's backward pass applied to ``error`` row by row: ŷ ⊙ (E − Σ_j E_j ŷ_j)."""
+    return prediction * (error - np.sum(error * prediction, axis=1, keepdims=True))
+
+
 def test_sum_known_value():
     # −ln 0.5 − ln 0.1 = ln 2 + ln 10 = ln 20 ≈ 2.995732 (eps = 2.2e-16 changes the 16th digit)
     assert CrossEntropyLoss().forward(PREDICTION, LABELS) == pytest.approx(math.log(20.0), rel=1e-12)
@@ -33,6 +38,48 @@ def test_mean_known_value():
     # ln 20 / 2 (two batch items)
     loss = CrossEntropyLoss(reduction="mean").forward(PREDICTION, LABELS)
     assert loss == pytest.approx(math.log(20.0) / 2, rel=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_loss_is_a_python_float(reduction, dtype):
+    # The docstring promises a Python float; np.float64 subclasses float but is not one.
+    loss = CrossEntropyLoss(reduction=reduction).forward(PREDICTION.astype(dtype), LABELS.astype(dtype))
+    assert type(loss) is float, f"CrossEntropyLoss.forward returned {type(loss).__name__}, expected float"
+
+
+def test_logits_gradient_known_values():
+    # ŷ − y: [0.5 − 1, 0.25, 0.25] = [−0.5, 0.25, 0.25];  [0.1, 0.8, 0.1 − 1] = [0.1, 0.8, −0.9]
+    loss = CrossEntropyLoss()
+    loss.forward(PREDICTION, LABELS)
+    np.testing.assert_allclose(loss.logits_gradient(LABELS), [[-0.5, 0.25, 0.25], [0.1, 0.8, -0.9]], rtol=1e-12)
+    mean_loss = CrossEntropyLoss(reduction="mean")
+    mean_loss.forward(PREDICTION, LABELS)
+    # divided by the batch size 2
+    np.testing.assert_allclose(mean_loss.logits_gradient(LABELS), [[-0.25, 0.125, 0.125], [0.05, 0.4, -0.45]],
+                               rtol=1e-12)
+
+
+def test_logits_gradient_is_finite_where_the_prediction_underflowed_and_keeps_float32():
+    # ŷ = 0 for the right class (an underflow): ŷ − y = [−1, 1], no division anywhere
+    prediction = np.array([[0.0, 1.0]], dtype=np.float32)
+    labels = np.array([[1.0, 0.0]], dtype=np.float32)
+    loss = CrossEntropyLoss()
+    loss.forward(prediction, labels)
+    gradient = loss.logits_gradient(labels)
+    assert gradient.dtype == np.float32
+    np.testing.assert_array_equal(gradient, [[-1.0, 1.0]])
+
+
+def test_logits_gradient_is_the_score_gradient_through_softmax():
+    rng = np.random.default_rng(18)
+    prediction = softmax(rng.standard_normal((4, 5)))
+    labels = np.eye(5)[[1, 0, 4, 4]]
+    loss = CrossEntropyLoss(reduction="mean")
+    loss.forward(prediction, labels)
+    # SoftMax's backward pass applied to the loss's backward pass gives the same
+    np.testing.assert_allclose(loss.logits_gradient(labels), score_gradient(prediction, loss.backward(labels)),
+                               atol=1e-12)
 
 
 def test_backward_known_values():
@@ -52,11 +99,6 @@ def test_a_zero_probability_is_finite():
     value = loss.forward(np.array([[0.0, 1.0]]), np.array([[1.0, 0.0]]))
     assert value == pytest.approx(-math.log(np.finfo(np.float64).eps), rel=1e-12)
     assert np.all(np.isfinite(loss.backward(np.array([[1.0, 0.0]]))))
-
-
-def score_gradient(prediction, error):
-    """SoftMax's backward pass applied to ``error`` row by row: ŷ ⊙ (E − Σ_j E_j ŷ_j)."""
-    return prediction * (error - np.sum(error * prediction, axis=1, keepdims=True))
 
 
 def test_a_confidently_wrong_prediction_gets_a_huge_error_float64():
@@ -141,6 +183,7 @@ def test_does_not_mutate_prediction_or_labels():
     loss = CrossEntropyLoss(reduction="mean")
     loss.forward(prediction, labels)
     loss.backward(labels)
+    loss.logits_gradient(labels)
     np.testing.assert_array_equal(prediction, PREDICTION)
     np.testing.assert_array_equal(labels, LABELS)
 
@@ -169,3 +212,5 @@ def test_labels_of_wrong_shape_name_the_loss_and_the_shapes():
 def test_backward_before_forward():
     with pytest.raises(RuntimeError, match="CrossEntropyLoss"):
         CrossEntropyLoss().backward(LABELS)
+    with pytest.raises(RuntimeError, match="CrossEntropyLoss.logits_gradient"):
+        CrossEntropyLoss().logits_gradient(LABELS)
