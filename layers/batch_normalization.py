@@ -93,6 +93,10 @@ class BatchNormalization(TrainableLayer):
     def forward(self, input_tensor):
         """Normalize each channel, then scale by γ and shift by β.
 
+        Set, in the vector layout, what ``backward`` reads: ``self.input_tensor`` (X,
+        ``(B·M·N, H)``), ``self.mean`` and ``self.variance`` (the moments used, ``(H,)``)
+        and ``self.normalized`` (X̃, ``(B·M·N, H)``).
+
         Parameters
         ----------
         input_tensor : numpy.ndarray of shape (B, H), (B, H, X) or (B, H, M, N)
@@ -106,10 +110,6 @@ class BatchNormalization(TrainableLayer):
             Ŷ = γ X̃ + β. Training uses the batch moments over axis 0 of the vector layout
             (one mean and one biased variance per channel, shape ``(H,)``) and updates
             ``running_mean`` and ``running_variance``; testing uses the running moments.
-
-        Sets, in the vector layout: ``self.input_tensor`` (X, ``(B·M·N, H)``),
-        ``self.mean`` and ``self.variance`` (the moments used, ``(H,)``) and
-        ``self.normalized`` (X̃, ``(B·M·N, H)``), for ``backward``.
         """
         self.check_parameters()
         input_tensor = as_floating(self.name, input_tensor, self.dtype)

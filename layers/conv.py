@@ -77,8 +77,8 @@ class Conv(TrainableLayer):
         Returns
         -------
         numpy.ndarray of shape (b, K, ceil(y / s_y), ceil(x / s_x)) or (b, K, ceil(x / s)), the layer's dtype
-            The output y, K = ``num_kernels``. Cache ``self.columns``, the im2col matrix
-            of shape ``(c·m·n, b·out_y·out_x)`` (the class docstring), for ``backward``.
+            The output y, K = ``num_kernels``. Cache what ``backward`` needs: im2col (the
+            class docstring) keeps ``self.columns``, of shape ``(c·m·n, b·out_y·out_x)``.
         """
         self.check_parameters()
         input_tensor = as_floating(self.name, input_tensor, self.dtype)

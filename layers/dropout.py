@@ -57,6 +57,9 @@ class Dropout(BaseLayer):
     def forward(self, input_tensor):
         """Drop units in training (``testing_phase`` False); scale only, in testing.
 
+        Set ``self.mask`` (boolean, the input's shape, True where a unit is kept; None
+        after a testing pass) and ``self.scale`` (a Python float): ``backward`` reads them.
+
         Parameters
         ----------
         input_tensor : numpy.ndarray of any shape
@@ -69,9 +72,6 @@ class Dropout(BaseLayer):
             Training: x ⊙ m · scale with a fresh mask m = [u < p] (draw u from ``self.rng``
             if it is set, else ``np.random.random_sample``); testing: x · scale (the class
             docstring gives ``scale``).
-
-        Sets ``self.mask`` (boolean, the input's shape, True where a unit is kept; None
-        after a testing pass) and ``self.scale`` (a Python float) for ``backward``.
         """
         input_tensor = np.asarray(input_tensor)
         if not np.issubdtype(input_tensor.dtype, np.floating):

@@ -21,6 +21,9 @@ class ReLU(BaseLayer):
     def forward(self, input_tensor):
         """Compute y = max(0, x) element-wise and cache the mask.
 
+        Set ``self.positive`` (``backward`` reads it): a boolean array of the input's shape,
+        True where x > 0 (strictly: False at exactly 0).
+
         Parameters
         ----------
         input_tensor : numpy.ndarray of any shape, floating dtype
@@ -30,9 +33,6 @@ class ReLU(BaseLayer):
         -------
         numpy.ndarray of the input's shape and dtype
             y = max(0, x).
-
-        Sets ``self.positive``: a boolean array of the input's shape, True where x > 0
-        (strictly: False at exactly 0), for ``backward``.
         """
         input_tensor = np.asarray(input_tensor)
         # BEGIN SOLUTION
