@@ -142,4 +142,4 @@ def check_below(exercise, name, value, tolerance, hint=""):
     """WrongAnswer unless ``value`` (a relative difference called ``name``) is below ``tolerance``."""
     if not value < tolerance:
         raise WrongAnswer(f"{exercise}: {name} is {value:.1e}, not below {tolerance:.0e}. {hint}".strip())
-    print(f"{exercise}: correct ({name} {value:.1e}, below {tolerance:.0e}).")
+    print(f"{exercise}: correct ({name} is {value:.1e}, below {tolerance:.0e}).")

@@ -106,7 +106,7 @@ def test_check_shape_and_check_below(capsys):
     with pytest.raises(WrongAnswer, match=r"^Exercise 5.2: confusion has shape \(10, 9\), expected \(10, 10\)$"):
         check_shape("Exercise 5.2", "confusion", np.zeros((10, 9)), (10, 10))
     check_below("Exercise 2.3", "the gradient check", 3e-10, 1e-7)
-    assert capsys.readouterr().out == "Exercise 2.3: correct (the gradient check 3.0e-10, below 1e-07).\n"
+    assert capsys.readouterr().out == "Exercise 2.3: correct (the gradient check is 3.0e-10, below 1e-07).\n"
     for value in (0.2, float("nan")):
         with pytest.raises(WrongAnswer, match=r"^Exercise 2.3: the gradient check is (2.0e-01|nan), not below 1e-07\. "
                                               r"Drop the padding\.$"):
