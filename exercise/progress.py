@@ -7,8 +7,10 @@ naming the part and its tests, not with a ``NotImplementedError`` deep inside a 
 
 A check cell compares before it reveals: :func:`require_answers` stops it when the
 exercise's variables are not defined yet (its cell still raises), :func:`attempt` when the
-exercise's function still raises ``NotImplementedError``, and :func:`check` names the
-variable that is wrong (its shape, or how many entries differ) or says it is correct.
+exercise's function still raises ``NotImplementedError``, and :func:`check` (or
+:func:`check_shape`, :func:`check_below`) names the variable that is wrong (its shape, or how
+many entries differ) without showing the expected values, or says it is correct. Every stop is
+an exception whose notebook output is its one line, without a traceback.
 
 A part is still a stub while one of its sources holds a stub line, the
 ``raise NotImplementedError("...: implement it ...")`` that ``normnet exercise make``
@@ -47,7 +49,8 @@ class WrongAnswer(NotebookStop, AssertionError):
 
 
 def is_stub(part, root=PROJECT):
-    """Whether a source of ``part`` (an ``exercise.points.Part``) in ``root`` still holds a stub line (or is missing)."""
+    """Whether a source of ``part`` (an ``exercise.points.Part``) in ``root`` is missing or still
+    holds a stub line."""
     for source in part.sources:
         path = Path(root) / source
         if not path.is_file():
@@ -114,7 +117,7 @@ def check(exercise, name, yours, expected, hint="", rtol=1e-7, atol=1e-12):
     """Compare the answer ``yours`` (called ``name``) with ``expected``: WrongAnswer naming what
     differs, without the expected values, or print that it is correct."""
     if isinstance(expected, str):
-        if yours != expected:
+        if not (isinstance(yours, str) and yours == expected):
             raise WrongAnswer(f"{exercise}: {name} = {yours!r} is not right. {hint}".strip())
     else:
         expected = np.asarray(expected, dtype=np.float64)
@@ -124,11 +127,12 @@ def check(exercise, name, yours, expected, hint="", rtol=1e-7, atol=1e-12):
             raise WrongAnswer(f"{exercise}: {name} = {yours!r} is not a number or an array of numbers") from None
         check_shape(exercise, name, yours, expected.shape)
         wrong = ~np.isclose(yours, expected, rtol=rtol, atol=atol)
+        if wrong.any() and yours.ndim == 0:
+            raise WrongAnswer(f"{exercise}: {name} is wrong (yours is {float(yours):.6g}). {hint}".strip())
         if wrong.any():
             first = tuple(int(i) for i in np.argwhere(wrong)[0])
-            where = f"{wrong.sum()} of {wrong.size} entries differ, the first at {first}, where yours is " \
-                    f"{yours[first]:.6g}" if yours.ndim else f"yours is {float(yours):.6g}"
-            raise WrongAnswer(f"{exercise}: {name} is wrong ({where}). {hint}".strip())
+            raise WrongAnswer(f"{exercise}: {name} is wrong ({wrong.sum()} of {wrong.size} entries differ, the first "
+                              f"at {first}, where yours is {yours[first]:.6g}). {hint}".strip())
     print(f"{exercise}: {name} is correct.")
 
 

@@ -97,6 +97,8 @@ def test_check_says_correct_and_names_what_is_wrong_without_the_expected_values(
         check("Exercise 3.2", "predicted_norm", "big", 0.6)
     with pytest.raises(WrongAnswer, match=r"^Exercise 5.3: answer = 'yes' is not right\. Try a window by hand\.$"):
         check("Exercise 5.3", "answer", "yes", "no", "Try a window by hand.")
+    with pytest.raises(WrongAnswer, match=r"^Exercise 3.3: answer = 4 is not right\.$"):
+        check("Exercise 3.3", "answer", 4, "Norm Loss")
     check("Exercise 5.3", "answer", "no", "no")
     assert capsys.readouterr().out == "Exercise 5.3: answer is correct.\n"
 

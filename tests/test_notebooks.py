@@ -125,6 +125,27 @@ def test_every_check_says_in_one_line_when_its_exercise_is_not_done(path, monkey
     assert not_done == set(_exercise_titles(notebook))
 
 
+def test_only_the_stubs_own_errors_and_the_one_line_stops_pass(monkeypatch):
+    """The runs above can fail: on a hand-made notebook, a NameError, a layer's stub raising outside
+    an exercise cell or inside one, and a look-alike stop with a traceback are told apart from the
+    errors they allow."""
+    cells = [("from exercise.progress import PartStillAStub, require_answers", []),
+             ('raise NotImplementedError("Exercise 9.1: your code here (see the text above)")', ["exercise"]),
+             ('require_answers(globals(), "Exercise 9.1", "answer")', []),
+             ('raise PartStillAStub("this cell needs TanH, still a stub")', []),
+             ("answer + 1", []),
+             ('raise NotImplementedError("TanH.forward: implement it (see the docstring)")', []),
+             ('raise NotImplementedError("TanH.forward: implement it (see the docstring)")', ["exercise"]),
+             ('class PartStillAStub(Exception):\n    pass\nraise PartStillAStub("a look-alike")', [])]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source, metadata={"tags": tags})
+                                               for source, tags in cells])
+    errors = _errors(_execute(notebook, REPOSITORY, monkeypatch, allow_errors=True))
+    assert [(error[0], error[2], _stops_at_a_stub(*error)) for error in errors] == [
+        (1, "NotImplementedError", True), (2, "ExerciseNotDone", True), (3, "PartStillAStub", True),
+        (4, "NameError", False), (5, "NotImplementedError", False), (6, "NotImplementedError", False),
+        (7, "PartStillAStub", False)]
+
+
 def _execute(notebook, project, monkeypatch, allow_errors):
     """``notebook`` executed as a student runs it: kernel python3, working directory ``project``/notebooks
     (where its figures module lies), the code of ``project`` (the solution or a student version),
