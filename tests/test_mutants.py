@@ -7,8 +7,9 @@ A mutant that earns points is a mistake the part's tests let through; the fix is
 test in the part's test file. The original text of every mutant must occur in today's
 solution exactly once, so a refactor of the solution cannot silently disarm a mutant.
 
-The positive control: the same harness, on the unmutated solution of a part, earns the
-part's points (a broken harness would otherwise "kill" every mutant).
+The positive control: the same harness, on a rewrite of the solution that changes nothing
+(``EQUIVALENT``), earns the part's points (a broken harness would otherwise "kill" every
+mutant).
 """
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -19,11 +20,13 @@ import pytest
 from exercise.grading import grade
 from exercise.points import find_part
 from exercise.student_version import make_student_version
-from tests.mutants import MUTANTS
+from tests.mutants import MUTANTS, Mutant
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 NO_HIDDEN_TESTS = REPOSITORY / "tests" / "no-such-folder"
-CONTROL_PART = "ReLU"
+EQUIVALENT = Mutant("relu_equivalent_rewrite", "ReLU", "layers/relu.py",
+                    "return np.maximum(input_tensor, 0)", "return np.maximum(0, input_tensor)",
+                    "not a mistake: the same maximum with its arguments swapped")
 # Mutants graded at the same time: grading mostly waits for interpreters to start and for
 # the worker's answers, so a few at once take little more wall time than one.
 AT_ONCE = 4
@@ -35,33 +38,31 @@ def cost(part_name):
     return sum((REPOSITORY / name).stat().st_size for name in find_part(part_name).tests)
 
 
-def graded(tree, part_name, mutant=None):
-    """The PartResult of ``part_name`` in the student version ``tree``, with the solution's
-    sources copied in and ``mutant`` (if any) applied to its file."""
-    part = find_part(part_name)
+def graded(tree, mutant):
+    """The PartResult of ``mutant``'s part in the student version ``tree``: the part's
+    solution files copied in, ``mutant`` applied to its own."""
+    part = find_part(mutant.part)
     for source in part.sources:
         shutil.copyfile(REPOSITORY / source, tree / source)
-    if mutant is not None:
-        text = (REPOSITORY / mutant.source).read_text(encoding="utf-8")
-        (tree / mutant.source).write_text(mutant.apply(text), encoding="utf-8")
+    text = (REPOSITORY / mutant.source).read_text(encoding="utf-8")
+    (tree / mutant.source).write_text(mutant.apply(text), encoding="utf-8")
     [result] = grade(tree, parts=[part], hidden=NO_HIDDEN_TESTS, jobs=1)
     return result
 
 
 @pytest.fixture(scope="module")
 def grades(tmp_path_factory):
-    """{mutant name (None for the control): PartResult}, every mutant graded once, each in a
-    copy of one fresh student version (grading reads only the graded part's sources)."""
+    """{mutant name: PartResult}, every mutant and ``EQUIVALENT`` graded once, each in a copy
+    of one fresh student version (grading reads only the graded part's sources)."""
     folder = tmp_path_factory.mktemp("mutants")
     make_student_version(folder / "student")
-    jobs = [(None, CONTROL_PART, None)] + [(mutant.name, mutant.part, mutant) for mutant in MUTANTS]
-    jobs.sort(key=lambda job: -cost(job[1]))
+    jobs = sorted((EQUIVALENT, *MUTANTS), key=lambda mutant: -cost(mutant.part))
 
-    def run(job):
-        name, part_name, mutant = job
-        tree = Path(shutil.copytree(folder / "student", folder / (name or "control")))
+    def run(mutant):
+        name = mutant.name
+        tree = Path(shutil.copytree(folder / "student", folder / name))
         try:
-            return name, graded(tree, part_name, mutant)
+            return name, graded(tree, mutant)
         except ValueError as error:             # its original text is gone: its own test says so
             return name, error
         finally:
@@ -78,15 +79,16 @@ def test_mutants_have_unique_names_and_name_a_source_of_their_part():
         assert mutant.original != mutant.replacement, mutant.name
 
 
-@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda mutant: mutant.name)
+@pytest.mark.parametrize("mutant", (EQUIVALENT, *MUTANTS), ids=lambda mutant: mutant.name)
 def test_the_original_text_occurs_once_in_the_solution(mutant):
     text = (REPOSITORY / mutant.source).read_text(encoding="utf-8")
     assert text.count(mutant.original) == 1, (f"{mutant.name}: {mutant.original!r} occurs "
                                               f"{text.count(mutant.original)} times in {mutant.source}")
 
 
-def test_the_unmutated_solution_earns_the_points(grades):
-    result = grades[None]
+def test_an_equivalent_rewrite_earns_the_points(grades):
+    result = grades[EQUIVALENT.name]
+    assert not isinstance(result, Exception), result
     assert result.points == result.part.points, result.note
 
 
