@@ -31,20 +31,22 @@ class Adam(Optimizer):
         ``weights − step``, adding a regularizer's shrinkage itself: do not apply the
         regularizer here, and do not subtract from the weights here.
 
+        State: ``self.step`` (k: 0 before the first call; add 1 *before* computing the
+        corrections, so the first call uses k = 1), ``self.first_moment`` and
+        ``self.second_moment`` (None before the first call; start them at zeros,
+        ``zero_state(gradient_tensor)``). ε (``self.epsilon``) stays outside the square root.
+
         Parameters
         ----------
-        gradient_tensor : numpy.ndarray (any shape) or float
-            g = ∂L/∂w, the shape of the weights. Do not modify it in place.
+        gradient_tensor : numpy.ndarray
+            g = ∂L/∂w, of the weights' shape (0-d for a weight that is a plain float), float64
+            or float32. Do not modify it in place.
 
         Returns
         -------
-        numpy.ndarray of the gradient's shape (a float for a float gradient)
-            step = η · v̂ / (sqrt(r̂) + ε) with the bias-corrected moments of the class docstring. A new array, never the optimizer's own state.
-
-        State: ``self.step`` (k, 0 before the first call; add 1 *before* computing the
-        corrections, so the first call uses k = 1), ``self.first_moment`` and
-        ``self.second_moment`` (None before the first call; start them at zeros,
-        ``zero_state(gradient_tensor)``). ε (``self.epsilon``) is outside the square root.
+        numpy.ndarray of the gradient's shape
+            step = η · v̂ / (sqrt(r̂) + ε) with the bias-corrected moments of the class
+            docstring. A new array, not one of the moments.
         """
         # BEGIN SOLUTION
         if self.first_moment is None:

@@ -14,13 +14,15 @@ class Sgd(Optimizer):
 
         Parameters
         ----------
-        gradient_tensor : numpy.ndarray (any shape) or float
-            g = ∂L/∂w, the shape of the weights. Do not modify it in place.
+        gradient_tensor : numpy.ndarray
+            g = ∂L/∂w, of the weights' shape (0-d for a weight that is a plain float), float64
+            or float32. Do not modify it in place.
 
         Returns
         -------
-        numpy.ndarray of the gradient's shape (a float for a float gradient)
-            step = η · g, η = ``self.learning_rate``; positive along the gradient, so that w − step goes downhill. A new array, never the optimizer's own state.
+        numpy.ndarray of the gradient's shape
+            step = η · g with η = ``self.learning_rate``: along the gradient, so that
+            w − step goes downhill. A new array.
         """
         # BEGIN SOLUTION
         return self.learning_rate * gradient_tensor

@@ -24,18 +24,20 @@ class SgdWithMomentum(Optimizer):
         ``weights − step``, adding a regularizer's shrinkage itself: do not apply the
         regularizer here, and do not subtract from the weights here.
 
+        State: ``self.velocity``, None before the first call; start it at zeros of the
+        gradient's shape and dtype (``zero_state(gradient_tensor)``) and keep it between calls.
+
         Parameters
         ----------
-        gradient_tensor : numpy.ndarray (any shape) or float
-            g = ∂L/∂w, the shape of the weights. Do not modify it in place.
+        gradient_tensor : numpy.ndarray
+            g = ∂L/∂w, of the weights' shape (0-d for a weight that is a plain float), float64
+            or float32. Do not modify it in place.
 
         Returns
         -------
-        numpy.ndarray of the gradient's shape (a float for a float gradient)
-            step = −v(k), after updating v(k) = μ · v(k−1) − η · g (μ = ``self.momentum_rate``). A new array, never the optimizer's own state.
-
-        State: ``self.velocity``, None before the first call; start it at zeros of the
-        gradient's shape (``zero_state(gradient_tensor)``), then keep it between calls.
+        numpy.ndarray of the gradient's shape
+            step = −v(k), after updating v(k) = μ · v(k−1) − η · g (μ = ``self.momentum_rate``,
+            η = ``self.learning_rate``). A new array, not ``self.velocity`` itself.
         """
         # BEGIN SOLUTION
         if self.velocity is None:

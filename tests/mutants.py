@@ -153,7 +153,8 @@ MUTANTS = (
            "forward returns a NumPy scalar, not the Python float the docstring promises"),
     Mutant("cross_entropy_logits_gradient_left_a_stub", "CrossEntropyLoss", "framework/losses.py",
            "        gradient = prediction - np.asarray(label_tensor, dtype=prediction.dtype)\n",
-           "        raise NotImplementedError(\"CrossEntropyLoss.logits_gradient: implement it (see the docstring)\")\n",
+           "        raise NotImplementedError(\"CrossEntropyLoss.logits_gradient: implement it \"\n"
+           "                                  \"(see the docstring)\")\n",
            "logits_gradient never written: the stub is left as it came"),
     Mutant("cross_entropy_logits_gradient_sign_flipped", "CrossEntropyLoss", "framework/losses.py",
            "gradient = prediction - np.asarray(label_tensor, dtype=prediction.dtype)",
@@ -182,7 +183,7 @@ MUTANTS = (
            "the L1 gradient α·w instead of α·sign(w)"),
     Mutant("norm_loss_without_the_inverse_norm", "Regularizers", "regularizers/norm_loss.py",
            "factor = np.where(norms > 0, 1 - inverse, 0)", "factor = np.where(norms > 0, norms - 1, 0)",
-           "the chain rule's 1/‖w_o‖ forgotten: 2α·w_o·(‖w_o‖ − 1) instead of 2α·w_o·(1 − 1/‖w_o‖)"),
+           "the chain rule's 1/‖w_o‖ forgotten: 2α·w_o·(‖w_o‖ − 1), not 2α·w_o·(1 − 1/‖w_o‖)"),
     Mutant("norm_loss_norm_an_array", "Regularizers", "regularizers/norm_loss.py",
            "return self.alpha * float(np.sum(np.square(1 - unit_norms(weights))))",
            "return self.alpha * np.sum(np.square(1 - unit_norms(weights)))",
