@@ -139,7 +139,7 @@ class BatchNormalization(TrainableLayer):
     def backward(self, error_tensor):
         """Gradients of γ and β, then ∂L/∂X; the optimizer steps last.
 
-        Sets ``self.gradient_weights`` (∂L/∂γ) and ``self.gradient_bias`` (∂L/∂β), each of
+        Set ``self.gradient_weights`` (∂L/∂γ) and ``self.gradient_bias`` (∂L/∂β), each of
         shape ``(channels,)`` in the layer's dtype; the tests read them. Write ∂L/∂X into
         ``previous_error``, in the input's layout: the stub keeps the call
         ``self.update_parameters()`` after your code (it lets the optimizer, if one is set,

@@ -108,7 +108,7 @@ class Conv(TrainableLayer):
     def backward(self, error_tensor):
         """Gradients of the kernels and the bias, then ∂L/∂x; the optimizer steps last.
 
-        Sets ``self.gradient_weights``, shape ``(K, c, m, n)`` or ``(K, c, m)`` (the shape
+        Set ``self.gradient_weights``, shape ``(K, c, m, n)`` or ``(K, c, m)`` (the shape
         of ``weights``), and ``self.gradient_bias``, shape ``(K,)``, both in the layer's
         dtype; the tests read them. Write ∂L/∂x into ``input_gradient``: the stub keeps the
         call ``self.update_parameters()`` after your code (it lets the optimizer, if one is

@@ -64,7 +64,7 @@ class FullyConnected(TrainableLayer):
     def backward(self, error_tensor):
         """Gradients of W and b, then ∂L/∂x; the optimizer steps last.
 
-        Sets ``self.gradient_weights`` = Eᵀ x, shape ``(output_size, input_size)`` (the
+        Set ``self.gradient_weights`` = Eᵀ x, shape ``(output_size, input_size)`` (the
         shape of ``weights``), and ``self.gradient_bias`` = Σ_b E, shape ``(output_size,)``
         (the shape of ``bias``), both in the layer's dtype; the tests read them. Write ∂L/∂x
         into ``previous_error``: the stub keeps the call ``self.update_parameters()`` after
