@@ -88,16 +88,24 @@ def test_vector_output_has_zero_mean_unit_variance_per_feature(BatchNormalizatio
     input_tensor = rng.standard_normal((200, 5)) * [1.0, 3.0, 0.1, 10.0, 2.0] + [0.0, -4.0, 7.0, 1.0, 50.0]
     output = BatchNormalization(5).forward(input_tensor)
     # mean: rounding only (~1e-15); variance: σ²/(σ² + ε) = 1 − ε/σ², at most 1e-11/0.01 = 1e-9 off
-    np.testing.assert_allclose(output.mean(axis=0), np.zeros(5), atol=1e-12)
-    np.testing.assert_allclose(output.var(axis=0), np.ones(5), atol=2e-9)
+    np.testing.assert_allclose(output.mean(axis=0), np.zeros(5), atol=1e-12,
+                               err_msg="BatchNormalization.forward: the output's mean over the batch, per "
+                                       "feature (subtract each feature's own mean over axis 0)")
+    np.testing.assert_allclose(output.var(axis=0), np.ones(5), atol=2e-9,
+                               err_msg="BatchNormalization.forward: the output's variance over the batch, "
+                                       "per feature")
 
 
 def test_image_output_has_zero_mean_unit_variance_per_channel(BatchNormalization, rng):
     input_tensor = rng.standard_normal((4, 3, 5, 6)) * np.array([1.0, 5.0, 0.2])[:, None, None] \
         + np.array([3.0, -1.0, 10.0])[:, None, None]
     output = BatchNormalization(3).forward(input_tensor)
-    np.testing.assert_allclose(output.mean(axis=(0, 2, 3)), np.zeros(3), atol=1e-12)
-    np.testing.assert_allclose(output.var(axis=(0, 2, 3)), np.ones(3), atol=1e-9)
+    np.testing.assert_allclose(output.mean(axis=(0, 2, 3)), np.zeros(3), atol=1e-12,
+                               err_msg="BatchNormalization.forward: the output's mean per channel over "
+                                       "batch and positions")
+    np.testing.assert_allclose(output.var(axis=(0, 2, 3)), np.ones(3), atol=1e-9,
+                               err_msg="BatchNormalization.forward: the output's variance per channel over "
+                                       "batch and positions")
     # per channel, not per pixel: single pixels across the batch are not normalized
     assert not np.allclose(output.mean(axis=0), 0.0)
 

@@ -38,10 +38,14 @@ INPUT = np.array([[1.0, 1.0, 1.0],
 def test_output_shape(FullyConnected, rng):
     layer = FullyConnected(7, 4)
     output = layer.forward(rng.standard_normal((5, 7)))
-    assert output.shape == (5, 4)
-    assert layer.backward(np.ones((5, 4))).shape == (5, 7)
-    assert layer.gradient_weights.shape == (4, 7)
-    assert layer.gradient_bias.shape == (4,)
+    assert output.shape == (5, 4), f"FullyConnected.forward: output has shape {output.shape}, expected (5, 4)"
+    previous_error = layer.backward(np.ones((5, 4)))
+    assert previous_error.shape == (5, 7), \
+        f"FullyConnected.backward: returned shape {previous_error.shape}, expected the input's (5, 7)"
+    assert layer.gradient_weights.shape == (4, 7), \
+        f"FullyConnected: gradient_weights has shape {layer.gradient_weights.shape}, expected (4, 7) (the weights')"
+    assert layer.gradient_bias.shape == (4,), \
+        f"FullyConnected: gradient_bias has shape {layer.gradient_bias.shape}, expected (4,) (the bias')"
 
 
 def test_forward_known_values(FullyConnected):
@@ -58,11 +62,14 @@ def test_backward_known_values(FullyConnected):
     previous_error = layer.backward(np.array([[1.0, 0.0],
                                               [0.0, 2.0]]))
     # ∂L/∂x = E W: row 0 = 1·W[0] = [1, 2, 3]; row 1 = 2·W[1] = [-2, 0, 2]
-    np.testing.assert_allclose(previous_error, [[1.0, 2.0, 3.0], [-2.0, 0.0, 2.0]], atol=1e-12)
+    np.testing.assert_allclose(previous_error, [[1.0, 2.0, 3.0], [-2.0, 0.0, 2.0]], atol=1e-12,
+                               err_msg="FullyConnected.backward: the returned ∂L/∂x = E W")
     # ∂L/∂W = Eᵀ x: row 0 = 1·x[0] = [1, 1, 1]; row 1 = 2·x[1] = [4, 0, -2]
-    np.testing.assert_allclose(layer.gradient_weights, [[1.0, 1.0, 1.0], [4.0, 0.0, -2.0]], atol=1e-12)
+    np.testing.assert_allclose(layer.gradient_weights, [[1.0, 1.0, 1.0], [4.0, 0.0, -2.0]], atol=1e-12,
+                               err_msg="FullyConnected: gradient_weights = Eᵀ x")
     # ∂L/∂b = Σ_b E = [1 + 0, 0 + 2]
-    np.testing.assert_allclose(layer.gradient_bias, [1.0, 2.0], atol=1e-12)
+    np.testing.assert_allclose(layer.gradient_bias, [1.0, 2.0], atol=1e-12,
+                               err_msg="FullyConnected: gradient_bias = Σ_b E (summed over the batch)")
 
 
 def test_backward_with_optimizer_updates_after_computing_the_error(FullyConnected):
@@ -71,11 +78,16 @@ def test_backward_with_optimizer_updates_after_computing_the_error(FullyConnecte
     layer.forward(INPUT)
     previous_error = layer.backward(np.array([[1.0, 0.0], [0.0, 2.0]]))
     # The error uses the weights of the forward pass: E W_old = [[1, 2, 3], [-2, 0, 2]].
-    np.testing.assert_allclose(previous_error, [[1.0, 2.0, 3.0], [-2.0, 0.0, 2.0]], atol=1e-12)
+    np.testing.assert_allclose(previous_error, [[1.0, 2.0, 3.0], [-2.0, 0.0, 2.0]], atol=1e-12,
+                               err_msg="FullyConnected.backward: ∂L/∂x must use the weights of the forward "
+                                       "pass (the optimizer steps after it, in update_parameters())")
     # W_new = W − 0.5·∂L/∂W = [[1-0.5, 2-0.5, 3-0.5], [-1-2, 0-0, 1+1]]
-    np.testing.assert_allclose(layer.weights, [[0.5, 1.5, 2.5], [-3.0, 0.0, 2.0]], atol=1e-12)
+    not_updated = "is self.update_parameters() still called at the end of backward?"
+    np.testing.assert_allclose(layer.weights, [[0.5, 1.5, 2.5], [-3.0, 0.0, 2.0]], atol=1e-12,
+                               err_msg=f"FullyConnected.backward: weights after one Sgd step; {not_updated}")
     # b_new = [0.5 − 0.5·1, −0.5 − 0.5·2] = [0, −1.5]
-    np.testing.assert_allclose(layer.bias, [0.0, -1.5], atol=1e-12)
+    np.testing.assert_allclose(layer.bias, [0.0, -1.5], atol=1e-12,
+                               err_msg=f"FullyConnected.backward: bias after one Sgd step; {not_updated}")
     assert layer.weights_optimizer is not layer.bias_optimizer
 
 

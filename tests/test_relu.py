@@ -22,9 +22,10 @@ def rng():
 def test_known_values(ReLU):
     layer = ReLU()
     output = layer.forward(np.array([[-2.0, -0.5, 0.5, 3.0]]))
-    np.testing.assert_array_equal(output, [[0.0, 0.0, 0.5, 3.0]])
+    np.testing.assert_array_equal(output, [[0.0, 0.0, 0.5, 3.0]], err_msg="ReLU.forward: max(0, x)")
     # the error passes only where x > 0
-    np.testing.assert_array_equal(layer.backward(np.array([[1.0, 2.0, 3.0, 4.0]])), [[0.0, 0.0, 3.0, 4.0]])
+    np.testing.assert_array_equal(layer.backward(np.array([[1.0, 2.0, 3.0, 4.0]])), [[0.0, 0.0, 3.0, 4.0]],
+                                  err_msg="ReLU.backward: the error passes only where x > 0")
 
 
 def test_the_derivative_at_exactly_zero_is_zero(ReLU):
