@@ -222,8 +222,11 @@ def test_optimizer_updates_weights_and_bias_separately(Conv, rng):
     assert layer.weights_optimizer is not layer.bias_optimizer
     output = layer.forward(rng.standard_normal((2, 2, 4, 4)))
     layer.backward(np.ones(output.shape))
-    np.testing.assert_allclose(layer.weights, weights - 0.1 * layer.gradient_weights, rtol=1e-14)
-    np.testing.assert_allclose(layer.bias, bias - 0.1 * layer.gradient_bias, rtol=1e-14)
+    not_updated = "is self.update_parameters() still called at the end of backward?"
+    np.testing.assert_allclose(layer.weights, weights - 0.1 * layer.gradient_weights, rtol=1e-14,
+                               err_msg=f"Conv.backward: weights after one Sgd step; {not_updated}")
+    np.testing.assert_allclose(layer.bias, bias - 0.1 * layer.gradient_bias, rtol=1e-14,
+                               err_msg=f"Conv.backward: bias after one Sgd step; {not_updated}")
 
 
 def test_backward_returns_input_gradient_of_the_forward_weights(Conv, rng):

@@ -42,11 +42,14 @@ def test_inverted_training_known_values(Dropout):
     layer = Dropout(0.6, rng=FixedUniform([[0.1, 0.9, 0.5, 0.7]]))
     output = layer.forward(np.array([[1.0, 2.0, 3.0, 4.0]]))
     # kept units scaled by 1/p: [1/0.6, 0, 3/0.6, 0] = [1.6667, 0, 5, 0]
-    np.testing.assert_allclose(output, [[1 / 0.6, 0.0, 5.0, 0.0]], rtol=1e-15)
+    np.testing.assert_allclose(output, [[1 / 0.6, 0.0, 5.0, 0.0]], rtol=1e-15,
+                               err_msg="Dropout.forward (inverted, training): x ⊙ m / p with m = [u < p], "
+                                       "u drawn from the layer's rng")
     # backward routes E = [10, 20, 30, 40] through the same mask and scale:
     # [10/0.6, 0, 30/0.6, 0] = [16.667, 0, 50, 0]
     error = layer.backward(np.array([[10.0, 20.0, 30.0, 40.0]]))
-    np.testing.assert_allclose(error, [[10 / 0.6, 0.0, 50.0, 0.0]], rtol=1e-15)
+    np.testing.assert_allclose(error, [[10 / 0.6, 0.0, 50.0, 0.0]], rtol=1e-15,
+                               err_msg="Dropout.backward (inverted, training): E ⊙ m / p, the forward pass's mask")
 
 
 def test_classic_training_known_values(Dropout):
@@ -61,7 +64,8 @@ def test_classic_training_known_values(Dropout):
 def test_boundary_draw_equal_to_p_is_dropped(Dropout):
     # m = [u < p]: u = p exactly is dropped, so P(kept) = p for u uniform on [0, 1)
     layer = Dropout(0.5, rng=FixedUniform([[0.5, 0.4999]]))
-    np.testing.assert_array_equal(layer.forward(np.array([[1.0, 1.0]])), [[0.0, 2.0]])
+    np.testing.assert_array_equal(layer.forward(np.array([[1.0, 1.0]])), [[0.0, 2.0]],
+                                  err_msg="Dropout.forward: a unit is kept where u < p, strictly")
 
 
 # -- testing phase -----------------------------------------------------------------------
@@ -83,9 +87,11 @@ def test_classic_testing_scales_exactly_by_p(Dropout):
     input_tensor = rng.standard_normal((50, 40))
     layer = Dropout(0.3, inverted=False)
     layer.testing_phase = True
-    np.testing.assert_array_equal(layer.forward(input_tensor), input_tensor * 0.3)
+    np.testing.assert_array_equal(layer.forward(input_tensor), input_tensor * 0.3,
+                                  err_msg="Dropout.forward (classic, testing): p · x")
     error_tensor = rng.standard_normal((50, 40))
-    np.testing.assert_array_equal(layer.backward(error_tensor), error_tensor * 0.3)
+    np.testing.assert_array_equal(layer.backward(error_tensor), error_tensor * 0.3,
+                                  err_msg="Dropout.backward (classic, after a testing pass): p · E")
 
 
 @pytest.mark.parametrize("inverted", [True, False])

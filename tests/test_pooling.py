@@ -69,13 +69,15 @@ def test_known_values_2x2_stride_2(Pooling):
     layer = Pooling((2, 2), (2, 2))
     # windows: top-left {1, 5, 3, 4} → 5;   top-right {2, 0, 8, 6} → 8
     #          bottom-left {7, 0.5, 2.5, 6.5} → 7;   bottom-right {9, 1.5, 3.5, 4.5} → 9
-    np.testing.assert_array_equal(layer.forward(image), [[[[5.0, 8.0], [7.0, 9.0]]]])
+    np.testing.assert_array_equal(layer.forward(image), [[[[5.0, 8.0], [7.0, 9.0]]]],
+                                  err_msg="Pooling.forward: the maximum of each window")
     # each window's error goes to its maximum only
     input_gradient = layer.backward(np.array([[[[10.0, 20.0], [30.0, 40.0]]]]))
     np.testing.assert_array_equal(input_gradient, [[[[0.0, 10.0, 0.0, 0.0],
                                                       [0.0, 0.0, 20.0, 0.0],
                                                       [30.0, 0.0, 40.0, 0.0],
-                                                      [0.0, 0.0, 0.0, 0.0]]]])
+                                                      [0.0, 0.0, 0.0, 0.0]]]],
+                                  err_msg="Pooling.backward: each window's error goes to its maximum only")
 
 
 def test_overlapping_windows_add_up_at_a_shared_maximum(Pooling):
@@ -89,7 +91,9 @@ def test_overlapping_windows_add_up_at_a_shared_maximum(Pooling):
     input_gradient = layer.backward(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]))
     expected = np.zeros((1, 1, 3, 3))
     expected[0, 0, 1, 1] = 10.0
-    np.testing.assert_array_equal(input_gradient, expected)
+    np.testing.assert_array_equal(input_gradient, expected,
+                                  err_msg="Pooling.backward: a position that wins several overlapping windows "
+                                          "receives the sum of their errors (add, do not assign)")
 
 
 def test_subsampling_skips_rows_and_columns(Pooling):
@@ -111,7 +115,9 @@ def test_tied_window_sends_its_error_to_the_first_maximum_only(Pooling):
     input_gradient = layer.backward(np.array([[[[5.0, 7.0]]]]))
     # left window: four tied zeros, the first (row-major) takes the whole error 5; nothing is doubled
     np.testing.assert_array_equal(input_gradient, [[[[5.0, 0.0, 0.0, 0.0],
-                                                      [0.0, 0.0, 0.0, 7.0]]]])
+                                                      [0.0, 0.0, 0.0, 7.0]]]],
+                                  err_msg="Pooling.backward: a window with tied maxima sends its whole error "
+                                          "to the first of them (row-major), to no other")
 
 
 def test_1d_known_values(Pooling):
