@@ -77,7 +77,9 @@ def test_forward_known_values(BatchNormalization):
     # channel 1: μ = (0 + 4)/2 = 2, σ² = ((−2)² + 2²)/2 = 4 -> X̃ = [−2/2, 2/2] = [−1, 1]
     # (ε = 1e-11 changes these by ~5e-12)
     layer = BatchNormalization(2)
-    np.testing.assert_allclose(layer.forward(input_tensor), [[-1.0, -1.0], [1.0, 1.0]], atol=1e-10)
+    np.testing.assert_allclose(layer.forward(input_tensor), [[-1.0, -1.0], [1.0, 1.0]], atol=1e-10,
+                               err_msg="BatchNormalization.forward (training): (X − μ_B) / sqrt(σ²_B + ε) per "
+                                       "channel, σ²_B the biased variance (divided by B)")
     # γ = [2, 3], β = [0.5, −1]: Ŷ = γ X̃ + β = [[−2 + 0.5, −3 − 1], [2 + 0.5, 3 − 1]]
     layer.weights = [2.0, 3.0]
     layer.bias = [0.5, -1.0]
@@ -190,14 +192,16 @@ def test_testing_uses_running_moments_worked_example(BatchNormalization):
     layer = BatchNormalization(1)
     # batch 1: [1, 3] -> μ₁ = 2, σ²₁ = 1; the running moments start there: μ = 2, σ² = 1
     layer.forward(np.array([[1.0], [3.0]]))
-    np.testing.assert_allclose(layer.running_mean, [2.0])
-    np.testing.assert_allclose(layer.running_variance, [1.0])
+    first = "BatchNormalization: after the first training batch, the running moments are that batch's"
+    np.testing.assert_allclose(layer.running_mean, [2.0], err_msg=first)
+    np.testing.assert_allclose(layer.running_variance, [1.0], err_msg=first)
     # batch 2: [2, 10] -> μ₂ = 6, σ²₂ = ((−4)² + 4²)/2 = 16
     #   μ  = 0.8·2 + 0.2·6  = 1.6 + 1.2 = 2.8
     #   σ² = 0.8·1 + 0.2·16 = 0.8 + 3.2 = 4   (so sqrt(σ²) = 2)
     layer.forward(np.array([[2.0], [10.0]]))
-    np.testing.assert_allclose(layer.running_mean, [2.8], rtol=1e-15)
-    np.testing.assert_allclose(layer.running_variance, [4.0], rtol=1e-15)
+    moving = "BatchNormalization: running moments ← decay · old + (1 − decay) · batch, decay = 0.8"
+    np.testing.assert_allclose(layer.running_mean, [2.8], rtol=1e-15, err_msg=moving)
+    np.testing.assert_allclose(layer.running_variance, [4.0], rtol=1e-15, err_msg=moving)
     # testing, γ = 3, β = 0.5: x = [2.8, 4.8, 0.8] -> X̃ = [0, 1, −1] -> Ŷ = [0.5, 3.5, −2.5]
     layer.weights = [3.0]
     layer.bias = [0.5]
