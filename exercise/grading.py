@@ -228,7 +228,7 @@ def _grade_part(tree, part, timeout, hidden, project, use_sandbox):
                   "files": {module_name(source): source for source in part.sources},
                   "worker": sandbox.worker_command(part_tree, grading, worker_config, use_sandbox),
                   "worker_log": str(private / "worker.txt"), "verdict": str(verdict), "limits": limits,
-                  "exported": list(SHARED_WITH_WORKER)}
+                  "exported": list(SHARED_WITH_WORKER), "worker_environment": sandbox.plain_environment()}
         hidden_copy = private / "hidden"
         if hidden_files:                        # the runner reads them from the grader's private folder
             hidden_copy.mkdir()
@@ -239,7 +239,11 @@ def _grade_part(tree, part, timeout, hidden, project, use_sandbox):
                    "-m", SELECTION, "-p", "no:cacheprovider", "-q", "-o", "addopts=", "--tb=short",
                    f"--rootdir={project}", f"--junitxml={report}"]
         # Compiled files only from a folder of this part's own: never a .pyc planted beside the tests.
-        environment = dict(sandbox.plain_environment(), PYTHONDONTWRITEBYTECODE="1", NORMNET_GRADING_PART=part.key,
+        # The trusted runner keeps the teacher's environment (where MNIST is, the cache), minus
+        # Python's own variables; the worker gets a bare one (see exercise.sandbox).
+        environment = {name: value for name, value in os.environ.items() if not name.startswith("PYTHON")}
+        environment.update(sandbox.thread_environment(), MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1",
+                           NORMNET_GRADING_PART=part.key,
                            PYTHONPYCACHEPREFIX=str(private / "pycache"))
         output = private / "runner.txt"
         with open(output, "wb") as log:

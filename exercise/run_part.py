@@ -14,7 +14,9 @@ worker cannot see.
 
 CONFIG_JSON holds ``project`` (the reference project), ``modules`` (the part's module
 names), ``shared`` (the shared modules), ``worker`` (the command that starts the worker,
-which reads the channel on descriptors 3 and 4), ``worker_log`` (where its output goes) and
+which reads the channel on descriptors 3 and 4), ``worker_environment`` (its environment: none
+of the grader's variables), ``limits``, ``exported`` (what the worker may reach on this side),
+``worker_log`` (where its output goes) and
 ``verdict`` (a JSON file for what happened before pytest could run).
 """
 import fcntl
@@ -26,7 +28,7 @@ import subprocess
 import sys
 
 
-def _start_worker(command, log_path, limits):
+def _start_worker(command, log_path, limits, environment):
     from exercise.sandbox import apply_limits
 
     to_worker_read, to_worker_write = os.pipe()
@@ -34,6 +36,7 @@ def _start_worker(command, log_path, limits):
     # The worker gets the channel as descriptors 3 and 4 and nothing else of this process.
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=(3, 4),
+                                   env=environment,
                                    preexec_fn=_in_the_worker(to_worker_read, from_worker_write,
                                                               lambda: apply_limits(limits)))
     os.close(to_worker_read)
@@ -67,7 +70,8 @@ def main(arguments):
         module = _load_alone(name, project)
         shared.update({(value.__module__, value.__qualname__): value for value in vars(module).values()
                        if isinstance(value, type) and value.__module__ == name})
-    worker, reader, writer = _start_worker(config["worker"], config["worker_log"], config["limits"])
+    worker, reader, writer = _start_worker(config["worker"], config["worker_log"], config["limits"],
+                                           config["worker_environment"])
     channel = remote.Channel(reader, writer, "grader", remote.Policy(strict=True, modules=config["exported"]), shared)
     try:
         for name in config["modules"]:

@@ -101,10 +101,13 @@ def worker_command(part_tree, grading_folder, config_json, use_sandbox=True):
 
 
 def plain_environment():
-    """The environment of a worker that runs without bubblewrap."""
-    environment = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "MPLBACKEND": "Agg", "LANG": "C.UTF-8"}
-    environment.update({name: "1" for name in _thread_names()})
-    return environment
+    """The environment of a worker that runs without bubblewrap: nothing of the grader's."""
+    return dict(thread_environment(), PATH="/usr/bin:/bin", HOME="/tmp", MPLBACKEND="Agg", LANG="C.UTF-8")
+
+
+def thread_environment():
+    """One BLAS thread per process: parts run side by side."""
+    return {name: "1" for name in _thread_names()}
 
 
 def apply_limits(limits):
