@@ -70,9 +70,18 @@ def layer_case(module_name, class_name, *args, input_shape, phases=("train",), *
 
 
 def dropout_case(rng):
-    seed = int(rng.integers(1 << 30))
-    compare_layers("Dropout", lambda source: source("layers.dropout").Dropout(
-        0.6, rng=np.random.default_rng(seed)), (5, 8), rng, phases=("train", "test"))
+    for inverted in (True, False):
+        seed = int(rng.integers(1 << 30))
+        compare_layers("Dropout", lambda source: source("layers.dropout").Dropout(
+            0.6, inverted=inverted, rng=np.random.default_rng(seed)), (5, 8), rng, phases=("train", "test"))
+
+
+def conv_case(rng):
+    cases = [((1, 2), (3, 3, 3), 4, (2, 3, 7, 8)),          # 2-D, odd kernel, strided
+             ((2, 1), (2, 4, 2), 3, (2, 2, 6, 5)),          # 2-D, even kernel
+             ([2], (3, 4), 2, (3, 3, 9))]                   # 1-D, even kernel, strided
+    for stride, shape, kernels, input_shape in cases:
+        compare_layers("Conv", lambda source: source("layers.conv").Conv(stride, shape, kernels), input_shape, rng)
 
 
 def cross_entropy_case(rng):
@@ -84,6 +93,7 @@ def cross_entropy_case(rng):
             reference("framework.losses").CrossEntropyLoss(reduction)
         close("CrossEntropyLoss.forward", mine.forward(prediction.copy(), labels), theirs.forward(prediction, labels))
         close("CrossEntropyLoss.backward", mine.backward(labels), theirs.backward(labels))
+        close("CrossEntropyLoss.logits_gradient", mine.logits_gradient(labels), theirs.logits_gradient(labels))
 
 
 def optimizers_case(rng):
@@ -128,6 +138,7 @@ def network_case(rng):
     from layers import FullyConnected, ReLU, SoftMax
     from layers.initializers import Constant, He
     from optimizers import SgdWithMomentum
+    from regularizers import NormLoss
 
     seed = int(rng.integers(1 << 30))
     data = rng.standard_normal((8, 5)), np.eye(3)[rng.integers(0, 3, size=8)]
@@ -138,8 +149,10 @@ def network_case(rng):
 
     networks = []
     for source in (student, reference):
+        optimizer = SgdWithMomentum(0.05, 0.9)
+        optimizer.add_regularizer(NormLoss(0.01))          # the loss then holds the penalty too
         network = source("framework.neural_network").NeuralNetwork(
-            SgdWithMomentum(0.05, 0.9), He(rng=np.random.default_rng(seed)), Constant(0.1))
+            optimizer, He(rng=np.random.default_rng(seed)), Constant(0.1))
         network.data_layer, network.loss_layer = Batches(), CrossEntropyLoss()
         for layer in (FullyConnected(5, 4), ReLU(), FullyConnected(4, 3), SoftMax()):
             network.append_layer(layer)
@@ -157,7 +170,7 @@ CASES = {
     "softmax": layer_case("layers.softmax", "SoftMax", input_shape=(5, 9)),
     "flatten": layer_case("layers.flatten", "Flatten", input_shape=(3, 2, 4, 5)),
     "fully_connected": layer_case("layers.fully_connected", "FullyConnected", 6, 4, input_shape=(5, 6)),
-    "conv": layer_case("layers.conv", "Conv", (1, 2), (3, 3, 3), 4, input_shape=(2, 3, 7, 8)),
+    "conv": conv_case,
     "pooling": layer_case("layers.pooling", "Pooling", (2, 2), (2, 2), input_shape=(2, 3, 6, 7)),
     "dropout": dropout_case,
     "batch_normalization": layer_case("layers.batch_normalization", "BatchNormalization", 3,

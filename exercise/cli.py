@@ -85,7 +85,7 @@ def _grade(arguments):
     folder = arguments.directory
     if is_archive(folder) and folder.is_file():
         with tempfile.TemporaryDirectory(prefix="normnet-handin-") as unpacked:
-            left_out = unpack(folder, unpacked)
+            left_out = unpack(folder, unpacked, graded_only=True)
             if left_out:
                 print(f"left out of {folder}: {'; '.join(left_out)}")
             arguments.directory = Path(unpacked)

@@ -35,7 +35,6 @@ import os
 import re
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,7 @@ from pathlib import Path
 
 from exercise import sandbox
 from exercise.points import PARTS
+from exercise.sources import read_student_source
 
 PROJECT = Path(__file__).resolve().parent.parent
 HIDDEN_TESTS = PROJECT / "tests" / "hidden"
@@ -55,8 +55,8 @@ AGREEMENT_TESTS = "exercise/agreement.py"
 WORKER_FILES = (Path(__file__).with_name("worker.py"), Path(__file__).with_name("remote.py"))
 DEFAULT_TIMEOUT_SECONDS = 120
 DEFAULT_BUDGET_SECONDS = 900
+MAX_REPORT_BYTES = 32 << 20
 SELECTION = "not fast and not textbook"
-MAX_SOURCE_BYTES = 1 << 20
 # What the trusted side lets the worker reach: objects of these packages' classes (the
 # reference layers a test hands a student's network, the tests' own helpers).
 SHARED_WITH_WORKER = ("layers", "framework", "optimizers", "regularizers", "tests", "conftest", "exercise.agreement")
@@ -125,30 +125,6 @@ def _project_imports(text):
         elif isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
     return {name for name in names if name.split(".")[0] in PROJECT_PACKAGES and "." in name}
-
-
-def read_student_source(submission, relative):
-    """The bytes of ``relative`` in ``submission``; ValueError (one line) for a file that is
-    missing, a link (anywhere on its path), not a regular file, or over the size limit."""
-    path = Path(submission)
-    for component in Path(relative).parts:
-        path = path / component
-        try:
-            status = os.lstat(path)
-        except FileNotFoundError:
-            raise ValueError(f"{relative} is missing") from None
-        if stat.S_ISLNK(status.st_mode):
-            raise ValueError(f"{relative} is a link (only files of the submission itself are graded)")
-    if not stat.S_ISREG(status.st_mode):
-        raise ValueError(f"{relative} is not a regular file")
-    if status.st_size > MAX_SOURCE_BYTES:
-        raise ValueError(f"{relative} is {status.st_size} bytes, over the limit of {MAX_SOURCE_BYTES}")
-    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(descriptor, "rb") as file:
-        data = file.read(MAX_SOURCE_BYTES + 1)
-    if len(data) > MAX_SOURCE_BYTES:
-        raise ValueError(f"{relative} is over the limit of {MAX_SOURCE_BYTES} bytes")
-    return data
 
 
 def build_part_tree(folder, submission, part, project=PROJECT):
@@ -262,7 +238,7 @@ def _grade_part(tree, part, timeout, hidden, project, use_sandbox):
         if verdict.is_file():
             return result.fail(_one_line(json.loads(verdict.read_text(encoding="utf-8"))["note"]))
         if not report.is_file():
-            text = output.read_text(encoding="utf-8", errors="replace")
+            text = _tail(output)
             return result.fail(f"the tests could not run (exit code {process.returncode}): {_last_line(text)}")
         _read_report(report, result, project)
         _add_worker_end(result, private / "worker.txt")
@@ -280,6 +256,9 @@ def _kill_group(process):
 
 def _read_report(report, result, project):
     """Count passed, failed and unrun tests of a JUnit report into ``result``."""
+    if report.stat().st_size > MAX_REPORT_BYTES:
+        result.fail(f"the test report is over {MAX_REPORT_BYTES >> 20} MiB (the student's messages are too long)")
+        return
     try:
         root = ElementTree.parse(report).getroot()
     except ElementTree.ParseError as error:
@@ -290,10 +269,10 @@ def _read_report(report, result, project):
         problems = [child for child in case if child.tag in ("failure", "error")]
         if problems:
             failed += 1
-            result.failed_tests.append(case.get("name") or "?")
+            described = _describe_failure(case, problems[0], project, result.part.tests, result.part.name)
+            result.failed_tests.append(described["test"])       # "a hidden test" for a hidden one
             if not result.failure:
-                result.failure = _describe_failure(case, problems[0], project, result.part.tests,
-                                                    result.part.name)
+                result.failure = described
         elif case.find("skipped") is not None:
             not_run += 1
         else:
@@ -331,9 +310,16 @@ def _describe_failure(case, problem, project, public_tests, part_name):
 def _add_worker_end(result, log):
     """If the worker died (killed for memory, crashed), say so: it explains every failure after."""
     if result.failed and log.is_file():
-        last = _last_line(log.read_text(encoding="utf-8", errors="replace")[-4000:])
+        last = _last_line(_tail(log))
         if "MemoryError" in last or "Killed" in last:
             result.note += f" (the student's code ran out of memory: {last})"
+
+
+def _tail(path, size=8000):
+    """The last ``size`` bytes of a log, as text."""
+    with open(path, "rb") as file:
+        file.seek(max(0, os.fstat(file.fileno()).st_size - size))
+        return file.read().decode("utf-8", errors="replace")
 
 
 def _last_line(text):
@@ -412,7 +398,7 @@ def _grade_submission(path, parts, options):
     if not (path.is_file() and is_archive(path)):
         return grade(path, parts=parts, **options)
     with tempfile.TemporaryDirectory(prefix="normnet-handin-") as unpacked:
-        unpack(path, unpacked)
+        unpack(path, unpacked, graded_only=True)
         return grade(unpacked, parts=parts, **options)
 
 

@@ -52,6 +52,7 @@ BUILTIN_EXCEPTIONS = {cls.__name__: cls for cls in (
     ZeroDivisionError)}
 MESSAGE_LIMIT = 4000
 NAME_LIMIT = 100
+MAX_ATTRIBUTES = 500
 CALLABLE_TYPES = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.BuiltinMethodType)
 LIST_METHODS = ("append", "extend", "insert", "pop", "remove", "clear", "index", "count", "reverse")
 
@@ -393,16 +394,16 @@ class Channel:
         shared = info.get("shared")
         if shared and tuple(shared) in self.shared_classes:
             bases.append(self.shared_classes[tuple(shared)])
-        namespace = {"_remote_channel": self, "_remote_class_id": number,
-                     "_remote_methods": frozenset(str(name) for name in info["methods"]),
-                     "__module__": str(info["module"]), "__qualname__": str(info["qualname"])}
-        for name in info["methods"]:
-            if isinstance(name, str) and name.isidentifier() and not name.startswith("__"):
-                namespace[name] = _method_stub(name)
-        for name in info.get("attributes", ()):
-            if isinstance(name, str) and name.isidentifier() and not name.startswith("__"):
-                namespace[name] = _RemoteAttribute(name)
-        proxy_class = _RemoteClassMeta(str(info["name"]), tuple(bases), namespace)
+        # Names come from the other side: bounded, so no class can carry megabytes into messages.
+        methods = [name for name in list(info["methods"])[:MAX_ATTRIBUTES] if _plain_name(name)]
+        attributes = [name for name in list(info.get("attributes", ()))[:MAX_ATTRIBUTES] if _plain_name(name)]
+        namespace = {"_remote_channel": self, "_remote_class_id": number, "_remote_methods": frozenset(methods),
+                     "__module__": _bounded(info["module"], NAME_LIMIT),
+                     "__qualname__": _bounded(info["qualname"], NAME_LIMIT)}
+        namespace.update({name: _method_stub(name) for name in methods})
+        namespace.update({name: _RemoteAttribute(name) for name in attributes})
+        name = _bounded(info["name"], NAME_LIMIT)
+        proxy_class = _RemoteClassMeta(name if name.isidentifier() else "RemoteClass", tuple(bases), namespace)
         self.classes[number] = proxy_class
         return proxy_class
 
@@ -751,6 +752,10 @@ class _RemoteClassMeta(type):
         if owner is None:
             raise AttributeError(name)
         return owner._remote_channel.request({"op": "getattr", "target": owner._remote_class_id, "name": name})
+
+
+def _plain_name(name):
+    return isinstance(name, str) and len(name) <= NAME_LIMIT and name.isidentifier() and not name.startswith("__")
 
 
 def _bounded(text, limit):

@@ -79,7 +79,7 @@ def main(arguments):
                 sys.modules[name] = channel.request({"op": "import", "name": name})
             except Exception as error:                 # noqa: BLE001 - any failure to import is the verdict
                 _write_verdict(config["verdict"], f"{config['files'][name]} does not import: "
-                                                  f"{type(error).__name__}: {error}")
+                                                  f"{type(error).__name__}: {error}{_import_hint(error, config)}")
                 return 3
         # Only now the packages: their __init__ files import the part's modules, which must
         # be the proxies (a reference module loaded first would answer for the student).
@@ -122,6 +122,14 @@ def _load_alone(name, project):
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def _import_hint(error, config):
+    """Why a module of the project is not there: a part's file imports only the shared modules."""
+    if isinstance(error, ImportError) and "No module named" in str(error):
+        return (f" (a part's file may import NumPy, the standard library and the framework's shared modules "
+                f"{', '.join(config['shared'])}, not another part: each part is graded on its own)")
+    return ""
 
 
 def _write_verdict(path, note):

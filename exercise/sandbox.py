@@ -25,6 +25,7 @@ import os
 import resource
 import shutil
 import site
+import sysconfig
 import subprocess
 import sys
 from functools import lru_cache
@@ -35,6 +36,7 @@ DEFAULT_LIMITS = {"memory_bytes": 4 << 30, "file_bytes": 64 << 20, "processes": 
 # The trusted runner holds what the worker sends back: bounded too, so no answer can take the
 # machine's memory from the rest of the class.
 TRUSTED_MEMORY_BYTES = 4 << 30
+TRUSTED_FILE_BYTES = 256 << 20
 # Top-level packages of this project: hidden wherever an installed copy could show them.
 PROJECT_PACKAGES = ("layers", "framework", "optimizers", "regularizers", "data", "exercise", "experiments", "tests")
 SYSTEM_FOLDERS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/alternatives", "/etc/ld.so.cache")
@@ -87,10 +89,8 @@ def worker_command(part_tree, grading_folder, config_json, use_sandbox=True):
                *_system_binds()]
     for folder in _python_folders():
         command += ["--ro-bind", folder, folder]
-        for package in PROJECT_PACKAGES:
-            hidden = os.path.join(folder, package)
-            if os.path.isdir(hidden):
-                command += ["--tmpfs", hidden]
+    for hidden in installed_copies():
+        command += ["--tmpfs", hidden]
     if os.geteuid() == 0:
         command += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
     command += ["--ro-bind", str(part_tree), "/part", "--ro-bind", str(grading_folder), "/grading",
@@ -124,17 +124,34 @@ def apply_limits(limits):
 
 
 def limit_trusted_runner():
-    """The trusted runner's own limit (in its process, before it starts)."""
-    try:
-        resource.setrlimit(resource.RLIMIT_AS, (TRUSTED_MEMORY_BYTES, TRUSTED_MEMORY_BYTES))
-    except (ValueError, OSError):
-        pass
+    """The trusted runner's own limits (in its process, before it starts): memory, and the
+    size of what it writes (its report, its log)."""
+    for name, value in ((resource.RLIMIT_AS, TRUSTED_MEMORY_BYTES), (resource.RLIMIT_FSIZE, TRUSTED_FILE_BYTES)):
+        try:
+            resource.setrlimit(name, (value, value))
+        except (ValueError, OSError):
+            pass
 
 
 def _drop_root():
     os.setgroups([])
     os.setresgid(NOBODY, NOBODY, NOBODY)
     os.setresuid(NOBODY, NOBODY, NOBODY)
+
+
+def installed_copies():
+    """Every folder where an installed copy of this project's packages could be imported
+    from (site-packages and dist-packages of every kind, /usr's included): hidden in the
+    sandbox, so a regular ``pip install`` of the solution is not the student's to read."""
+    folders = set(site.getsitepackages()) | {sysconfig.get_paths()[key] for key in ("purelib", "platlib")}
+    folders |= {entry for entry in sys.path if entry.endswith(("site-packages", "dist-packages"))}
+    hidden = []
+    for folder in sorted(folders):
+        for package in PROJECT_PACKAGES:
+            path = os.path.join(folder, package)
+            if os.path.isdir(path) and not os.path.islink(path):
+                hidden.append(path)
+    return hidden
 
 
 def _system_binds():

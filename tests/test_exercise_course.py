@@ -97,3 +97,48 @@ def test_an_archive_brings_nothing_but_the_handed_in_files(tmp_path, empty_stude
     assert "layers/tanh.py (not a regular file)" in output
     assert output.strip().splitlines()[-1] == "score: 4/7"
     assert not (tmp_path.parent / "escape.py").exists()
+
+
+def _archive_of(path, members):
+    import io
+
+    with tarfile.open(path, "w:gz") as opened:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            opened.addfile(info, io.BytesIO(data))
+
+
+@pytest.mark.parametrize("members, why", [
+    ([(f"x{number}", b"") for number in range(300)], "more than 200 members"),
+    ([("layers/relu.py", b"\0" * (70 << 20))], "more than 64 MiB"),            # a bomb: 70 MiB of zeros
+    ([("n" * (80 << 20), b"")], "more than 64 MiB"),                           # a name of 80 MB
+])
+def test_an_archive_cannot_take_the_graders_memory_or_disk(tmp_path, members, why, capsys):
+    archive = tmp_path / "bomb.tar.gz"
+    _archive_of(archive, members)
+    assert archive.stat().st_size < (1 << 20)
+    assert main(["exercise", "grade", str(archive), "--part", "ReLU", "--hidden", str(NO_HIDDEN_TESTS)]) == 2
+    error = capsys.readouterr().err
+    assert why in error and error.count("\n") == 1
+
+
+def test_pack_takes_no_file_through_a_link(empty_student, tmp_path, capsys):
+    tree = Path(shutil.copytree(empty_student, tmp_path / "student"))
+    outside = tmp_path / "elsewhere"
+    shutil.copytree(REPOSITORY / "optimizers", outside)
+    shutil.rmtree(tree / "optimizers")
+    (tree / "optimizers").symlink_to(outside)
+    assert main(["exercise", "pack", str(tree), "--output", str(tmp_path / "hand-in.tar.gz")]) == 0
+    assert "not there, so not packed: optimizers/sgd.py" in capsys.readouterr().out
+    with tarfile.open(tmp_path / "hand-in.tar.gz") as opened:
+        assert not [name for name in opened.getnames() if name.startswith("optimizers/")]
+
+
+def test_an_installed_copy_of_the_project_is_hidden_in_the_sandbox(tmp_path, monkeypatch):
+    from exercise import sandbox
+
+    site_packages = tmp_path / "site-packages"
+    (site_packages / "layers").mkdir(parents=True)
+    monkeypatch.setattr(sandbox.site, "getsitepackages", lambda: [str(site_packages)])
+    assert str(site_packages / "layers") in sandbox.installed_copies()
