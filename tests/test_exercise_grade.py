@@ -193,3 +193,9 @@ def test_bad_arguments_are_one_line_errors(tmp_path, capsys):
     assert main(["exercise", "grade", str(REPOSITORY), "--part", "Attention"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "no part called 'Attention'" in error
+
+
+def test_the_graders_check_against_the_reference_covers_every_part():
+    from exercise.agreement import CASES
+
+    assert {part.key for part in PARTS} == set(CASES)
