@@ -42,6 +42,7 @@ import time
 import xml.etree.ElementTree as ElementTree
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from exercise import sandbox
@@ -106,6 +107,13 @@ def module_name(source):
 def shared_modules(project=PROJECT):
     """The project modules the parts' sources import (and what those import) that no part
     writes: the base classes and helpers every grading tree holds, from the reference."""
+    return list(_shared_modules(str(Path(project).resolve())))
+
+
+@lru_cache(maxsize=None)
+def _shared_modules(project):
+    # Cached, and first computed before any grading thread starts: CPython's parser is not
+    # safe to run in several threads at once (a SystemError from its recursion bookkeeping).
     sources = {module_name(source) for part in PARTS for source in part.sources}
     found, pending = set(), [source.replace("/", os.sep) for part in PARTS for source in part.sources]
     while pending:
@@ -114,7 +122,7 @@ def shared_modules(project=PROJECT):
             if name not in sources and name not in found:
                 found.add(name)
                 pending.append(name.replace(".", os.sep) + ".py")
-    return sorted(found)
+    return tuple(sorted(found))
 
 
 def _project_imports(text):
@@ -162,6 +170,7 @@ def grade(tree, parts=PARTS, timeout=DEFAULT_TIMEOUT_SECONDS, hidden=HIDDEN_TEST
         raise ValueError(f"{tree} is not a normnet tree (it has no layers/ folder)")
     jobs = jobs or min(4, os.cpu_count() or 1)
     deadline = time.monotonic() + budget
+    shared_modules(project)                     # parsed here, once, not in the threads below
 
     def grade_one(part):
         if time.monotonic() > deadline:

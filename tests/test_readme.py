@@ -39,7 +39,7 @@ def test_ci_runs_the_readmes_test_command():
 
 def test_the_train_command_exists_with_the_defaults_the_readme_states():
     setup = (REPOSITORY / "setup.cfg").read_text(encoding="utf-8")
-    assert re.search(r"^\s*normnet = framework\.cli:main$", setup, re.MULTILINE)
+    assert re.search(r"^\s*normnet = framework\.entry:main$", setup, re.MULTILINE)
     from framework.training import TrainConfig
 
     defaults = TrainConfig()
