@@ -10,6 +10,8 @@ Errors are in percent, differences in points; a section appears once its stage h
 """
 import math
 
+from experiments.grid import (allconv_selection_specs, allconv_specs, batch_specs, confirmation_specs,
+                              selection_specs)
 from experiments.inference import (NEVER_TRAINED, batch_interaction, effective_strength, equivalence,
                                    paired_curve_areas, plateau_widths, superiority)
 from experiments.paired import holm, interval, paired_difference
@@ -186,10 +188,27 @@ def batch_stage(results):
                    "seeds set apart", "verdict"], rows), ""]
 
 
+def with_status(section, results, specs):
+    """``section`` with a line under its heading when some of its stage's runs (``specs``) are missing:
+    its numbers are provisional and its verdicts do not count until the stage is complete."""
+    finished = {row["run_id"] for row in results.rows}
+    missing = [spec for spec in specs if spec.run_id not in finished]
+    if not section or not missing:
+        return section
+    note = (f"**Stage incomplete: {len(specs) - len(missing)} of {len(specs)} runs finished. The numbers below are "
+            "provisional; its verdicts count only once the stage is complete.**")
+    return section[:2] + [note, ""] + section[2:]
+
+
 def summary_markdown(results, timing_rows, failed_records=()):
     """The whole ``summary.md`` of the second study: the design, the positive control, then each
-    stage that has runs, in order."""
-    body = (selection_stage(results) + confirmation_stage(results) + batch_stage(results)
-            + selection_stage(results, "allconv", "S4") + confirmation_stage(results, "allconv", "S4")
+    stage that has runs, in order, marked while incomplete."""
+    settings = results.settings
+    chosen = results.every_chosen_alpha()
+    body = (with_status(selection_stage(results), results, selection_specs(settings))
+            + with_status(confirmation_stage(results), results, confirmation_specs(settings, chosen))
+            + with_status(batch_stage(results), results, batch_specs(settings, chosen))
+            + with_status(selection_stage(results, "allconv", "S4"), results, allconv_selection_specs(settings))
+            + with_status(confirmation_stage(results, "allconv", "S4"), results, allconv_specs(settings, chosen))
             + unit_norms_section(results) + claim_cost(timing_rows))
     return "\n".join(summary_head(results, failed_records) + body + failed_runs_section(list(failed_records)))

@@ -80,3 +80,12 @@ def test_the_batch_stage_sets_untrained_seeds_apart_and_finds_norm_loss_less_sen
     # +2.0 [..] excludes 0, and the interaction lies below 0: Norm Loss changes less.
     assert "| 256 | +2.00 [" in text and "| -1.00 [" in text
     assert "| 3 | supported |" in text
+
+
+def test_a_stage_with_runs_missing_says_its_verdicts_do_not_count_yet():
+    from experiments.preregistered import summary_markdown
+
+    # Hand-made rows have no run ids of the grid: every stage counts as incomplete.
+    text = summary_markdown(Results(selection_rows() + confirmation_rows(), SETTINGS), [])
+    assert text.count("**Stage incomplete: 0 of ") == 2   # S1 and S2 (S3 has no runs, so no section)
+    assert "## S3" not in text
