@@ -480,8 +480,9 @@ def grade_class(folder, csv_path, parts=PARTS, report=print, **options):
             results = [PartResult(part).fail(f"the grader could not grade this submission: "
                                              f"{type(error).__name__}: {_one_line(error)}") for part in parts]
         if project_digest(options.get("project", PROJECT)) != before:
-            raise RuntimeError(f"the grader's own files changed while {name} was graded; "
-                               f"grades from it on cannot be trusted (grade with bubblewrap)")
+            raise ValueError(f"the grader's own tests or reference changed while {name} was graded (by the "
+                             f"submission, or by someone editing this checkout); its row is not written and "
+                             f"the run stops: restore the files and run again to resume after the last row")
         append_csv(csv_path, name, results)
         graded[name] = results
         report(format_table(results) + "\n")
