@@ -253,7 +253,7 @@ def peak_bytes_of(function):
 
 
 def test_huge_declared_weights_are_refused_before_allocating(checkpoint):
-    # The 1.6 KB file: the arguments declare 200000 x 200000 weights (298 GiB in float64).
+    # A 1.6 KB file whose arguments declare 200000 x 200000 weights (298 GiB in float64).
     change = set_field("layers", 5, "arguments", value={"input_size": 200_000, "output_size": 200_000,
                                                         "dtype": "float64"})
     path = crafted(checkpoint, change)
