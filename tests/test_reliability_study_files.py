@@ -49,7 +49,7 @@ def write_run_file(output_dir, name, content):
     return path
 
 
-# -- damaged, foreign and misnamed run files (issue 28, items 8 and 16) ----------------------------
+# -- damaged, foreign and misnamed run files --------------------------------------------------------
 
 @pytest.mark.parametrize("content, expected", [
     ("", "Expecting value"),
