@@ -245,7 +245,7 @@ def test_a_full_disk_names_the_file_it_could_not_write(tmp_path, monkeypatch):
         write_json(tmp_path / "timing.json", [TIMING_ROW])
 
 
-# -- one command per folder (item 9) ---------------------------------------------------------------
+# -- one command per folder ------------------------------------------------------------------------
 
 def test_a_second_compare_into_a_folder_in_use_is_refused(tmp_path):
     # Before: both trained every run, and their "alone" timings ran at once.
@@ -254,7 +254,7 @@ def test_a_second_compare_into_a_folder_in_use_is_refused(tmp_path):
             run_compare(tmp_path / "out", quick=True, progress=False, log=silent)
 
 
-# -- scheduler addresses and the handshake (items 4, 14, 21) ---------------------------------------
+# -- scheduler addresses and the handshake ---------------------------------------------------------
 
 @pytest.mark.parametrize("address, expected", [
     ("tls://127.0.0.1:8786", "tls:// needs certificates"),
@@ -359,7 +359,7 @@ def test_a_client_without_the_timing_data_stops_before_the_grid(tmp_path):
     assert not runs_folder(tmp_path / "out").exists()
 
 
-# -- a cluster's failure, one line naming the run (items 15, 17) -----------------------------------
+# -- a cluster's failure, one line naming the run --------------------------------------------------
 
 class GoneFuture:
     """A Dask future as the client sees it once the scheduler died (or a task raised)."""
