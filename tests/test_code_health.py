@@ -1,6 +1,7 @@
 """The code's shape, checked by tools: imports run one way without cycles (import-linter, with
 the contracts in ``.importlinter``), pyflakes' rules hold (ruff, configured in pyproject.toml),
-and nothing cites a document that is not in the repository.
+nothing cites a document that is not in the repository, and the code names no issue and no
+round of work (the history is in git).
 
 The tools come with the test extra (``pip install -e '.[test]'``). Without them the checks
 skip with the reason, except in CI (``CI=true``), where a missing tool is a failure.
@@ -69,3 +70,31 @@ def test_nothing_cites_a_document_outside_the_repository():
             if missing or BESIDE_THE_REPOSITORY.search(line) or NICKNAMED_SOURCE.search(line):
                 offenders.append(f"{name}:{number}: {line.strip()[:120]}")
     assert not offenders, "\n".join(offenders[:40])
+
+
+# History lives in git and in notes, not in the code: a comment or docstring says what the code
+# does and why, and names no issue by its number and no round of work it came from. Checked in
+# every tracked Python file (its strings too, which is where docstrings are).
+HISTORY = re.compile(
+    r"\bissues?\s*#\s*\d+|\bissues?\s+\d+"            # an issue by its number
+    r"|\bthe issue's\b|\(items?\s+\d+"                  # an issue, an issue's items
+    r"|(?<![\w&\"'])#\d{1,5}\b"                        # a tracker's #number (not a colour)
+    r"|\b(?:second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|earlier|previous)\s+round\b"
+    r"|\bround\s+(?:\d+|one|two|three|four|five)\b",   # a round of work
+    re.IGNORECASE)
+
+
+def test_the_code_names_no_issue_and_no_round_of_work():
+    tracked = subprocess.run(["git", "ls-files", "*.py"], cwd=REPOSITORY, capture_output=True, text=True)
+    if tracked.returncode != 0:
+        pytest.skip("not a git checkout")
+    offenders = []
+    for name in tracked.stdout.split():
+        path = REPOSITORY / name
+        if not path.exists():
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            if HISTORY.search(line):
+                offenders.append(f"{name}:{number}: {line.strip()[:120]}")
+    assert not offenders, ("say what the code does and why; the history is in git:\n"
+                           + "\n".join(offenders[:40]))
