@@ -46,7 +46,7 @@ def test_the_train_command_exists_with_the_defaults_the_readme_states():
     stated = {"epochs": 3, "optimizer": "adam", "learning_rate": 1e-3, "lr_decay": 0.7, "regularizer": "l2",
               "alpha": 4e-4, "batch_size": 64, "dtype": "float32", "model": "lenet", "dataset": "mnist"}
     assert {name: getattr(defaults, name) for name in stated} == stated
-    readme = README.read_text(encoding="utf-8")
+    readme = " ".join(README.read_text(encoding="utf-8").split())
     assert "3 epochs; Adam 1e-3, ×0.7 per epoch; L2 4e-4; batch 64; float32" in readme
 
 
