@@ -330,3 +330,47 @@ def test_every_layer_re_exporting_its_fast_twin_earns_nothing(student, teacher):
     results = grade(student, parts=parts, hidden=NO_HIDDEN_TESTS, project=teacher, timeout=60)
     assert [result.points for result in results] == [0] * len(parts)
     assert all("does not import: ModuleNotFoundError" in result.note for result in results)
+
+
+def test_hostile_exception_names_and_messages_cannot_break_the_class_csv(empty_student, tmp_path, teacher):
+    submissions = tmp_path / "class"
+    odd, huge, honest = (shutil.copytree(empty_student, submissions / name) for name in ("a_odd", "b_huge", "c_honest"))
+    (odd / "layers" / "relu.py").write_text('raise ImportError("\\udcff\\x1b[2J")\n', encoding="utf-8")
+    (huge / "layers" / "relu.py").write_text(f"class {'E' * 200_000}(Exception):\n    pass\n\n\n"
+                                             f"raise {'E' * 200_000}('x' * 10_000_000)\n", encoding="utf-8")
+    shutil.copyfile(REPOSITORY / "layers" / "relu.py", honest / "layers" / "relu.py")
+    scores = tmp_path / "scores.csv"
+    options = dict(report=lambda text: None, hidden=NO_HIDDEN_TESTS, project=teacher, timeout=60)
+    graded = grade_class(submissions, scores, [RELU], **options)
+    assert [results[0].points for results in graded.values()] == [0, 0, 4]
+    assert scores.stat().st_size < 20_000 and "\x1b" not in scores.read_text(encoding="utf-8")
+    assert grade_class(submissions, scores, [RELU], **options) == {}         # resumes: nothing left
+
+
+def test_changing_an_argument_in_place_is_named_not_carried_over(student, teacher):
+    path = student / "layers" / "relu.py"
+    solution = (REPOSITORY / "layers" / "relu.py").read_text(encoding="utf-8")
+    marker = "        # BEGIN" + " SOLUTION\n"
+    path.write_text(solution.replace(marker, marker + "        input_tensor[...] = 0\n", 1), encoding="utf-8")
+    result = grade_relu(student, teacher, True if sandbox.bubblewrap() else False)
+    assert result.points == 0 and "changed an array it was given" in result.failure["message"]
+
+
+def test_the_student_side_cannot_change_the_graders_classes_or_send_huge_names():
+    from exercise.remote import Channel, Policy
+
+    class Reference:
+        def method(self):
+            return 1
+
+    channel = Channel(None, None, "grader", Policy(strict=True, modules=("tests",)), {})
+    number = channel.export(Reference, check=False)
+    with pytest.raises(AttributeError, match="cannot be changed"):
+        channel._perform({"op": "setattr", "target": number, "name": "method"}, (None,), {})
+    assert Reference().method() == 1
+    worker_side = Channel(None, None, "grader", Policy(), {})
+    proxy_class = worker_side._proxy_class({"id": 7, "name": "N" * 1_000_000, "qualname": "Q" * 1_000_000,
+                                            "module": "m" * 1_000_000, "shared": None,
+                                            "methods": ["x" * 1_000_000, "forward"], "attributes": []})
+    assert len(proxy_class.__qualname__) <= 100 and len(proxy_class.__module__) <= 100
+    assert proxy_class._remote_methods == {"forward"}
