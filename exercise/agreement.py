@@ -10,13 +10,15 @@ student's code with it on random inputs from a seed drawn now (printed on failur
 
 ``NORMNET_GRADING_PART`` names the part's key (``exercise.points``); the runner sets it.
 """
-import importlib.util
+import importlib
 import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from exercise.sources import import_file
 
 PART = os.environ.get("NORMNET_GRADING_PART", "")
 PROJECT = Path(__file__).resolve().parent.parent
@@ -28,10 +30,7 @@ def reference(module_name):
     """The reference module ``module_name`` of this project, loaded under a private name."""
     private = "normnet_reference." + module_name
     if private not in sys.modules:
-        spec = importlib.util.spec_from_file_location(private, PROJECT / (module_name.replace(".", "/") + ".py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[private] = module
-        spec.loader.exec_module(module)
+        import_file(private, PROJECT / (module_name.replace(".", "/") + ".py"))
     return sys.modules[private]
 
 

@@ -48,6 +48,7 @@ from pathlib import Path
 from exercise import sandbox
 from exercise.points import PARTS
 from exercise.sources import read_student_source
+from exercise.submission import ARCHIVE_SUFFIXES, is_archive, unpack
 
 PROJECT = Path(__file__).resolve().parent.parent
 HIDDEN_TESTS = PROJECT / "tests" / "hidden"
@@ -385,15 +386,11 @@ def format_table(results):
 def submissions_in(folder):
     """The submissions directly inside ``folder``, by name: student trees and hand-in
     archives (``normnet exercise pack``)."""
-    from exercise.submission import is_archive
-
     return sorted(path for path in Path(folder).iterdir() if not path.is_symlink() and (
         path.is_dir() and looks_like_a_tree(path) or path.is_file() and is_archive(path)))
 
 
 def _submission_name(path):
-    from exercise.submission import ARCHIVE_SUFFIXES
-
     name = path.name
     for suffix in ARCHIVE_SUFFIXES:
         name = name[:-len(suffix)] if name.endswith(suffix) else name
@@ -402,8 +399,6 @@ def _submission_name(path):
 
 def _grade_submission(path, parts, options):
     """Grade a student tree or a hand-in archive (unpacked into a fresh folder first)."""
-    from exercise.submission import is_archive, unpack
-
     if not (path.is_file() and is_archive(path)):
         return grade(path, parts=parts, **options)
     with tempfile.TemporaryDirectory(prefix="normnet-handin-") as unpacked:

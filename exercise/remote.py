@@ -170,10 +170,7 @@ class RemoteObject:
         channel = remote_class._remote_channel
         reference = channel.request({"op": "new", "class": remote_class._remote_class_id}, args, kwargs,
                                     decode_reference=True)
-        instance = object.__new__(cls)
-        object.__setattr__(instance, "_remote_id", reference)
-        channel.adopt(reference, instance)
-        return instance
+        return _proxy_instance(cls, channel, reference)
 
     def __init__(self, *args, **kwargs):
         pass
@@ -211,16 +208,29 @@ class RemoteObject:
         """A copy of the remote object, as an instance of this (possibly local) subclass."""
         channel = type(self)._remote_channel
         reference = channel.request({"op": operation, "target": self._remote_id}, decode_reference=True)
-        duplicate = object.__new__(type(self))
-        object.__setattr__(duplicate, "_remote_id", reference)
-        channel.adopt(reference, duplicate)
-        return duplicate
+        return _proxy_instance(type(self), channel, reference)
 
     def __reduce_ex__(self, protocol):
         raise TypeError(f"a remote {type(self).__name__} cannot be pickled")
 
     def __repr__(self):
         return f"<remote {type(self).__qualname__}>"
+
+
+def _proxy_instance(cls, channel, reference):
+    """An instance of the proxy class ``cls`` (or a local subclass) standing for the remote
+    object ``reference``; the channel keeps it, so the same object gets the same proxy."""
+    instance = object.__new__(cls)
+    object.__setattr__(instance, "_remote_id", reference)
+    channel.adopt(reference, instance)
+    return instance
+
+
+def shared_classes_of(module):
+    """{(module, qualified name): class} of the classes ``module`` defines: the bases proxies
+    of the other side's objects derive from (see ``Channel``)."""
+    return {(value.__module__, value.__qualname__): value for value in vars(module).values()
+            if isinstance(value, type) and value.__module__ == module.__name__}
 
 
 class _BoundRemoteMethod:
@@ -422,9 +432,8 @@ class Channel:
         if existing is not None:
             return existing
         if kind == "object":
-            proxy = object.__new__(self._proxy_class(header["class"]))
-            object.__setattr__(proxy, "_remote_id", number)
-        elif kind == "list":
+            return _proxy_instance(self._proxy_class(header["class"]), self, number)
+        if kind == "list":
             proxy = RemoteList(self, number)
         elif kind == "callable":
             proxy = RemoteCallable(self, number, str(header.get("name", "function")))

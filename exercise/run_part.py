@@ -21,11 +21,11 @@ of the grader's variables), ``limits``, ``exported`` (what the worker may reach 
 """
 import fcntl
 import importlib
-import importlib.util
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 
 def _start_worker(command, log_path, limits, environment):
@@ -65,11 +65,13 @@ def main(arguments):
         raise RuntimeError(f"{already} imported before grading began; not grading")
     from exercise import remote
 
+    from exercise.sources import import_file
+
     shared = {}
     for name in config["shared"]:
-        module = _load_alone(name, project)
-        shared.update({(value.__module__, value.__qualname__): value for value in vars(module).values()
-                       if isinstance(value, type) and value.__module__ == name})
+        # Without its package's __init__, which imports the part's modules: they must be the
+        # proxies, and those need the shared classes first.
+        shared.update(remote.shared_classes_of(import_file(name, Path(project, *name.split(".")).with_suffix(".py"))))
     worker, reader, writer = _start_worker(config["worker"], config["worker_log"], config["limits"],
                                            config["worker_environment"])
     channel = remote.Channel(reader, writer, "grader", remote.Policy(strict=True, modules=config["exported"]), shared)
@@ -112,16 +114,6 @@ def _stop_the_worker_first(worker):
             worker.wait()
 
     return StopTheWorkerFirst()
-
-
-def _load_alone(name, project):
-    """Import the shared module ``name`` without its package's __init__ (which imports the
-    part's modules: they must be the proxies, and those need the shared classes first)."""
-    spec = importlib.util.spec_from_file_location(name, os.path.join(project, *name.split(".")) + ".py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _import_hint(error, config):

@@ -30,6 +30,8 @@ import subprocess
 import sys
 from functools import lru_cache
 
+from framework.threads import THREAD_VARIABLES
+
 NOBODY = 65534
 DEFAULT_LIMITS = {"memory_bytes": 4 << 30, "file_bytes": 64 << 20, "processes": 256, "cpu_seconds": 120,
                   "tmp_bytes": 256 << 20}
@@ -96,7 +98,7 @@ def worker_command(part_tree, grading_folder, config_json, use_sandbox=True):
     command += ["--ro-bind", str(part_tree), "/part", "--ro-bind", str(grading_folder), "/grading",
                 "--size", str(DEFAULT_LIMITS["tmp_bytes"]), "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp", "--clearenv",
                 "--setenv", "HOME", "/tmp", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "MPLBACKEND", "Agg",
-                *_thread_variables(), python, "-I", "/grading/worker.py", config_json.replace(str(part_tree), "/part")]
+                *[word for name in THREAD_VARIABLES for word in ("--setenv", name, "1")], python, "-I", "/grading/worker.py", config_json.replace(str(part_tree), "/part")]
     return command
 
 
@@ -107,7 +109,7 @@ def plain_environment():
 
 def thread_environment():
     """One BLAS thread per process: parts run side by side."""
-    return {name: "1" for name in _thread_names()}
+    return {name: "1" for name in THREAD_VARIABLES}
 
 
 def apply_limits(limits):
@@ -179,13 +181,3 @@ def _python_folders():
         folders.append(os.path.dirname(executable))
     return folders
 
-
-def _thread_names():
-    return ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def _thread_variables():
-    variables = []
-    for name in _thread_names():
-        variables += ["--setenv", name, "1"]
-    return variables

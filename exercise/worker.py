@@ -42,9 +42,7 @@ def main(arguments):
     os.chdir(tree)
     shared = {}
     for name in config["shared"]:
-        module = importlib.import_module(name)
-        shared.update({(value.__module__, value.__qualname__): value for value in vars(module).values()
-                       if isinstance(value, type) and value.__module__ == name})
+        shared.update(remote.shared_classes_of(importlib.import_module(name)))
     allowed = set(config["modules"])
 
     class WorkerChannel(remote.Channel):
