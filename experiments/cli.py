@@ -67,6 +67,9 @@ def add_parser(subparsers):
     parser.add_argument("--adopt-code", action="store_true",
                         help="the training code changed since the folder's runs: re-run one finished run per "
                              "model under it and accept it if they give their records bit for bit")
+    parser.add_argument("--rerun-finished", action="store_true",
+                        help="re-run every finished run under this code first; a record it does not give back bit "
+                             "for bit moves to OUTPUT/superseded/ and its run runs again; then accept this code")
     parser.add_argument("--no-progress", action="store_true", help="print only the plan and the summary")
     parser.set_defaults(handler=_compare)
 
@@ -77,7 +80,8 @@ def _compare(arguments):
         run_compare(arguments.output_dir, quick=arguments.quick, data_dir=arguments.data_dir, only=arguments.only,
                     workers=workers, scheduler=arguments.scheduler, progress=not arguments.no_progress,
                     log=lambda *args: print(*args, flush=True), study=arguments.study, deadline=arguments.deadline,
-                    adopt_code=arguments.adopt_code, handshake_timeout=arguments.scheduler_timeout)
+                    adopt_code=arguments.adopt_code, handshake_timeout=arguments.scheduler_timeout,
+                    rerun=arguments.rerun_finished)
     except StudyError as error:
         print(f"normnet compare: error: {error}", file=sys.stderr)
         return 2

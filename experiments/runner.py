@@ -30,6 +30,7 @@ The order of work:
 import datetime
 import heapq
 import itertools
+import math
 import random
 import time
 from pathlib import Path
@@ -42,7 +43,7 @@ from experiments.results import Results, result_rows
 from experiments.runs import process_datasets
 from experiments.provenance import (accept_identity, accepted_identities, changed_files, code_identity,
                                     describe_identity, identity_key, loaded_file_digests, unaccepted_records)
-from experiments.storage import finished_run_ids, json_bytes, load_records, store_record, write_json
+from experiments.storage import finished_run_ids, json_bytes, load_records, run_path, store_record, write_json
 from experiments.timing import estimate_seconds, measure_throughput, measure_timing
 
 # Priorities of the runs on the executor: selection first, since the dependent runs wait for its
@@ -337,8 +338,10 @@ def verify_runs(executor, output_dir, records, per_model=False, choose=random.ch
     """Run again one finished run (or one per model) on ``executor``; StudyError unless each gives
     its stored record bit for bit (but where and how fast it ran). Returns the run ids verified.
 
-    The run is drawn at random among the cheapest finished runs (fewest epochs × images), so that
-    calls check different runs; with no finished run there is nothing to check."""
+    The run is drawn at random among the cheapest finished runs (fewest epochs × images), and
+    among those from the quicker half by recorded wall time (runs of one size differ up to five
+    times: a network whose weights decay to subnormal numbers steps slowly), so that calls check
+    different runs at a known small cost; with no finished run there is nothing to check."""
     from experiments.grid import RunSpec
 
     candidates = [record for record in records if not record["failed"]]
@@ -346,8 +349,10 @@ def verify_runs(executor, output_dir, records, per_model=False, choose=random.ch
     for model in sorted({record["spec"]["model"] for record in candidates}):
         of_model = [record for record in candidates if record["spec"]["model"] == model]
         cost = min(record["spec"]["epochs"] * record["spec"]["train_size"] for record in of_model)
-        chosen.append(choose([record for record in of_model
-                              if record["spec"]["epochs"] * record["spec"]["train_size"] == cost]))
+        cheapest = sorted((record for record in of_model
+                           if record["spec"]["epochs"] * record["spec"]["train_size"] == cost),
+                          key=lambda record: record.get("wall_seconds", math.inf))
+        chosen.append(choose(cheapest[:(len(cheapest) + 1) // 2]))
     if not per_model:
         chosen = chosen[:1]
     for stored in chosen:
@@ -359,6 +364,40 @@ def verify_runs(executor, output_dir, records, per_model=False, choose=random.ch
             raise StudyError(f"{output_dir}/runs/{stored['run_id']}.json is not reproduced bit for bit by this code "
                              f"and machine ({where}): its runs cannot be continued here; start a new --output-dir")
     return [record["run_id"] for record in chosen]
+
+
+def rerun_finished(executor, output_dir, records, log=print):
+    """Run every finished run again under this process's code, as many at once as ``executor``
+    takes. A record given back bit for bit (but where and how fast it ran) stays; one that is
+    not moves to ``<output>/superseded/`` (named with its code's digest) and its run is left
+    for the grid to run again. For a change that alters some runs' numbers and not others
+    (subnormal numbers flushed to zero alter only runs that produced them), where re-running
+    one run shows nothing about the rest. Returns (run ids reproduced, run ids superseded)."""
+    import os
+
+    from experiments.grid import RunSpec
+
+    stored = {record["run_id"]: record for record in records if not record["failed"]}
+    log(f"--rerun-finished: re-running all {len(stored)} finished runs under this code")
+    for record in stored.values():
+        executor.submit(RunSpec(**record["spec"]), MAIN_PRIORITY + 1)
+    reproduced, superseded = [], []
+    superseded_folder = Path(output_dir) / "superseded"
+    for spec, again in executor.completed():
+        record = stored[spec.run_id]
+        if numbers(again) == numbers(record):
+            reproduced.append(spec.run_id)
+            log(f"  {spec.run_id}: reproduced bit for bit")
+        else:
+            superseded_folder.mkdir(exist_ok=True)
+            target = superseded_folder / f"{spec.run_id}.{record['code']['digest'][:12]}.json"
+            os.replace(run_path(output_dir, spec.run_id), target)
+            superseded.append(spec.run_id)
+            log(f"  {spec.run_id}: differs ({_first_difference(numbers(again), numbers(record))}); "
+                f"moved to {target}, to run again")
+        if len(reproduced) + len(superseded) == len(stored):
+            break
+    return reproduced, superseded
 
 
 def _first_difference(again, stored):
@@ -378,7 +417,7 @@ def grid_specs(output_dir, settings, experiments):
 
 def run_compare(output_dir, quick=False, data_dir=None, only=None, workers=1, scheduler=None, progress=True,
                 log=print, settings=None, study="first", deadline=None, adopt_code=False,
-                handshake_timeout=HANDSHAKE_TIMEOUT):
+                handshake_timeout=HANDSHAKE_TIMEOUT, rerun=False):
     """Run (or continue) the grid into ``output_dir``, then the timing, then rebuild the report.
 
     ``workers`` 1 runs everything in this process; more starts a local Dask cluster of that
@@ -386,8 +425,9 @@ def run_compare(output_dir, quick=False, data_dir=None, only=None, workers=1, sc
     existing cluster instead, which must answer within ``handshake_timeout`` seconds.
     ``settings`` overrides the grid's size (default: ``study``'s grid, full or ``quick``).
     ``deadline`` (a datetime) stops submitting runs that would end after it; ``adopt_code``
-    accepts changed training code once finished runs reproduce under it. Returns the number
-    of runs executed.
+    accepts changed training code once finished runs reproduce under it; ``rerun`` re-runs
+    every finished run first (see rerun_finished) and accepts this code then. Returns the
+    number of runs executed.
     """
     from framework.training import RunFolderError, locked_run_folder
 
@@ -402,7 +442,7 @@ def run_compare(output_dir, quick=False, data_dir=None, only=None, workers=1, sc
     try:
         with locked_run_folder(output_dir):
             return _compare_in_folder(output_dir, settings, experiments, data_dir, workers, scheduler, progress, log,
-                                      deadline, adopt_code, handshake_timeout, started,
+                                      deadline, adopt_code, rerun, handshake_timeout, started,
                                       "custom" if custom else f"{study}, quick" if quick else f"{study}, full")
     except RunFolderError:
         raise RunFolderError(f"{output_dir} is in use by another normnet command (it holds {output_dir}/.normnet.lock); "
@@ -410,13 +450,13 @@ def run_compare(output_dir, quick=False, data_dir=None, only=None, workers=1, sc
 
 
 def _compare_in_folder(output_dir, settings, experiments, data_dir, workers, scheduler, progress, log, deadline,
-                       adopt, handshake_timeout, started, size):
+                       adopt, rerun, handshake_timeout, started, size):
     from threadpoolctl import threadpool_limits
 
     log(f"normnet compare: {size} grid into {output_dir}; experiments: {', '.join(experiments)}"
         + (f"; deadline {deadline:%Y-%m-%d %H:%M}" if deadline else ""))
     records = load_records(output_dir)
-    to_adopt = check_code(output_dir, records, adopt)
+    to_adopt = check_code(output_dir, records, adopt or rerun)
     timing_path = output_dir / "timing.json"
     timing_to_do = "timing" in experiments and not timing_path.exists()
     if timing_to_do or scheduler is None:
@@ -436,7 +476,14 @@ def _compare_in_folder(output_dir, settings, experiments, data_dir, workers, sch
         def verify(records, per_model=False):
             return verify_runs(executor, output_dir, records, per_model, log=log)
 
-        if to_adopt:
+        if rerun:
+            reproduced, superseded = rerun_finished(executor, output_dir, records, log)
+            reason = (f"re-ran all {len(reproduced) + len(superseded)} finished runs: {len(reproduced)} bit for bit, "
+                      f"{len(superseded)} differed and were moved to superseded/ to run again")
+            if to_adopt:
+                accept_identity(output_dir, code_identity(), reason)
+            log(f"{reason}" + (f"; accepted {describe_identity(code_identity())}" if to_adopt else ""))
+        elif to_adopt:
             adopt_code(output_dir, records, to_adopt, verify, log)
         elif records:
             verify(records)

@@ -14,7 +14,7 @@ from experiments.executors import StudyError
 from experiments.grid import Settings, selection_specs
 from experiments.provenance import (CODE_FILE, TRAINING_CODE, code_identity, combined_digest, file_digests,
                                     loaded_file_digests, training_files)
-from experiments.runner import Deadline, parse_deadline, run_compare, run_grid
+from experiments.runner import Deadline, parse_deadline, run_compare, run_grid, verify_runs
 from experiments.storage import load_records, run_path, store_record
 from tests.test_experiments_grid import SETTINGS, MadeUpResults, made_up_record
 
@@ -123,6 +123,30 @@ def test_a_finished_run_that_this_code_does_not_reproduce_stops_the_call(study_d
         selection(tmp_path)
 
 
+def test_rerun_finished_keeps_what_reproduces_moves_aside_what_does_not_and_runs_that_again(study_data, tmp_path):
+    assert selection(tmp_path) == 2
+    pretend_the_code_was_other(tmp_path)
+    changed, kept = load_records(tmp_path)
+    changed["rows"][1]["validation_error"] += 1e-12   # as code that flushes subnormal numbers might
+    store_record(tmp_path, changed)
+
+    printed = []
+    assert run_compare(tmp_path, settings=TINY, only="selection", progress=False, log=printed.append,
+                       rerun=True) == 1   # the superseded run, once more
+    assert f"  {kept['run_id']}: reproduced bit for bit" in printed
+    superseded = tmp_path / "superseded" / f"{changed['run_id']}.{OTHER_CODE['digest'][:12]}.json"
+    assert any(line.startswith(f"  {changed['run_id']}: differs (") and str(superseded) in line for line in printed)
+    assert json.loads(superseded.read_text())["rows"][1]["validation_error"] == changed["rows"][1]["validation_error"]
+    records = {record["run_id"]: record for record in load_records(tmp_path)}
+    assert records[kept["run_id"]]["code"] == OTHER_CODE   # kept as it was
+    assert records[changed["run_id"]]["code"] == code_identity()   # trained again by this code
+    identities = json.loads((tmp_path / CODE_FILE).read_text())["identities"]
+    assert identities[-1]["digest"] == code_identity()["digest"]
+    assert identities[-1]["accepted"] == ("re-ran all 2 finished runs: 1 bit for bit, 1 differed and were moved to "
+                                          "superseded/ to run again")
+    assert selection(tmp_path) == 0
+
+
 def test_each_call_re_runs_one_finished_run_and_says_which(study_data, tmp_path):
     assert selection(tmp_path) == 2
     printed = []
@@ -131,6 +155,36 @@ def test_each_call_re_runs_one_finished_run_and_says_which(study_data, tmp_path)
     assert len(checked) == 1 and "gives its record again, bit for bit" in checked[0]
     run_id = checked[0].split()[2]
     assert run_path(tmp_path, run_id).exists()
+
+
+class Replaying:
+    """An executor that gives back the stored record of each run submitted."""
+
+    def __init__(self, records):
+        self.records = {record["run_id"]: record for record in records}
+        self.submitted = []
+
+    def submit(self, spec, priority=0):
+        self.submitted.append(spec)
+
+    def completed(self):
+        while self.submitted:
+            spec = self.submitted.pop(0)
+            yield spec, self.records[spec.run_id]
+
+
+def test_the_run_checked_again_is_one_of_the_quicker_half_of_the_cheapest_runs(tmp_path):
+    specs = selection_specs(SETTINGS)[:5]
+    records = [made_up_record(spec, 0.2, wall_seconds) for spec, wall_seconds in zip(specs, (60, 900, 50, 1100, 70))]
+    offered = []
+
+    def choose(candidates):
+        offered.append({record["wall_seconds"] for record in candidates})
+        return candidates[0]
+
+    verified = verify_runs(Replaying(records), tmp_path, records, choose=choose, log=silent)
+    # Runs of one size can differ five times in wall time; a check costs what a quick one does.
+    assert offered == [{50, 60, 70}] and verified == [specs[2].run_id]
 
 
 # -- the deadline --------------------------------------------------------------------------------------
