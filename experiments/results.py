@@ -10,6 +10,7 @@ The chosen alpha of an arm (:func:`best_alpha`) is the one with the lowest mean
 *validation* error after the last epoch over the selection seeds; ties go to the smaller
 alpha. The test set never enters the choice: it is reported, on fresh seeds, at that alpha.
 """
+import dataclasses
 import math
 import statistics
 
@@ -148,3 +149,71 @@ class Results:
         rows = select(self.rows, seeds, **conditions)
         return {row["seed"]: row[column] for row in rows
                 if row["epoch"] == (row["epochs"] if epoch is None else epoch)}
+
+
+# The α-extension rule of the second study (docs/norm_loss_preregistration.md, S1): half decades
+# 10^(e/2), at most from 1e-7 to 100, two at a time; an end whose error is this high trained no
+# better than chance (the same threshold as experiments.inference.NEVER_TRAINED).
+EXTENSION_EXPONENTS = (-14, 4)
+EXTENSION_STEP = 2
+CHANCE_LEVEL = 0.85
+
+
+def half_decade(exponent):
+    """10^(exponent/2), computed as the grid computes its alphas (so the run ids agree)."""
+    return 10 ** (exponent / 2)
+
+
+def alpha_extension(rows, settings, model="lenet"):
+    """The pre-registered α-extension rule applied to the finished selection runs in ``rows``:
+    (the selection alphas of ``model`` the rule has reached, the alphas it asks to run next).
+
+    While an arm's chosen α (:func:`best_alpha` over the grid so far) is an end of the grid,
+    every arm gets the next two half decades beyond that end, until the chosen α is interior,
+    the arm at that end trains no better than chance (mean final validation error ≥ 85 %, a
+    diverged run counting as chance) or the grid reaches 1e-7 or 100. A step is decided only
+    once every run of the grid so far has finished. A study that is not pre-registered, or
+    whose alphas are not half decades, keeps its grid.
+    """
+    base = settings.alphas if model == "lenet" else settings.allconv_alphas
+    arms = [arm for arm in (settings.arms if model == "lenet" else settings.allconv_arms) if arm != "none"]
+    exponents = sorted({round(2 * math.log10(alpha)) for alpha in base if alpha > 0})
+    if (not settings.preregistered or not exponents or not arms
+            or [half_decade(exponent) for exponent in range(exponents[0], exponents[-1] + 1)] != sorted(base)):
+        return tuple(sorted(base)), ()
+    results = Results(rows, settings)
+    conditions, seeds = results.selection_of(model)
+    low, high = exponents[0], exponents[-1]
+    while True:
+        grid = [half_decade(exponent) for exponent in range(low, high + 1)]
+        errors = {arm: {alpha: [1.0 if row["diverged"] else row["validation_error"]
+                                for row in results.final(seeds, arm=arm, alpha=alpha, **conditions)]
+                        for alpha in grid} for arm in arms}
+        if any(len(values) < len(seeds) for by_alpha in errors.values() for values in by_alpha.values()):
+            return tuple(grid), ()
+        chosen = {arm: best_alpha(by_alpha) for arm, by_alpha in errors.items()}
+        wanted = []
+        for end, limit, step in ((high, EXTENSION_EXPONENTS[1], 1), (low, EXTENSION_EXPONENTS[0], -1)):
+            at_end = [arm for arm in arms if chosen[arm] == half_decade(end)
+                      and mean_std(errors[arm][half_decade(end)])[0] < CHANCE_LEVEL]
+            if at_end and end != limit:
+                wanted += [end + step * offset for offset in range(1, EXTENSION_STEP + 1)
+                           if (end + step * offset - limit) * step <= 0]
+        if not wanted:
+            return tuple(grid), ()
+        finished = all(len(results.final(seeds, arm=arm, alpha=half_decade(exponent), **conditions)) == len(seeds)
+                       for arm in arms for exponent in wanted)
+        if not finished:
+            return tuple(grid), tuple(sorted(half_decade(exponent) for exponent in wanted))
+        low, high = min(low, *wanted), max(high, *wanted)
+
+
+def with_alpha_extension(settings, rows):
+    """``settings`` whose selection alphas (LeNet's, and the all-conv network's own) are those the
+    α-extension rule has reached on ``rows`` plus those it asks to run next (see alpha_extension)."""
+    lenet = alpha_extension(rows, settings, "lenet")
+    extended = {"alphas": tuple(sorted(set(lenet[0] + lenet[1])))}
+    if settings.allconv_selection_seeds:
+        allconv = alpha_extension(rows, settings, "allconv")
+        extended["allconv_alphas"] = tuple(sorted(set(allconv[0] + allconv[1])))
+    return dataclasses.replace(settings, **extended)

@@ -39,7 +39,7 @@ from experiments import report
 from experiments.executors import HANDSHAKE_TIMEOUT, DaskCluster, InProcess, StudyError
 from experiments.grid import (ARMS, DEPENDENT_EXPERIMENTS, Settings, allconv_key, allconv_selection_specs,
                               dependent_specs, independent_specs, selected_experiments, selection_specs, unique)
-from experiments.results import Results, result_rows
+from experiments.results import Results, result_rows, with_alpha_extension
 from experiments.runs import process_datasets
 from experiments.provenance import (accept_identity, accepted_identities, changed_files, code_identity,
                                     describe_identity, identity_key, loaded_file_digests, unaccepted_records)
@@ -57,6 +57,12 @@ DEADLINE_MARGIN = 1.5
 # What may differ between two executions of one run: where and how fast it ran, and (when a change
 # of the code is to be adopted) the identity of the code.
 CIRCUMSTANCES = ("executed_on", "wall_seconds", "code")
+
+
+def extended_settings(output_dir, settings):
+    """``settings`` with the selection alphas the α-extension rule asks for on the finished runs in
+    ``output_dir`` (``experiments.results.alpha_extension``; unchanged unless pre-registered)."""
+    return with_alpha_extension(settings, result_rows(load_records(output_dir)))
 
 
 def planned_alphas(output_dir, settings):
@@ -175,10 +181,16 @@ def run_grid(executor, output_dir, settings, experiments, progress=True, log=pri
     finished = finished_run_ids(output_dir)
     deadline = deadline or Deadline(None)
     bar = GridProgress(finished, progress, log)
+    settings = extended_settings(output_dir, settings)
     independent = independent_specs(settings, experiments)
-    main_ids = {spec.run_id for spec in selection_specs(settings)} if "selection" in experiments else set()
-    if "allconv" in experiments:
-        main_ids |= {spec.run_id for spec in allconv_selection_specs(settings)}
+
+    def selection_ids(settings):
+        ids = {spec.run_id for spec in selection_specs(settings)} if "selection" in experiments else set()
+        if "allconv" in experiments:
+            ids |= {spec.run_id for spec in allconv_selection_specs(settings)}
+        return ids
+
+    main_ids = selection_ids(settings)
     # The dependent runs are counted with placeholder alphas until the real ones are chosen.
     needs_alphas = any(name in experiments for name in DEPENDENT_EXPERIMENTS)
     planned = dependent_specs(settings, experiments, planned_alphas(output_dir, settings))
@@ -217,25 +229,48 @@ def run_grid(executor, output_dir, settings, experiments, progress=True, log=pri
             executor.submit(spec, -priority)
             in_flight += 1
 
+    def extend_selection():
+        """Queue the selection runs the α-extension rule asks for now; whether there were any."""
+        nonlocal settings, independent
+        settings = extended_settings(output_dir, settings)
+        added = selection_ids(settings) - main_ids - finished
+        if added:
+            bar.write(f"α-extension rule: {len(added)} more selection runs at alphas "
+                      + ", ".join(f"{alpha:g}" for alpha in sorted(set(settings.alphas + settings.allconv_alphas))))
+            main_ids.update(added)
+            waiting_for_main.update(added)
+            independent = independent_specs(settings, experiments)
+            bar.set_grid(unique(independent + planned))
+            queue(independent, OTHER_PRIORITY)
+        return bool(added)
+
     queue(independent, OTHER_PRIORITY)
     waiting_for_main = main_ids - finished
-    dependents_queued = False
-    if needs_alphas and not waiting_for_main:
-        queue_dependents()
-        dependents_queued = True
+    selection_settled = False
+
+    def settle_selection():
+        """Once no selection run is waiting: extend the selection if the rule asks, else queue what
+        depends on its alphas."""
+        nonlocal selection_settled
+        if selection_settled or waiting_for_main or extend_selection():
+            return
+        selection_settled = True
+        if needs_alphas:
+            queue_dependents()
+
+    settle_selection()
     submit_what_fits()
     executed = 0
     try:
         for spec, record in executor.completed():
             store_record(output_dir, record)
+            finished.add(spec.run_id)
             in_flight -= 1
             executed += 1
             deadline.observe(record)
             bar.finish(record)
             waiting_for_main.discard(spec.run_id)
-            if needs_alphas and not waiting_for_main and not dependents_queued:
-                queue_dependents()
-                dependents_queued = True
+            settle_selection()
             submit_what_fits()
     finally:
         bar.close()
@@ -456,6 +491,7 @@ def _compare_in_folder(output_dir, settings, experiments, data_dir, workers, sch
     log(f"normnet compare: {size} grid into {output_dir}; experiments: {', '.join(experiments)}"
         + (f"; deadline {deadline:%Y-%m-%d %H:%M}" if deadline else ""))
     records = load_records(output_dir)
+    settings = with_alpha_extension(settings, result_rows(records))
     to_adopt = check_code(output_dir, records, adopt or rerun)
     timing_path = output_dir / "timing.json"
     timing_to_do = "timing" in experiments and not timing_path.exists()
@@ -497,6 +533,7 @@ def _compare_in_folder(output_dir, settings, experiments, data_dir, workers, sch
         with threadpool_limits(limits=1):
             rows = measure_timing(settings, process_datasets(data_dir), log)
         write_json(timing_path, rows)
+    settings = extended_settings(output_dir, settings)
     grid = {spec.run_id for spec in grid_specs(output_dir, settings, selected_experiments(None))}
     failed = report.write_reports(output_dir, settings, log=log, grid=grid)
     log(f"done: {executed} runs executed in this call; {failed} failed runs in the folder; "
