@@ -6,17 +6,20 @@ exist yet is not drawn.
                                     epoch, none against coupled L2, per (train size, epochs)
     validation_error_vs_alpha.png   selection: validation error against nominal alpha and against
                                     the shrinkage per step each arm applies at its final weights
+                                    (second study: the effective strength), a row per network
     test_error_confirmation.png     claim 1: test error per arm at its chosen alpha, every seed
-    paired_differences.png          claim 1: paired differences with 95 % intervals, per setting
-    convergence.png                 claim 2: data loss and test error per epoch, 95 % bands
-    error_vs_batch_size.png         claim 3: test error against the batch size (lr ∝ batch size)
+    paired_differences.png          claim 1: paired differences with 95 % intervals, per setting (second study:
+                                    the interval deciding each claim, a panel per claim)
+    convergence.png                 claim 2: data loss and test error (second study: validation
+                                    error) per epoch, 95 % bands
+    error_vs_batch_size.png         claim 3: test error against the batch size
     timing.png                      claim 4: seconds per step relative to no regularizer, per model
     unit_norms_per_layer.png        mean unit norm of each layer during training, per arm
 """
 import io
 import math
 
-from experiments.paired import interval, paired_difference
+from experiments.paired import Interval, interval, paired_difference
 from experiments.results import LAYER_COLUMNS, mean_std
 from experiments.summary import COMPARISONS, LABELS, LAYER_NAMES, arms_present, settings_titles
 from framework.persistence import atomic_write
@@ -54,41 +57,57 @@ def _plain_log_y(axis):
 
 
 def figure_selection(results, norm_rows, timing_rows, path):
-    """Validation error (mean over the selection seeds) against nominal alpha and against shrinkage."""
+    """Validation error (mean over the selection seeds, bars: their lowest to highest) against nominal
+    alpha and against the pull each alpha applies: the shrinkage per step at the final weights, or for
+    the second study the effective strength (that × the steps); a row per network with a selection."""
+    from experiments.inference import effective_strength
+    from experiments.preregistered import MODELS, steps_of
+
     settings = results.settings
-    conditions = results.lenet()
-    seeds = settings.selection_seeds
-    arms = [arm for arm in settings.regularized_arms if results.selection_alphas(arm)]
-    if not arms:
+    models = [model for model in ("lenet", "allconv") if (model == "lenet" or settings.allconv_selection_seeds)
+              and any(results.selection_alphas(arm, model) for arm in settings.regularized_arms)]
+    if not models:
         return
     plt = _pyplot()
-    figure, (by_alpha, by_shrinkage) = plt.subplots(1, 2, figsize=(12, 4.6))
-    chosen = results.chosen_alphas()
-    for arm in arms:
-        alphas = results.selection_alphas(arm)
-        finals = [results.final(seeds, arm=arm, alpha=alpha, **conditions) for alpha in alphas]
-        errors = [100 * mean_std([row["validation_error"] for row in final])[0] for final in finals]
-        shrinkage = [mean_std([row["shrinkage_per_step"] for row in final])[0] for final in finals]
-        style = "s--" if arm.endswith("coupled") else "o-"
-        by_alpha.plot(alphas, errors, style, color=COLORS[arm], label=LABELS[arm], markersize=4)
-        by_shrinkage.plot(shrinkage, errors, style, color=COLORS[arm], label=LABELS[arm], markersize=4)
-        if arm in chosen:
-            index = alphas.index(chosen[arm])
-            by_alpha.plot([alphas[index]], [errors[index]], "*", color=COLORS[arm], markersize=14)
-            by_shrinkage.plot([shrinkage[index]], [errors[index]], "*", color=COLORS[arm], markersize=14)
-    none = mean_std([row["validation_error"] for row in results.final(seeds, arm="none", **conditions)])[0]
-    for axis in (by_alpha, by_shrinkage):
-        if not math.isnan(none):
-            axis.axhline(100 * none, color=COLORS["none"], linestyle=":", label="none")
-        axis.set_xscale("log")
-        _plain_log_y(axis)
-        axis.set_ylabel("validation error (%), mean over selection seeds (log)")
-        axis.grid(alpha=0.3, which="both")
-        axis.legend(fontsize=8)
-    by_alpha.set_xlabel("nominal α (log)")
-    by_alpha.set_title("Validation error against α (★ chosen)", fontsize=10)
-    by_shrinkage.set_xlabel("relative shrinkage per step |η̄·g| / |w| at the final weights (log)")
-    by_shrinkage.set_title("Validation error against the shrinkage each α applies", fontsize=10)
+    figure, axes = plt.subplots(len(models), 2, figsize=(12, 4.6 * len(models)), squeeze=False)
+    for (by_alpha, by_pull), model in zip(axes, models):
+        conditions, seeds = results.selection_of(model)
+        chosen = results.chosen_alphas(model)
+        for arm in [arm for arm in settings.regularized_arms if results.selection_alphas(arm, model)]:
+            alphas = results.selection_alphas(arm, model)
+            finals = [results.final(seeds, arm=arm, alpha=alpha, **conditions) for alpha in alphas]
+            errors = [[100 * row["validation_error"] for row in final] for final in finals]
+            means = [mean_std(values)[0] for values in errors]
+            spread = [[mean - min(values) for mean, values in zip(means, errors)],
+                      [max(values) - mean for mean, values in zip(means, errors)]]
+            pull = [mean_std([effective_strength(row["shrinkage_per_step"], steps_of(row))
+                              if settings.preregistered else row["shrinkage_per_step"] for row in final])[0]
+                    for final in finals]
+            style = "s--" if arm.endswith("coupled") else "o-"
+            for axis, x in ((by_alpha, alphas), (by_pull, pull)):
+                axis.errorbar(x, means, yerr=spread, fmt=style, color=COLORS[arm], label=LABELS[arm], markersize=4,
+                              capsize=2, elinewidth=0.8)
+                if arm in chosen:
+                    index = alphas.index(chosen[arm])
+                    axis.plot([x[index]], [means[index]], "*", color=COLORS[arm], markersize=14)
+        none = mean_std([row["validation_error"] for row in results.final(seeds, arm="none", **conditions)])[0]
+        for axis in (by_alpha, by_pull):
+            if not math.isnan(none):
+                axis.axhline(100 * none, color=COLORS["none"], linestyle=":", label="none")
+            axis.set_xscale("log")
+            _plain_log_y(axis)
+            axis.set_ylabel("validation error (%), selection seeds (log)")
+            axis.grid(alpha=0.3, which="both")
+            axis.legend(fontsize=8)
+        by_alpha.set_xlabel("nominal α (log)")
+        by_alpha.set_title(f"{MODELS[model]}: validation error against α (★ chosen; bars: lowest to highest seed)",
+                           fontsize=10)
+        if settings.preregistered:
+            by_pull.set_xlabel("effective strength s: relative pull per step at the final weights × steps (log)")
+            by_pull.set_title(f"{MODELS[model]}: the same against the effective strength", fontsize=10)
+        else:
+            by_pull.set_xlabel("relative shrinkage per step |η̄·g| / |w| at the final weights (log)")
+            by_pull.set_title(f"{MODELS[model]}: the same against the shrinkage each α applies", fontsize=10)
     _save(figure, path)
 
 
@@ -119,8 +138,87 @@ def figure_confirmation(results, norm_rows, timing_rows, path):
     _save(figure, path)
 
 
+def _interval_entries(axis, entries, xlabel, title, margin=None):
+    """One horizontal interval per (label, Interval, scale) entry; red where it excludes 0."""
+    for index, (label, summary, scale) in enumerate(entries):
+        color = "tab:red" if summary.excludes_zero else "black"
+        axis.errorbar([scale * summary.mean], [index], xerr=[[scale * (summary.mean - summary.low)],
+                                                             [scale * (summary.high - summary.mean)]],
+                      fmt="o", color=color, capsize=4)
+    if margin is not None:
+        axis.axvspan(-margin, margin, color="tab:green", alpha=0.1, label=f"equivalence margin ±{margin:g}")
+        axis.legend(fontsize=7, loc="lower right")
+    axis.axvline(0, color="gray", linewidth=0.8)
+    axis.set_yticks(range(len(entries)), [label for label, _, _ in entries], fontsize=8)
+    axis.set_ylim(len(entries) - 0.5, -0.5)
+    axis.set_xlabel(xlabel, fontsize=8)
+    axis.set_title(title, fontsize=9)
+    axis.grid(axis="x", alpha=0.3)
+
+
+def claim_panels(results, model):
+    """(title, entries, x label, margin) of each claim of the second study with numbers for ``model``:
+    the same intervals summary.md decides by (``experiments.preregistered``)."""
+    from experiments import preregistered as stages
+    from experiments.summary import selection_runs
+
+    panels = []
+    confirmation = stages.confirmation_analysis(results, model)
+    if confirmation is not None and confirmation.pairs:
+        entries = [(label, summary, 100) for label, summary in confirmation.pairs.items() if summary.n > 1]
+        if confirmation.tost is not None:
+            tost = confirmation.tost
+            entries.append(("Norm Loss − L2, 90 % (TOST)",
+                            Interval(tost.mean, tost.sd, tost.n, tost.low, tost.high, math.nan), 100))
+        if entries:
+            panels.append(("Claim 1: final test error", entries, "difference (points), 95 % CI",
+                           100 * stages.EQUIVALENCE_MARGIN))
+    if confirmation is not None and confirmation.area is not None and confirmation.area.n > 1:
+        panels.append(("Claim 2: area under the validation-error curve", [("Norm Loss − L2", confirmation.area, 100)],
+                       "difference of the mean height (points), 95 % CI", None))
+    if selection_runs(results, model) is not None:
+        _, differences, _ = stages.plateau_analysis(results, model)
+        if differences and all(difference.n > 1 for difference in differences):
+            panels.append(("Claim 3a: plateau width, Norm Loss − L2",
+                           [("nominal α", differences[0], 1), ("effective strength", differences[1], 1)],
+                           "difference (decades), 95 % CI", None))
+    if model == "lenet":
+        entries = []
+        for size, change, interaction, _, _ in stages.batch_analysis(results):
+            entries += [(f"L2 at {size} − at {results.settings.batch_size}", change, 100),
+                        (f"interaction at {size}", interaction, 100)]
+        entries = [entry for entry in entries if entry[1].n > 1]
+        if entries:
+            panels.append(("Claim 3b: batch size", entries, "test error (points), 95 % CI", None))
+    return panels
+
+
+def figure_claims(results, path):
+    """The second study's deciding intervals, one panel per claim, a row per network."""
+    from experiments.preregistered import MODELS
+
+    rows = [(model, panels) for model in MODELS if (panels := claim_panels(results, model))]
+    if not rows:
+        return
+    plt = _pyplot()
+    columns = max(len(panels) for _, panels in rows)
+    figure, axes = plt.subplots(len(rows), columns, figsize=(4.6 * columns, 3.4 * len(rows)), squeeze=False)
+    for axes_row, (model, panels) in zip(axes, rows):
+        for axis, (title, entries, xlabel, margin) in zip(axes_row, panels):
+            _interval_entries(axis, entries, xlabel, f"{MODELS[model]}: {title}", margin)
+        for axis in axes_row[len(panels):]:
+            axis.set_visible(False)
+    figure.suptitle("Paired differences by seed and the intervals that decide each claim (red: excludes 0)",
+                    fontsize=10)
+    _save(figure, path)
+
+
 def figure_paired_differences(results, norm_rows, timing_rows, path):
-    """Paired differences of test error with 95 % intervals, one panel per setting."""
+    """Paired differences of test error with 95 % intervals, one panel per setting (the second
+    study: one panel per claim, figure_claims)."""
+    if results.settings.preregistered:
+        figure_claims(results, path)
+        return
     chosen = results.chosen_alphas()
     panels = []
     for title, conditions, seeds in settings_titles(results):
@@ -162,11 +260,13 @@ def figure_convergence(results, norm_rows, timing_rows, path):
     present = arms_present(results, conditions, seeds, results.chosen_alphas())
     if not present:
         return
+    # Claim 2 is decided on the validation curves in the second study, on test error in the first.
+    error_column = "validation_error" if settings.preregistered else "test_error"
     plt = _pyplot()
     figure, (loss_axis, error_axis) = plt.subplots(1, 2, figsize=(11, 4.3))
     epochs = list(range(1, settings.epochs + 1))
     for arm, alpha in present.items():
-        for axis, column, scale in ((loss_axis, "data_loss", 1), (error_axis, "test_error", 100)):
+        for axis, column, scale in ((loss_axis, "data_loss", 1), (error_axis, error_column, 100)):
             stats = [interval(results.by_seed(column, seeds, epoch, arm=arm, alpha=alpha, **conditions).values())
                      for epoch in epochs]
             means = [scale * entry.mean for entry in stats]
@@ -174,7 +274,7 @@ def figure_convergence(results, norm_rows, timing_rows, path):
             axis.fill_between(epochs, [scale * entry.low for entry in stats], [scale * entry.high for entry in stats],
                               color=COLORS[arm], alpha=0.15)
     loss_axis.set_ylabel("training data loss (cross-entropy, no penalty)")
-    error_axis.set_ylabel("test error (%)")
+    error_axis.set_ylabel(error_column.replace("_", " ") + " (%)")
     for axis in (loss_axis, error_axis):
         axis.set_xlabel("epoch")
         _plain_log_y(axis)
@@ -209,7 +309,9 @@ def figure_batch_size(results, norm_rows, timing_rows, path):
                       fmt="o-", color=COLORS[arm], capsize=3, label=f"{LABELS[arm]}, α={chosen[arm]:.3g}")
     axis.set_xscale("log", base=2)
     axis.set_xticks(sizes, [str(size) for size in sizes])
-    axis.set_xlabel("batch size (peak learning rate ∝ batch size, α kept)")
+    axis.set_xlabel("batch size (α kept; peak learning rate "
+                    + ("∝ batch size)" if settings.batch_learning_rate == "linear" else
+                       f"{settings.learning_rate:g} at every size)"))
     axis.set_ylabel("test error (%) after the last epoch")
     axis.set_title("Fashion-MNIST, LeNet: test error against batch size\n(mean, 95 % CI over seeds)", fontsize=10)
     axis.grid(alpha=0.3)

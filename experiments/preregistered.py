@@ -8,6 +8,7 @@
 
 Errors are in percent, differences in points; a section appears once its stage has runs.
 """
+import dataclasses
 import math
 
 from experiments.grid import (allconv_selection_specs, allconv_specs, batch_specs, confirmation_specs,
@@ -23,6 +24,7 @@ EQUIVALENCE_MARGIN = 0.004        # ±0.4 points of test error
 PLATEAU_TOLERANCE = 0.005         # 0.5 points of validation error
 INSENSITIVE = 0.004               # L2's own change at a batch size within ±0.4 points: nothing to reduce
 MODELS = {"lenet": "LeNet", "allconv": "all-conv + BN"}
+L2, NORMLOSS = "l2_coupled", "normloss_coupled"
 
 
 def steps_of(row):
@@ -35,6 +37,29 @@ def interval_verdict(summary, positive, negative):
     if summary.n < 2:
         return "not enough seeds"
     return positive if summary.high < 0 else negative if summary.low > 0 else "not resolved"
+
+
+def plateau_analysis(results, model="lenet"):
+    """Claim 3a's numbers: arm → (Interval of plateau widths on nominal α, on effective strength),
+    and the paired Norm Loss − L2 differences on both axes with the verdict (None without both arms)."""
+    conditions, seeds, arms, _, _ = selection_runs(results, model)
+    widths = {}
+    for arm in arms:
+        final = [row for alpha in results.selection_alphas(arm, model)
+                 for row in results.final(seeds, arm=arm, alpha=alpha, **conditions)]
+        nominal = {seed: [(row["alpha"], row["validation_error"]) for row in final if row["seed"] == seed]
+                   for seed in seeds}
+        strength = {seed: [(effective_strength(row["shrinkage_per_step"], steps_of(row)), row["validation_error"])
+                           for row in final if row["seed"] == seed and row["shrinkage_per_step"] > 0]
+                    for seed in seeds}
+        widths[arm] = (plateau_widths(nominal, PLATEAU_TOLERANCE), plateau_widths(strength, PLATEAU_TOLERANCE))
+    if not {NORMLOSS, L2} <= set(widths):
+        return widths, None, None
+    differences = [paired_difference(widths[NORMLOSS][axis][0], widths[L2][axis][0]) for axis in (0, 1)]
+    decided = [interval_verdict(difference, "not supported", "supported") for difference in differences]
+    verdict = ("supported" if decided == ["supported"] * 2 else "not supported" if "not supported" in decided
+               else "not resolved")
+    return widths, differences, verdict
 
 
 def selection_stage(results, model="lenet", name="S1"):
@@ -53,16 +78,7 @@ def selection_stage(results, model="lenet", name="S1"):
 
     rows = selection_rows(results, cells, model)
     none = results.final(seeds, arm="none", **conditions)
-    widths = {}
-    for arm in arms:
-        final = [row for alpha in results.selection_alphas(arm, model)
-                 for row in results.final(seeds, arm=arm, alpha=alpha, **conditions)]
-        nominal = {seed: [(row["alpha"], row["validation_error"]) for row in final if row["seed"] == seed]
-                   for seed in seeds}
-        strength = {seed: [(effective_strength(row["shrinkage_per_step"], steps_of(row)), row["validation_error"])
-                           for row in final if row["seed"] == seed and row["shrinkage_per_step"] > 0]
-                    for seed in seeds}
-        widths[arm] = (plateau_widths(nominal, PLATEAU_TOLERANCE), plateau_widths(strength, PLATEAU_TOLERANCE))
+    widths, differences, verdict = plateau_analysis(results, model)
     width_rows = [[LABELS[arm]] + [f"{summary.mean:.2f} [{summary.low:.2f}, {summary.high:.2f}]"
                                    if summary.n > 1 else f"{summary.mean:.2f}"
                                    for (_, summary) in widths[arm]] for arm in arms]
@@ -75,23 +91,29 @@ def selection_stage(results, model="lenet", name="S1"):
            f"Plateau width in decades (the contiguous α around each seed's best within "
            f"{100 * PLATEAU_TOLERANCE:g} points), mean [95 % CI] over seeds:", "",
            table(["arm", "nominal α", "effective strength"], width_rows), ""]
-    normloss, l2 = "normloss_coupled", "l2_coupled"
-    if normloss in widths and l2 in widths:
-        differences = []
-        for axis in (0, 1):
-            first, second = widths[normloss][axis][0], widths[l2][axis][0]
-            differences.append(paired_difference(first, second))
-        decided = [interval_verdict(difference, "not supported", "supported") for difference in differences]
-        verdict = ("supported" if decided == ["supported"] * 2 else "not supported" if "not supported" in decided
-                   else "not resolved")
-        out += [f"Claim 3a, {LABELS[normloss]} − {LABELS[l2]} plateau width (decades, paired by seed): nominal α "
+    if differences:
+        out += [f"Claim 3a, {LABELS[NORMLOSS]} − {LABELS[L2]} plateau width (decades, paired by seed): nominal α "
                 f"{ci_cell(differences[0], 1)}, effective strength {ci_cell(differences[1], 1)}: **{verdict}**.", ""]
     return out
 
 
-def confirmation_stage(results, model="lenet", name="S2"):
-    """S2 (S4 for the all-conv network): the control on test error, claim 1 (TOST, superiority),
-    claim 2 (curve areas)."""
+@dataclasses.dataclass
+class Confirmation:
+    """S2's numbers (S4's for the all-conv network) at the chosen alphas; see confirmation_analysis."""
+
+    arms: dict            # arm → its chosen alpha, the arms with runs
+    rows: list            # the table: arm, α, validation error, test error, n
+    pairs: dict = None    # "L2 (coupled) − none" … → Interval of the paired test-error differences
+    holm: list = None     # their Holm-adjusted p values
+    control_acts: bool = False
+    tost: object = None   # experiments.inference.Equivalence of Norm Loss − L2
+    better: object = None  # Interval of Norm Loss − L2 (95 %)
+    area: object = None   # Interval of the paired curve areas, Norm Loss − L2
+    verdicts: dict = None  # "comparable", "better", "faster" → verdict
+
+
+def confirmation_analysis(results, model="lenet"):
+    """Claims 1 and 2 by the pre-registered rules; None before the stage has runs."""
     settings = results.settings
     conditions, seeds, epochs = ((results.lenet(), settings.confirmation_seeds, settings.epochs) if model == "lenet"
                                  else (results.allconv(), settings.allconv_seeds, settings.allconv_epochs))
@@ -99,73 +121,91 @@ def confirmation_stage(results, model="lenet", name="S2"):
     arms = {arm: chosen[arm] for arm in settings.arms if arm in chosen
             and results.final(seeds, arm=arm, alpha=chosen[arm], **conditions)}
     if not arms:
-        return []
+        return None
     rows = [[LABELS[arm], f"{alpha:.3g}" if arm != "none" else "—",
              pct([row["validation_error"] for row in results.final(seeds, arm=arm, alpha=alpha, **conditions)]),
              pct([row["test_error"] for row in results.final(seeds, arm=arm, alpha=alpha, **conditions)]),
              len(results.final(seeds, arm=arm, alpha=alpha, **conditions))] for arm, alpha in arms.items()]
-    out = [f"## {name}: confirmation at the chosen α ({MODELS[model]}; claims 1 and 2)", "",
-           table(["arm", "α", "validation error %", "test error %", "n"], rows), ""]
+    analysis = Confirmation(arms, rows)
+    if not {"none", L2, NORMLOSS} <= set(arms):
+        return analysis
 
     def test_errors(arm):
         return results.by_seed("test_error", seeds, arm=arm, alpha=arms[arm], **conditions)
 
-    if not {"none", "l2_coupled", "normloss_coupled"} <= set(arms):
-        return out
-    control = paired_difference(test_errors("l2_coupled"), test_errors("none"))
-    acts = control.n >= 2 and control.high < 0
-    pairs = {"L2 (coupled) − none": control,
-             "Norm Loss (coupled) − none": paired_difference(test_errors("normloss_coupled"), test_errors("none")),
-             "Norm Loss (coupled) − L2 (coupled)": paired_difference(test_errors("normloss_coupled"),
-                                                                      test_errors("l2_coupled"))}
-    adjusted = holm([difference.p_value for difference in pairs.values()])
-    out += ["Paired differences of final test error (points), 95 % CI, Holm-adjusted p over the three:", "",
-            table(["difference", "n", "mean [95 % CI]", "Holm p"],
-                  [[name, difference.n, ci_cell(difference), f"{p:.3f}"]
-                   for (name, difference), p in zip(pairs.items(), adjusted)]), ""]
-    if not acts:
-        return out + [f"The control does not replicate on these seeds (L2 − none {ci_cell(control)}): claims 1 and 2 "
-                      "are **not testable here**.", ""]
-    l2_errors, normloss_errors = test_errors("l2_coupled"), test_errors("normloss_coupled")
+    control = paired_difference(test_errors(L2), test_errors("none"))
+    analysis.pairs = {f"{LABELS[L2]} − none": control,
+                      f"{LABELS[NORMLOSS]} − none": paired_difference(test_errors(NORMLOSS), test_errors("none")),
+                      f"{LABELS[NORMLOSS]} − {LABELS[L2]}": paired_difference(test_errors(NORMLOSS),
+                                                                               test_errors(L2))}
+    analysis.holm = holm([difference.p_value for difference in analysis.pairs.values()])
+    analysis.control_acts = control.n >= 2 and control.high < 0
+    if not analysis.control_acts:
+        return analysis
+    l2_errors, normloss_errors = test_errors(L2), test_errors(NORMLOSS)
     common = sorted(set(l2_errors) & set(normloss_errors))
     differences = [normloss_errors[seed] - l2_errors[seed] for seed in common]
-    tost = equivalence(differences, EQUIVALENCE_MARGIN)
-    summary, superior = superiority(differences)
-    better = "supported" if superior else ("worse" if summary.n > 1 and summary.low > 0 else "not resolved")
-    comparable = "supported" if tost.equivalent else "not resolved"
+    analysis.tost = equivalence(differences, EQUIVALENCE_MARGIN)
+    analysis.better, superior = superiority(differences)
     curves = {arm: {seed: [results.by_seed("validation_error", [seed], epoch, arm=arm, alpha=arms[arm],
                                            **conditions)[seed] for epoch in range(1, epochs + 1)]
-                    for seed in common} for arm in ("l2_coupled", "normloss_coupled")}
-    area = paired_curve_areas(curves["normloss_coupled"], curves["l2_coupled"])
-    faster = interval_verdict(area, "supported", "not supported")
+                    for seed in common} for arm in (L2, NORMLOSS)}
+    analysis.area = paired_curve_areas(curves[NORMLOSS], curves[L2])
+    analysis.verdicts = {
+        "comparable": "supported" if analysis.tost.equivalent else "not resolved",
+        "better": ("supported" if superior else
+                   "worse" if analysis.better.n > 1 and analysis.better.low > 0 else "not resolved"),
+        "faster": interval_verdict(analysis.area, "supported", "not supported")}
+    return analysis
+
+
+def confirmation_stage(results, model="lenet", name="S2"):
+    """S2 (S4 for the all-conv network): the control on test error, claim 1 (TOST, superiority),
+    claim 2 (curve areas)."""
+    analysis = confirmation_analysis(results, model)
+    if analysis is None:
+        return []
+    out = [f"## {name}: confirmation at the chosen α ({MODELS[model]}; claims 1 and 2)", "",
+           table(["arm", "α", "validation error %", "test error %", "n"], analysis.rows), ""]
+    if analysis.pairs is None:
+        return out
+    out += ["Paired differences of final test error (points), 95 % CI, Holm-adjusted p over the three:", "",
+            table(["difference", "n", "mean [95 % CI]", "Holm p"],
+                  [[label, difference.n, ci_cell(difference), f"{p:.3f}"]
+                   for (label, difference), p in zip(analysis.pairs.items(), analysis.holm)]), ""]
+    if not analysis.control_acts:
+        control = next(iter(analysis.pairs.values()))
+        return out + [f"The control does not replicate on these seeds (L2 − none {ci_cell(control)}): claims 1 and 2 "
+                      "are **not testable here**.", ""]
+    tost, verdicts = analysis.tost, analysis.verdicts
     return out + [
         f"Claim 1, comparable: TOST of Norm Loss − L2 with margin ±{100 * EQUIVALENCE_MARGIN:g} points: 90 % interval "
-        f"[{100 * tost.low:+.2f}, {100 * tost.high:+.2f}], p = {tost.p_value:.3f}: **{comparable}**. "
-        f"Better: 95 % interval {ci_cell(summary)}: **{better}**.", "",
+        f"[{100 * tost.low:+.2f}, {100 * tost.high:+.2f}], p = {tost.p_value:.3f}: **{verdicts['comparable']}**. "
+        f"Better: 95 % interval {ci_cell(analysis.better)}: **{verdicts['better']}**.", "",
         "Claim 2, faster: the paired area under the validation-error curve (mean height over the epochs, points), "
-        f"Norm Loss − L2: {ci_cell(area)}: **{faster}**.", ""]
+        f"Norm Loss − L2: {ci_cell(analysis.area)}: **{verdicts['faster']}**.", ""]
 
 
-def batch_stage(results):
-    """S3: per batch size, L2's own change and the per-seed interaction (claim 3b)."""
+def batch_analysis(results):
+    """Claim 3b's numbers: per batch size b with runs, (b, Interval of L2 at b − at 64, Interval of the
+    interaction, the seeds set apart, the verdict)."""
     settings = results.settings
     chosen = results.chosen_alphas()
-    l2, normloss = "l2_coupled", "normloss_coupled"
-    if not {l2, normloss} <= set(chosen):
+    if not {L2, NORMLOSS} <= set(chosen):
         return []
     seeds = settings.batch_seeds
-    rows = []
+    analyses = []
     for size in settings.batch_sizes:
         errors = {(arm, batch): results.by_seed("test_error", seeds, arm=arm, alpha=chosen[arm],
                                                  **results.lenet(batch_size=batch))
-                  for arm in (l2, normloss) for batch in (size, settings.batch_size)}
+                  for arm in (L2, NORMLOSS) for batch in (size, settings.batch_size)}
         if not all(errors.values()):
             continue
-        interaction, apart = batch_interaction(errors[normloss, size], errors[normloss, settings.batch_size],
-                                               errors[l2, size], errors[l2, settings.batch_size])
-        kept = [seed for seed in errors[l2, size] if seed not in apart]
-        change = paired_difference({seed: errors[l2, size][seed] for seed in kept},
-                                   errors[l2, settings.batch_size])
+        interaction, apart = batch_interaction(errors[NORMLOSS, size], errors[NORMLOSS, settings.batch_size],
+                                               errors[L2, size], errors[L2, settings.batch_size])
+        kept = [seed for seed in errors[L2, size] if seed not in apart]
+        change = paired_difference({seed: errors[L2, size][seed] for seed in kept},
+                                   errors[L2, settings.batch_size])
         if change.n > 1 and change.low > -INSENSITIVE and change.high < INSENSITIVE and change.low < 0 < change.high:
             verdict = "not testable here (L2 is insensitive)"
         elif change.n > 1 and (change.low > 0 or change.high < 0):
@@ -175,8 +215,15 @@ def batch_stage(results):
             verdict = "supported" if opposite else "not supported" if same else "not resolved"
         else:
             verdict = "not resolved"
-        rows.append([size, ci_cell(change), ci_cell(interaction), ", ".join(str(seed) for seed in apart) or "none",
-                     verdict])
+        analyses.append((size, change, interaction, apart, verdict))
+    return analyses
+
+
+def batch_stage(results):
+    """S3: per batch size, L2's own change and the per-seed interaction (claim 3b)."""
+    settings = results.settings
+    rows = [[size, ci_cell(change), ci_cell(interaction), ", ".join(str(seed) for seed in apart) or "none", verdict]
+            for size, change, interaction, apart, verdict in batch_analysis(results)]
     if not rows:
         return []
     return ["## S3: sensitivity to the batch size (claim 3b)", "",
