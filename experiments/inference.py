@@ -152,6 +152,19 @@ def effective_strength(shrinkage_per_step, steps):
     return shrinkage_per_step * steps
 
 
+def cosine_mean_learning_rate(peak, steps):
+    """The mean of η_t = η₀ (1 + cos(π t / T)) / 2 over the steps t = 0 … T − 1: η₀ (1 + 1/T) / 2
+    (the cosines of t and T − t cancel, leaving cos 0 = 1)."""
+    return peak * (1 + 1 / steps) / 2
+
+
+def equilibrium_steps(mean_learning_rate, alpha, momentum):
+    """The steps coupled L2 needs to bring a batch-normalized (scale-invariant) layer's weight norm
+    to its equilibrium with the gradient's growth: 1 / (2·η̄·α / (1 − μ)), the time constant of
+    ‖w‖² under the shrinkage factor (1 − η̄·α/(1 − μ)) per step."""
+    return (1 - momentum) / (2 * mean_learning_rate * alpha)
+
+
 def _finite(values):
     return [value for value in values if value is not None and math.isfinite(value)]
 

@@ -11,10 +11,10 @@ Errors are in percent, differences in points; a section appears once its stage h
 import dataclasses
 import math
 
-from experiments.grid import (allconv_selection_specs, allconv_specs, batch_specs, confirmation_specs,
+from experiments.grid import (MOMENTUM, allconv_selection_specs, allconv_specs, batch_specs, confirmation_specs,
                               selection_specs)
-from experiments.inference import (NEVER_TRAINED, batch_interaction, effective_strength, equivalence,
-                                   paired_curve_areas, plateau_widths, superiority)
+from experiments.inference import (NEVER_TRAINED, batch_interaction, cosine_mean_learning_rate, effective_strength,
+                                   equilibrium_steps, equivalence, paired_curve_areas, plateau_widths, superiority)
 from experiments.paired import holm, interval, paired_difference
 from experiments.summary import (LABELS, ci_cell, claim_cost, failed_runs_section, pct, selection_rows,
                                  selection_runs, summary_head, table, unit_norms_section)
@@ -159,6 +159,17 @@ def confirmation_analysis(results, model="lenet"):
     return analysis
 
 
+def equilibrium_line(results, alpha):
+    """Whether the all-conv runs are long enough for coupled L2 at ``alpha`` to reach its
+    effective-learning-rate equilibrium (the pre-registration's condition on S4's verdicts)."""
+    settings = results.settings
+    steps = math.ceil(settings.allconv_train_size / settings.allconv_batch_size) * settings.allconv_epochs
+    needed = equilibrium_steps(cosine_mean_learning_rate(settings.learning_rate, steps), alpha, MOMENTUM)
+    reached = "reached" if steps >= needed else "short of the equilibrium: S4's verdicts are reported as such"
+    return (f"Weight decay's equilibrium in the batch-normalized network: 1/(2·η̄·α/(1 − μ)) = {needed:.0f} steps "
+            f"at the chosen α = {alpha:.3g}; the runs have {steps}: {reached}.")
+
+
 def confirmation_stage(results, model="lenet", name="S2"):
     """S2 (S4 for the all-conv network): the control on test error, claim 1 (TOST, superiority),
     claim 2 (curve areas)."""
@@ -167,6 +178,8 @@ def confirmation_stage(results, model="lenet", name="S2"):
         return []
     out = [f"## {name}: confirmation at the chosen α ({MODELS[model]}; claims 1 and 2)", "",
            table(["arm", "α", "validation error %", "test error %", "n"], analysis.rows), ""]
+    if model == "allconv" and L2 in analysis.arms:
+        out += [equilibrium_line(results, analysis.arms[L2]), ""]
     if analysis.pairs is None:
         return out
     out += ["Paired differences of final test error (points), 95 % CI, Holm-adjusted p over the three:", "",

@@ -2,6 +2,8 @@
 each stage's verdict follows the pre-registered rule. The statistics themselves are checked on
 hand-worked values in ``tests/test_statistics_preregistered.py``.
 """
+import dataclasses
+
 from experiments.grid import Settings
 from experiments.preregistered import batch_stage, confirmation_stage, selection_stage
 from experiments.results import Results
@@ -89,3 +91,20 @@ def test_a_stage_with_runs_missing_says_its_verdicts_do_not_count_yet():
     text = summary_markdown(Results(selection_rows() + confirmation_rows(), SETTINGS), [])
     assert text.count("**Stage incomplete: 0 of ") == 2   # S1 and S2 (S3 has no runs, so no section)
     assert "## S3" not in text
+
+
+def test_the_all_conv_confirmation_says_whether_weight_decay_reached_its_equilibrium():
+    settings = dataclasses.replace(SETTINGS, allconv_arms=("none", "l2_coupled", "normloss_coupled"),
+                                   allconv_alphas=(1e-3, 1e-2), allconv_selection_seeds=(300,),
+                                   allconv_seeds=(0, 1), allconv_epochs=2, allconv_train_size=640)
+    rows = [row(arm, alpha, 300, model="allconv", validation=0.10 if alpha == alpha_chosen else 0.11)
+            for arm, alpha_chosen in (("l2_coupled", 1e-2), ("normloss_coupled", 1e-3))
+            for alpha in settings.allconv_alphas]
+    rows += [row(arm, alpha, seed, model="allconv") for arm, alpha in (("none", 0.0), ("l2_coupled", 1e-2),
+                                                                       ("normloss_coupled", 1e-3))
+             for seed in settings.allconv_seeds]
+    text = "\n".join(confirmation_stage(Results(rows, settings), "allconv", "S4"))
+    # 640 images at batch 64 for 2 epochs: 20 steps, mean learning rate 0.05 · (1 + 1/20) / 2 = 0.02625;
+    # at α = 1e-2 the equilibrium needs 0.1 / (2 · 0.02625 · 0.01) = 190 steps.
+    assert ("1/(2·η̄·α/(1 − μ)) = 190 steps at the chosen α = 0.01; the runs have 20: short of the equilibrium"
+            in text)

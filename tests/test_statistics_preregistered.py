@@ -8,8 +8,9 @@ import math
 
 import pytest
 
-from experiments.inference import (batch_interaction, curve_area, effective_strength, equivalence,
-                                   paired_curve_areas, plateau_width, plateau_widths, superiority, trained)
+from experiments.inference import (batch_interaction, cosine_mean_learning_rate, curve_area, effective_strength,
+                                   equilibrium_steps, equivalence, paired_curve_areas, plateau_width, plateau_widths,
+                                   superiority, trained)
 from experiments.grid import MOMENTUM
 
 T95_4, T975_3, T975_2 = 2.131846786326649, 3.182446305284263, 4.302652729749464
@@ -123,3 +124,14 @@ def test_effective_strength_of_coupled_l2_is_the_sum_of_learning_rate_times_alph
     # 6280 steps at mean learning rate 0.025 and α = 10^-2.5: 6280 · 0.025 · 0.0031623 / 0.1 = 4.965.
     alpha, mean_rate, steps = 10 ** -2.5, 0.025, 6280
     assert effective_strength(mean_rate * alpha / (1 - MOMENTUM), steps) == pytest.approx(4.9648, abs=1e-4)
+
+
+def test_the_mean_of_the_cosine_schedule_and_the_steps_to_weight_decays_equilibrium():
+    # T = 4: η₀/2 · (1 + cos 0) + (1 + cos π/4) + (1 + cos π/2) + (1 + cos 3π/4)) / 4
+    #      = η₀/2 · (4 + 1 + 0.7071 + 0 − 0.7071) / 4 = η₀/2 · 1.25
+    assert cosine_mean_learning_rate(0.05, 4) == pytest.approx(0.05 / 2 * 1.25)
+    assert cosine_mean_learning_rate(0.05, 4) == pytest.approx(
+        sum(0.05 * (1 + math.cos(math.pi * t / 4)) / 2 for t in range(4)) / 4)
+    # η̄ = 0.025, α = 1e-3, μ = 0.9: shrinkage 0.025 · 1e-3 / 0.1 = 2.5e-4 per step; ‖w‖² shrinks at
+    # twice that, so its time constant is 1 / 5e-4 = 2000 steps.
+    assert equilibrium_steps(0.025, 1e-3, 0.9) == pytest.approx(2000)
