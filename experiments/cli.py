@@ -69,7 +69,8 @@ def add_parser(subparsers):
                              "model under it and accept it if they give their records bit for bit")
     parser.add_argument("--rerun-finished", action="store_true",
                         help="re-run every finished run under this code first; a record it does not give back bit "
-                             "for bit moves to OUTPUT/superseded/ and its run runs again; then accept this code")
+                             "for bit moves to OUTPUT/superseded/ and its run runs again; then accept this code "
+                             "(not bounded by --deadline)")
     parser.add_argument("--no-progress", action="store_true", help="print only the plan and the summary")
     parser.set_defaults(handler=_compare)
 

@@ -139,9 +139,10 @@ def figure_confirmation(results, norm_rows, timing_rows, path):
 
 
 def _interval_entries(axis, entries, xlabel, title, margin=None):
-    """One horizontal interval per (label, Interval, scale) entry; red where it excludes 0."""
-    for index, (label, summary, scale) in enumerate(entries):
-        color = "tab:red" if summary.excludes_zero else "black"
+    """One horizontal interval per (label, Interval, scale[, colour]) entry; red where it excludes 0
+    (unless the entry brings its own colour)."""
+    for index, (label, summary, scale, *colour) in enumerate(entries):
+        color = colour[0] if colour else "tab:red" if summary.excludes_zero else "black"
         axis.errorbar([scale * summary.mean], [index], xerr=[[scale * (summary.mean - summary.low)],
                                                              [scale * (summary.high - summary.mean)]],
                       fmt="o", color=color, capsize=4)
@@ -149,7 +150,7 @@ def _interval_entries(axis, entries, xlabel, title, margin=None):
         axis.axvspan(-margin, margin, color="tab:green", alpha=0.1, label=f"equivalence margin ±{margin:g}")
         axis.legend(fontsize=7, loc="lower right")
     axis.axvline(0, color="gray", linewidth=0.8)
-    axis.set_yticks(range(len(entries)), [label for label, _, _ in entries], fontsize=8)
+    axis.set_yticks(range(len(entries)), [label for label, *_ in entries], fontsize=8)
     axis.set_ylim(len(entries) - 0.5, -0.5)
     axis.set_xlabel(xlabel, fontsize=8)
     axis.set_title(title, fontsize=9)
@@ -167,12 +168,14 @@ def claim_panels(results, model):
     if confirmation is not None and confirmation.pairs:
         entries = [(label, summary, 100) for label, summary in confirmation.pairs.items() if summary.n > 1]
         if confirmation.tost is not None:
+            # The TOST's 90 % interval decides by the margin, not by 0: green inside it.
             tost = confirmation.tost
             entries.append(("Norm Loss − L2, 90 % (TOST)",
-                            Interval(tost.mean, tost.sd, tost.n, tost.low, tost.high, math.nan), 100))
+                            Interval(tost.mean, tost.sd, tost.n, tost.low, tost.high, math.nan), 100,
+                            "tab:green" if tost.equivalent else "black"))
         if entries:
-            panels.append(("Claim 1: final test error", entries, "difference (points), 95 % CI",
-                           100 * stages.EQUIVALENCE_MARGIN))
+            panels.append(("Claim 1: final test error", entries,
+                           "difference (points), 95 % CI (TOST: 90 %)", 100 * stages.EQUIVALENCE_MARGIN))
     if confirmation is not None and confirmation.area is not None and confirmation.area.n > 1:
         panels.append(("Claim 2: area under the validation-error curve", [("Norm Loss − L2", confirmation.area, 100)],
                        "difference of the mean height (points), 95 % CI", None))
@@ -208,8 +211,8 @@ def figure_claims(results, path):
             _interval_entries(axis, entries, xlabel, f"{MODELS[model]}: {title}", margin)
         for axis in axes_row[len(panels):]:
             axis.set_visible(False)
-    figure.suptitle("Paired differences by seed and the intervals that decide each claim (red: excludes 0)",
-                    fontsize=10)
+    figure.suptitle("Paired differences by seed and the intervals that decide each claim (red: excludes 0; "
+                    "green: within the equivalence margin)", fontsize=10)
     _save(figure, path)
 
 

@@ -93,7 +93,8 @@ def selection_stage(results, model="lenet", name="S1"):
            table(["arm", "nominal α", "effective strength"], width_rows), ""]
     if differences:
         out += [f"Claim 3a, {LABELS[NORMLOSS]} − {LABELS[L2]} plateau width (decades, paired by seed): nominal α "
-                f"{ci_cell(differences[0], 1)}, effective strength {ci_cell(differences[1], 1)}: **{verdict}**.", ""]
+                f"{ci_cell(differences[0], 1)}, effective strength {ci_cell(differences[1], 1)}: "
+                f"{marked(verdict, short_of_equilibrium(results, model))}.", ""]
     return out
 
 
@@ -159,12 +160,34 @@ def confirmation_analysis(results, model="lenet"):
     return analysis
 
 
+def equilibrium(results, alpha):
+    """(steps coupled L2 at ``alpha`` needs to reach its effective-learning-rate equilibrium in the
+    batch-normalized network, 1/(2·η̄·α/(1 − μ)); the steps its all-conv runs have)."""
+    settings = results.settings
+    steps = math.ceil(settings.allconv_train_size / settings.allconv_batch_size) * settings.allconv_epochs
+    return equilibrium_steps(cosine_mean_learning_rate(settings.learning_rate, steps), alpha, MOMENTUM), steps
+
+
+def short_of_equilibrium(results, model):
+    """Whether ``model``'s verdicts are to be reported as short of weight decay's equilibrium (the
+    pre-registration's condition on S4): the all-conv runs have fewer steps than coupled L2 needs at
+    its chosen α."""
+    alpha = results.chosen_alphas(model).get(L2) if model == "allconv" else None
+    if not alpha:
+        return False
+    needed, steps = equilibrium(results, alpha)
+    return steps < needed
+
+
+def marked(verdict, short):
+    """A verdict in bold, marked when its runs are short of weight decay's equilibrium."""
+    return f"**{verdict}**" + (" (short of the equilibrium)" if short else "")
+
+
 def equilibrium_line(results, alpha):
     """Whether the all-conv runs are long enough for coupled L2 at ``alpha`` to reach its
     effective-learning-rate equilibrium (the pre-registration's condition on S4's verdicts)."""
-    settings = results.settings
-    steps = math.ceil(settings.allconv_train_size / settings.allconv_batch_size) * settings.allconv_epochs
-    needed = equilibrium_steps(cosine_mean_learning_rate(settings.learning_rate, steps), alpha, MOMENTUM)
+    needed, steps = equilibrium(results, alpha)
     reached = "reached" if steps >= needed else "short of the equilibrium: S4's verdicts are reported as such"
     return (f"Weight decay's equilibrium in the batch-normalized network: 1/(2·η̄·α/(1 − μ)) = {needed:.0f} steps "
             f"at the chosen α = {alpha:.3g}; the runs have {steps}: {reached}.")
@@ -191,12 +214,14 @@ def confirmation_stage(results, model="lenet", name="S2"):
         return out + [f"The control does not replicate on these seeds (L2 − none {ci_cell(control)}): claims 1 and 2 "
                       "are **not testable here**.", ""]
     tost, verdicts = analysis.tost, analysis.verdicts
+    short = short_of_equilibrium(results, model)
     return out + [
         f"Claim 1, comparable: TOST of Norm Loss − L2 with margin ±{100 * EQUIVALENCE_MARGIN:g} points: 90 % interval "
-        f"[{100 * tost.low:+.2f}, {100 * tost.high:+.2f}], p = {tost.p_value:.3f}: **{verdicts['comparable']}**. "
-        f"Better: 95 % interval {ci_cell(analysis.better)}: **{verdicts['better']}**.", "",
+        f"[{100 * tost.low:+.2f}, {100 * tost.high:+.2f}], p = {tost.p_value:.3f}: "
+        f"{marked(verdicts['comparable'], short)}. "
+        f"Better: 95 % interval {ci_cell(analysis.better)}: {marked(verdicts['better'], short)}.", "",
         "Claim 2, faster: the paired area under the validation-error curve (mean height over the epochs, points), "
-        f"Norm Loss − L2: {ci_cell(analysis.area)}: **{verdicts['faster']}**.", ""]
+        f"Norm Loss − L2: {ci_cell(analysis.area)}: {marked(verdicts['faster'], short)}.", ""]
 
 
 def batch_analysis(results):

@@ -170,15 +170,18 @@ def alpha_extension(rows, settings, model="lenet"):
 
     While an arm's chosen α (:func:`best_alpha` over the grid so far) is an end of the grid,
     every arm gets the next two half decades beyond that end, until the chosen α is interior,
-    the arm at that end trains no better than chance (mean final validation error ≥ 85 %, a
-    diverged run counting as chance) or the grid reaches 1e-7 or 100. A step is decided only
-    once every run of the grid so far has finished. A study that is not pre-registered, or
-    whose alphas are not half decades, keeps its grid.
+    the arm at that end trains no better than chance (mean final validation error ≥ 85 %; a
+    diverged run's record holds 90 %) or the grid reaches 1e-7 or 100. The errors are those
+    ``Results.chosen_alphas`` chooses by, so the rule and the choice agree. A step is decided
+    only once every run of the grid so far has a result. ``settings`` holds the pre-registered
+    grid (the rule always starts from it, so that runs asked for on numbers that later change
+    are not kept); one that is not pre-registered, not of contiguous half decades or without an
+    interior α (fewer than three) keeps its grid.
     """
     base = settings.alphas if model == "lenet" else settings.allconv_alphas
     arms = [arm for arm in (settings.arms if model == "lenet" else settings.allconv_arms) if arm != "none"]
     exponents = sorted({round(2 * math.log10(alpha)) for alpha in base if alpha > 0})
-    if (not settings.preregistered or not exponents or not arms
+    if (not settings.preregistered or len(exponents) < 3 or not arms
             or [half_decade(exponent) for exponent in range(exponents[0], exponents[-1] + 1)] != sorted(base)):
         return tuple(sorted(base)), ()
     results = Results(rows, settings)
@@ -186,7 +189,7 @@ def alpha_extension(rows, settings, model="lenet"):
     low, high = exponents[0], exponents[-1]
     while True:
         grid = [half_decade(exponent) for exponent in range(low, high + 1)]
-        errors = {arm: {alpha: [1.0 if row["diverged"] else row["validation_error"]
+        errors = {arm: {alpha: [row["validation_error"]
                                 for row in results.final(seeds, arm=arm, alpha=alpha, **conditions)]
                         for alpha in grid} for arm in arms}
         if any(len(values) < len(seeds) for by_alpha in errors.values() for values in by_alpha.values()):
@@ -209,8 +212,9 @@ def alpha_extension(rows, settings, model="lenet"):
 
 
 def with_alpha_extension(settings, rows):
-    """``settings`` whose selection alphas (LeNet's, and the all-conv network's own) are those the
-    α-extension rule has reached on ``rows`` plus those it asks to run next (see alpha_extension)."""
+    """``settings`` (the pre-registered grid) whose selection alphas (LeNet's, and the all-conv
+    network's own) are those the α-extension rule has reached on ``rows`` plus those it asks to
+    run next (see alpha_extension)."""
     lenet = alpha_extension(rows, settings, "lenet")
     extended = {"alphas": tuple(sorted(set(lenet[0] + lenet[1])))}
     if settings.allconv_selection_seeds:

@@ -65,6 +65,11 @@ def extended_settings(output_dir, settings):
     return with_alpha_extension(settings, result_rows(load_records(output_dir)))
 
 
+def failed_run_ids(output_dir):
+    """The run ids whose record in ``output_dir`` says the run failed."""
+    return {record["run_id"] for record in load_records(output_dir) if record["failed"]}
+
+
 def planned_alphas(output_dir, settings):
     """The alphas to count the dependent runs with: those the finished selection runs choose now,
     a placeholder for the arms without any (so a finished study plans no runs)."""
@@ -181,7 +186,8 @@ def run_grid(executor, output_dir, settings, experiments, progress=True, log=pri
     finished = finished_run_ids(output_dir)
     deadline = deadline or Deadline(None)
     bar = GridProgress(finished, progress, log)
-    settings = extended_settings(output_dir, settings)
+    preregistered_grid = settings
+    settings = extended_settings(output_dir, preregistered_grid)
     independent = independent_specs(settings, experiments)
 
     def selection_ids(settings):
@@ -232,7 +238,7 @@ def run_grid(executor, output_dir, settings, experiments, progress=True, log=pri
     def extend_selection():
         """Queue the selection runs the α-extension rule asks for now; whether there were any."""
         nonlocal settings, independent
-        settings = extended_settings(output_dir, settings)
+        settings = extended_settings(output_dir, preregistered_grid)
         added = selection_ids(settings) - main_ids - finished
         if added:
             bar.write(f"α-extension rule: {len(added)} more selection runs at alphas "
@@ -250,9 +256,18 @@ def run_grid(executor, output_dir, settings, experiments, progress=True, log=pri
 
     def settle_selection():
         """Once no selection run is waiting: extend the selection if the rule asks, else queue what
-        depends on its alphas."""
+        depends on its alphas. A pre-registered selection with a failed run chooses nothing (its
+        rule needs every seed): the failure is named and the dependent runs wait."""
         nonlocal selection_settled
-        if selection_settled or waiting_for_main or extend_selection():
+        if selection_settled or waiting_for_main:
+            return
+        failed = sorted(failed_run_ids(output_dir) & main_ids) if settings.preregistered else []
+        if failed:
+            selection_settled = True
+            log(f"{len(failed)} selection runs failed (the first: {failed[0]}): no α is chosen and nothing that "
+                f"depends on it runs; delete their records in {output_dir}/runs to run them again")
+            return
+        if extend_selection():
             return
         selection_settled = True
         if needs_alphas:
@@ -386,7 +401,7 @@ def verify_runs(executor, output_dir, records, per_model=False, choose=random.ch
         cost = min(record["spec"]["epochs"] * record["spec"]["train_size"] for record in of_model)
         cheapest = sorted((record for record in of_model
                            if record["spec"]["epochs"] * record["spec"]["train_size"] == cost),
-                          key=lambda record: record.get("wall_seconds", math.inf))
+                          key=lambda record: _seconds_or_infinity(record.get("wall_seconds")))
         chosen.append(choose(cheapest[:(len(cheapest) + 1) // 2]))
     if not per_model:
         chosen = chosen[:1]
@@ -401,13 +416,20 @@ def verify_runs(executor, output_dir, records, per_model=False, choose=random.ch
     return [record["run_id"] for record in chosen]
 
 
+def _seconds_or_infinity(value):
+    """A recorded wall time, or infinity where the record has none (null, NaN)."""
+    return value if isinstance(value, (int, float)) and math.isfinite(value) else math.inf
+
+
 def rerun_finished(executor, output_dir, records, log=print):
     """Run every finished run again under this process's code, as many at once as ``executor``
     takes. A record given back bit for bit (but where and how fast it ran) stays; one that is
     not moves to ``<output>/superseded/`` (named with its code's digest) and its run is left
     for the grid to run again. For a change that alters some runs' numbers and not others
     (subnormal numbers flushed to zero alter only runs that produced them), where re-running
-    one run shows nothing about the rest. Returns (run ids reproduced, run ids superseded)."""
+    one run shows nothing about the rest. No deadline bounds it, and the code is accepted only
+    at its end: an interrupted pass starts again. A re-run that fails stops it (StudyError),
+    keeping that record. Returns (run ids reproduced, run ids superseded)."""
     import os
 
     from experiments.grid import RunSpec
@@ -420,6 +442,9 @@ def rerun_finished(executor, output_dir, records, log=print):
     superseded_folder = Path(output_dir) / "superseded"
     for spec, again in executor.completed():
         record = stored[spec.run_id]
+        if again["failed"]:
+            raise StudyError(f"--rerun-finished: re-running {spec.run_id} failed ({again['error']}); its record is "
+                             "kept and this code is not accepted")
         if numbers(again) == numbers(record):
             reproduced.append(spec.run_id)
             log(f"  {spec.run_id}: reproduced bit for bit")
@@ -491,14 +516,14 @@ def _compare_in_folder(output_dir, settings, experiments, data_dir, workers, sch
     log(f"normnet compare: {size} grid into {output_dir}; experiments: {', '.join(experiments)}"
         + (f"; deadline {deadline:%Y-%m-%d %H:%M}" if deadline else ""))
     records = load_records(output_dir)
-    settings = with_alpha_extension(settings, result_rows(records))
     to_adopt = check_code(output_dir, records, adopt or rerun)
     timing_path = output_dir / "timing.json"
     timing_to_do = "timing" in experiments and not timing_path.exists()
     if timing_to_do or scheduler is None:
         # This process's own part (the timing), and on this machine the workers' too: before the grid.
         process_datasets(data_dir)(settings.main_dataset)
-    throughput = _plan(output_dir, settings, experiments, workers if scheduler is None else None, log)
+    throughput = _plan(output_dir, with_alpha_extension(settings, result_rows(records)), experiments,
+                       workers if scheduler is None else None, log)
 
     if scheduler is not None:
         executor = DaskCluster(data_dir, scheduler=scheduler, log=log, handshake_timeout=handshake_timeout)
@@ -533,9 +558,9 @@ def _compare_in_folder(output_dir, settings, experiments, data_dir, workers, sch
         with threadpool_limits(limits=1):
             rows = measure_timing(settings, process_datasets(data_dir), log)
         write_json(timing_path, rows)
-    settings = extended_settings(output_dir, settings)
-    grid = {spec.run_id for spec in grid_specs(output_dir, settings, selected_experiments(None))}
-    failed = report.write_reports(output_dir, settings, log=log, grid=grid)
+    reached = extended_settings(output_dir, settings)
+    grid = {spec.run_id for spec in grid_specs(output_dir, reached, selected_experiments(None))}
+    failed = report.write_reports(output_dir, reached, log=log, grid=grid)
     log(f"done: {executed} runs executed in this call; {failed} failed runs in the folder; "
         + (f"{left} runs left for the next call; " if left else "")
         + f"{(time.perf_counter() - started) / 60:.1f} min; results in {output_dir}")

@@ -39,13 +39,14 @@ def _libm():
         return None
 
 
-def _set_mxcsr_bits(library, bits, on):
-    """Set (``on``) or clear ``bits`` of this thread's MXCSR; return whether they were all set before."""
+def _replace_mxcsr_bits(library, bits, values):
+    """Set ``bits`` of this thread's MXCSR to ``values`` (the other bits unchanged); return what
+    those bits were."""
     environment = (ctypes.c_uint32 * FENV_WORDS)()
     if library.fegetenv(ctypes.byref(environment)) != 0:
         raise OSError("fegetenv failed")
-    before = (environment[MXCSR_WORD] & bits) == bits
-    environment[MXCSR_WORD] = environment[MXCSR_WORD] | bits if on else environment[MXCSR_WORD] & ~bits
+    before = environment[MXCSR_WORD] & bits
+    environment[MXCSR_WORD] = (environment[MXCSR_WORD] & ~bits) | (values & bits)
     if library.fesetenv(ctypes.byref(environment)) != 0:
         raise OSError("fesetenv failed")
     return before
@@ -54,16 +55,15 @@ def _set_mxcsr_bits(library, bits, on):
 @contextlib.contextmanager
 def subnormals_flushed():
     """Within the block, this thread's floating-point arithmetic treats subnormal operands and
-    results as 0 (see the module); the mode is as it was afterwards. Yields whether it could
+    results as 0 (see the module); afterwards each switch is as it was. Yields whether it could
     switch (False where this platform has no such switch: nothing changes there)."""
     library = _libm()
     if library is None:
         yield False
         return
     bits = FLUSH_TO_ZERO | DENORMALS_ARE_ZERO
-    was_set = _set_mxcsr_bits(library, bits, on=True)
+    before = _replace_mxcsr_bits(library, bits, bits)
     try:
         yield True
     finally:
-        if not was_set:
-            _set_mxcsr_bits(library, bits, on=False)
+        _replace_mxcsr_bits(library, bits, before)

@@ -7,8 +7,9 @@ import heapq
 import pytest
 
 from experiments.grid import Settings, confirmation_specs, selection_specs
-from experiments.results import alpha_extension, half_decade, result_rows, with_alpha_extension
+from experiments.results import Results, alpha_extension, half_decade, result_rows, with_alpha_extension
 from experiments.runner import run_grid
+from experiments.runs import failed_record
 from experiments.storage import load_records
 from tests.test_experiments_grid import MadeUpResults, made_up_record
 
@@ -126,3 +127,49 @@ def test_the_runner_runs_the_extension_before_anything_depends_on_the_chosen_alp
     assert max(order.index(run_id) for run_id in extension) < min(
         order.index(run_id) for run_id in confirmation)
     assert len(load_records(tmp_path)) == executed
+
+
+def test_a_diverged_run_counts_as_its_record_says_so_the_rule_and_the_choice_agree():
+    # L2 at 10^-1 (the top end): one seed diverged (its record holds 90 %), one at 5 %: mean 47.5 %;
+    # every other L2 alpha 50 %. The choice takes the end, so the rule must extend past it.
+    errors = {("l2_coupled", alpha): 0.5 for alpha in PREREGISTERED.alphas}
+    errors.update({("l2_coupled", half_decade(-2)): 0.05, ("normloss_coupled", half_decade(-4)): 0.1})
+    rows = rows_where(errors)
+    for row in rows:
+        if row["arm"] == "l2_coupled" and row["alpha"] == half_decade(-2) and row["seed"] == 1:
+            row.update(diverged=1, validation_error=0.9)
+    assert Results(rows, PREREGISTERED).chosen_alphas()["l2_coupled"] == half_decade(-2)
+    assert alpha_extension(rows, PREREGISTERED)[1] == (half_decade(-1), 1.0)
+
+
+def test_a_grid_without_an_interior_alpha_is_not_extended():
+    settings = dataclasses.replace(PREREGISTERED, alphas=(1e-3, half_decade(-5)))
+    rows = rows_where({("l2_coupled", 1e-3): 0.1, ("normloss_coupled", 1e-3): 0.1}, settings)
+    assert alpha_extension(rows, settings) == (settings.alphas, ())
+
+
+def test_the_rule_starts_from_the_preregistered_grid_so_an_extension_asked_on_old_numbers_is_dropped(tmp_path):
+    # Runs at 10^-1 and 1 exist (an earlier extension), but the grid's own numbers now choose
+    # interior alphas: the grid stays 1e-3 … 1e-1, and the report leaves the others out.
+    rows = rows_where({("l2_coupled", half_decade(-4)): 0.1, ("normloss_coupled", half_decade(-3)): 0.1,
+                       ("normloss_coupled", half_decade(-1)): 0.05, ("normloss_coupled", 1.0): 0.05,
+                       ("l2_coupled", half_decade(-1)): 0.5, ("l2_coupled", 1.0): 0.5})
+    assert with_alpha_extension(PREREGISTERED, rows).alphas == PREREGISTERED.alphas
+
+
+def test_a_failed_selection_run_holds_back_everything_that_depends_on_the_choice(tmp_path):
+    settings = dataclasses.replace(PREREGISTERED, alphas=tuple(half_decade(exponent) for exponent in range(-4, 1)))
+    failing = selection_specs(settings)[3]
+
+    class OneFails(BestAtTheTop):
+        def completed(self):
+            for spec, record in super().completed():
+                yield spec, (failed_record(spec, "MemoryError: made up", "nowhere") if spec == failing else record)
+
+    printed = []
+    executor = OneFails()
+    run_grid(executor, tmp_path, settings, ["selection", "confirmation"], progress=False, log=printed.append)
+    submitted = [spec for spec, _ in executor.submitted]
+    assert not [spec for spec in submitted if spec.experiment == "confirmation" and spec.arm != "none"]
+    assert not [spec for spec in submitted if spec.alpha > 1]   # no extension decided on two seeds
+    assert any(line.startswith("1 selection runs failed (the first: " + failing.run_id) for line in printed)

@@ -4,6 +4,8 @@ hand-worked values in ``tests/test_statistics_preregistered.py``.
 """
 import dataclasses
 
+import pytest
+
 from experiments.grid import Settings
 from experiments.preregistered import batch_stage, confirmation_stage, selection_stage
 from experiments.results import Results
@@ -108,3 +110,23 @@ def test_the_all_conv_confirmation_says_whether_weight_decay_reached_its_equilib
     # at α = 1e-2 the equilibrium needs 0.1 / (2 · 0.02625 · 0.01) = 190 steps.
     assert ("1/(2·η̄·α/(1 − μ)) = 190 steps at the chosen α = 0.01; the runs have 20: short of the equilibrium"
             in text)
+    # and S4's verdicts say so where they are given (claim 3a here; the control does not act on these rows)
+    selection = "\n".join(selection_stage(Results(rows, settings), "allconv", "S4"))
+    assert "plateau width" in selection and "** (short of the equilibrium)." in selection
+    assert "(short of the equilibrium)" not in "\n".join(selection_stage(Results(selection_rows(), SETTINGS)))
+
+
+def test_the_claims_figure_draws_the_intervals_the_summary_decides_by(tmp_path):
+    from experiments.figures import claim_panels, figure_claims
+
+    results = Results(selection_rows() + confirmation_rows(), SETTINGS)
+    panels = {title: entries for title, entries, _, _ in claim_panels(results, "lenet")}
+    assert list(panels) == ["Claim 1: final test error", "Claim 2: area under the validation-error curve",
+                            "Claim 3a: plateau width, Norm Loss − L2"]
+    claim_1 = {label: entry for label, *entry in panels["Claim 1: final test error"]}
+    assert claim_1["L2 (coupled) − none"][0].mean == pytest.approx(-0.01)
+    tost_interval, _, colour = claim_1["Norm Loss − L2, 90 % (TOST)"]
+    assert (100 * tost_interval.low, colour) == (pytest.approx(-0.10, abs=0.005), "tab:green")   # as the summary
+    assert panels["Claim 2: area under the validation-error curve"][0][1].mean == pytest.approx(-0.005)
+    figure_claims(results, tmp_path / "paired_differences.png")
+    assert (tmp_path / "paired_differences.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -84,3 +84,23 @@ def test_training_never_leaves_a_subnormal_weight():
             magnitudes = np.abs(layer.weights)
             assert not np.any((magnitudes > 0) & (magnitudes < np.finfo(np.float32).tiny)), layer.name
     assert product_of_small_numbers()[0] != 0  # and the mode is as it was
+
+
+def test_a_switch_that_was_on_before_the_block_stays_on_after_it():
+    from framework import floating_point
+
+    library = floating_point._libm()
+    if library is None:
+        assert not SWITCHABLE
+        return
+    before = floating_point._replace_mxcsr_bits(library, floating_point.FLUSH_TO_ZERO, floating_point.FLUSH_TO_ZERO)
+    try:
+        with subnormals_flushed():
+            pass
+        # FTZ (set before) is still on, DAZ (off before) is off again: a subnormal operand is read
+        # as itself (1e-39 × 1e10 = 1e-29, a normal result), and a subnormal result is flushed.
+        assert (np.array([SUBNORMAL32]) * np.float32(1e10))[0] == pytest.approx(1e-29, rel=1e-5)
+        assert product_of_small_numbers()[0] == 0
+    finally:
+        floating_point._replace_mxcsr_bits(library, floating_point.FLUSH_TO_ZERO, before)
+    assert product_of_small_numbers()[0] != 0
