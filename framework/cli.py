@@ -10,6 +10,7 @@ import math
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -304,6 +305,10 @@ def _plugin_commands():
 def main(argv=None):
     command = None
     try:
+        if threading.current_thread() is threading.main_thread():
+            # Until here framework.entry ends the process on a Ctrl-C; from here on it raises
+            # KeyboardInterrupt, answered below.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         from data import DataError
         from framework.memory import keep_freed_memory
         from framework.training import RunFolderError
