@@ -205,14 +205,15 @@ def figure_claims(results, path):
         return
     plt = _pyplot()
     columns = max(len(panels) for _, panels in rows)
-    figure, axes = plt.subplots(len(rows), columns, figsize=(4.6 * columns, 3.4 * len(rows)), squeeze=False)
+    figure, axes = plt.subplots(len(rows), columns, figsize=(max(4.6 * columns, 7.5), 3.6 * len(rows)),
+                                squeeze=False)
     for axes_row, (model, panels) in zip(axes, rows):
         for axis, (title, entries, xlabel, margin) in zip(axes_row, panels):
             _interval_entries(axis, entries, xlabel, f"{MODELS[model]}: {title}", margin)
         for axis in axes_row[len(panels):]:
             axis.set_visible(False)
-    figure.suptitle("Paired differences by seed and the intervals that decide each claim (red: excludes 0; "
-                    "green: within the equivalence margin)", fontsize=10)
+    figure.suptitle("Paired differences by seed and the intervals that decide each claim\n"
+                    "(red: excludes 0; green: within the equivalence margin)", fontsize=10)
     _save(figure, path)
 
 
