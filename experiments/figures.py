@@ -234,7 +234,7 @@ def figure_paired_differences(results, norm_rows, timing_rows, path):
                     results.by_seed("test_error", seeds, arm=arm, alpha=present[arm], **conditions),
                     results.by_seed("test_error", seeds, arm=reference, alpha=present[reference], **conditions))
                 if difference.n > 1:
-                    entries.append((f"{LABELS[arm]} − {LABELS[reference]}", difference))
+                    entries.append((f"{LABELS[arm]} − {LABELS[reference]}", difference, 100))
         if entries:
             panels.append((title, entries))
     if not panels:
@@ -242,17 +242,8 @@ def figure_paired_differences(results, norm_rows, timing_rows, path):
     plt = _pyplot()
     figure, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 4.6), squeeze=False)
     for axis, (title, entries) in zip(axes[0], panels):
-        for index, (label, difference) in enumerate(entries):
-            color = "tab:red" if difference.excludes_zero else "black"
-            axis.errorbar([100 * difference.mean], [index], xerr=[[100 * (difference.mean - difference.low)],
-                                                                   [100 * (difference.high - difference.mean)]],
-                          fmt="o", color=color, capsize=4)
-        axis.axvline(0, color="gray", linewidth=0.8)
-        axis.set_yticks(range(len(entries)), [label for label, _ in entries], fontsize=8)
-        axis.invert_yaxis()
-        axis.set_xlabel("test error difference (points), mean and 95 % CI")
-        axis.set_title(title.replace(" (", "\n(", 1) + "\n(red: the interval excludes 0)", fontsize=9)
-        axis.grid(axis="x", alpha=0.3)
+        _interval_entries(axis, entries, "test error difference (points), mean and 95 % CI",
+                          title.replace(" (", "\n(", 1) + "\n(red: the interval excludes 0)")
     _save(figure, path)
 
 
