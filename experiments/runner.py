@@ -65,11 +65,6 @@ def extended_settings(output_dir, settings):
     return with_alpha_extension(settings, result_rows(load_records(output_dir)))
 
 
-def failed_run_ids(output_dir):
-    """The run ids whose record in ``output_dir`` says the run failed."""
-    return {record["run_id"] for record in load_records(output_dir) if record["failed"]}
-
-
 def planned_alphas(output_dir, settings):
     """The alphas to count the dependent runs with: those the finished selection runs choose now,
     a placeholder for the arms without any (so a finished study plans no runs)."""
@@ -235,10 +230,10 @@ def run_grid(executor, output_dir, settings, experiments, progress=True, log=pri
             executor.submit(spec, -priority)
             in_flight += 1
 
-    def extend_selection():
-        """Queue the selection runs the α-extension rule asks for now; whether there were any."""
+    def extend_selection(records):
+        """Queue the selection runs the α-extension rule asks for on ``records``; whether there were any."""
         nonlocal settings, independent
-        settings = extended_settings(output_dir, preregistered_grid)
+        settings = with_alpha_extension(preregistered_grid, result_rows(records))
         added = selection_ids(settings) - main_ids - finished
         if added:
             bar.write(f"α-extension rule: {len(added)} more selection runs at alphas "
@@ -261,13 +256,15 @@ def run_grid(executor, output_dir, settings, experiments, progress=True, log=pri
         nonlocal selection_settled
         if selection_settled or waiting_for_main:
             return
-        failed = sorted(failed_run_ids(output_dir) & main_ids) if settings.preregistered else []
+        records = load_records(output_dir)
+        failed = sorted({record["run_id"] for record in records if record["failed"]} & main_ids
+                        if settings.preregistered else [])
         if failed:
             selection_settled = True
             log(f"{len(failed)} selection runs failed (the first: {failed[0]}): no α is chosen and nothing that "
                 f"depends on it runs; delete their records in {output_dir}/runs to run them again")
             return
-        if extend_selection():
+        if extend_selection(records):
             return
         selection_settled = True
         if needs_alphas:
