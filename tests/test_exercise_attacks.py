@@ -19,10 +19,9 @@ import pytest
 from exercise import sandbox
 from exercise.grading import grade, grade_class
 from exercise.points import find_part
-from exercise.student_version import make_student_version
+from tests.student_trees import empty_student_fixture  # noqa: F401 - the fixture empty_student
+from tests.student_trees import NO_HIDDEN_TESTS, REPOSITORY
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-NO_HIDDEN_TESTS = REPOSITORY / "tests" / "no-such-folder"
 RELU = find_part("ReLU")
 ON_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -50,13 +49,6 @@ def teacher(tmp_path_factory):
         shutil.copytree(REPOSITORY / name, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
     for path in [folder, *folder.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def empty_student(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("student")
-    make_student_version(folder)
     return folder
 
 

@@ -9,23 +9,10 @@ import pytest
 
 from exercise.grading import grade, grade_class
 from exercise.points import PARTS, find_part
-from exercise.student_version import make_student_version, student_instructions
+from exercise.student_version import student_instructions
 from framework.cli import main
-
-REPOSITORY = Path(__file__).resolve().parent.parent
-NO_HIDDEN_TESTS = REPOSITORY / "tests" / "no-such-folder"
-
-
-@pytest.fixture(scope="module")
-def empty_student(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("student")
-    make_student_version(folder)
-    return folder
-
-
-def fill_in(tree, part):
-    for source in part.sources:
-        shutil.copyfile(REPOSITORY / source, tree / source)
+from tests.student_trees import empty_student_fixture  # noqa: F401 - the fixture empty_student
+from tests.student_trees import NO_HIDDEN_TESTS, REPOSITORY, fill_in
 
 
 def test_student_md_lists_the_parts_in_the_graders_order():

@@ -9,11 +9,10 @@ import pytest
 
 from exercise.grading import format_table, grade
 from exercise.points import find_part
-from exercise.student_version import make_student_version
 from tests.mutants import MUTANTS
+from tests.student_trees import empty_student_fixture  # noqa: F401 - the fixture empty_student
+from tests.student_trees import NO_HIDDEN_TESTS, fill_in
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-NO_HIDDEN_TESTS = REPOSITORY / "tests" / "no-such-folder"
 # mutant → words the failing test's message must hold (what differed)
 MISTAKES = {
     "fully_connected_transposed_weights_gradient": ("(7, 4)", "(4, 7)"),
@@ -26,20 +25,12 @@ MISTAKES = {
 BY_NAME = {mutant.name: mutant for mutant in MUTANTS}
 
 
-@pytest.fixture(scope="module")
-def empty_student(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("student")
-    make_student_version(folder)
-    return folder
-
-
 @pytest.mark.parametrize("name", sorted(MISTAKES))
 def test_the_report_names_the_part_the_test_and_what_differed(empty_student, tmp_path, name):
     mutant = BY_NAME[name]
     part = find_part(mutant.part)
     tree = Path(shutil.copytree(empty_student, tmp_path / "student"))
-    for source in part.sources:
-        shutil.copyfile(REPOSITORY / source, tree / source)
+    fill_in(tree, part)
     path = tree / mutant.source
     path.write_text(mutant.apply(path.read_text(encoding="utf-8")), encoding="utf-8")
 

@@ -14,20 +14,12 @@ import pytest
 
 from exercise.grading import format_table, grade
 from exercise.points import PARTS, TOTAL_POINTS, find_part
-from exercise.student_version import make_student_version
 from framework.cli import main
+from tests.student_trees import empty_student_fixture  # noqa: F401 - the fixture empty_student
+from tests.student_trees import NO_HIDDEN_TESTS, REPOSITORY, fill_in
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-NO_HIDDEN_TESTS = REPOSITORY / "tests" / "no-such-folder"
 SMALL_PARTS = [find_part(name) for name in ("TanH", "Sigmoid", "Flatten")]
 SHORT_TIMEOUT = 10       # seconds; a healthy part's tests take one or two
-
-
-@pytest.fixture(scope="module")
-def empty_student(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("student")
-    make_student_version(folder)
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +31,6 @@ def empty_grades(empty_student):
 def student(empty_student, tmp_path):
     """A fresh copy of the empty student tree that a test may change."""
     return Path(shutil.copytree(empty_student, tmp_path / "student"))
-
-
-def fill_in(tree, *parts):
-    """Copy the project's solution of ``parts`` into the student tree."""
-    for part in parts:
-        for source in part.sources:
-            shutil.copyfile(REPOSITORY / source, tree / source)
 
 
 def points_by_part(results):

@@ -13,16 +13,9 @@ from exercise.markers import MarkerError, strip_solutions
 from exercise.points import PARTS, TOTAL_POINTS
 from exercise.student_version import STUDENT_PACKAGES, make_student_version, strip_notebook
 from framework.cli import main
-
-REPOSITORY = Path(__file__).resolve().parent.parent
+from tests.student_trees import empty_student_fixture  # noqa: F401 - the fixture empty_student
+from tests.student_trees import REPOSITORY, fill_in
 BEGIN, END = "# BEGIN" + " SOLUTION", "# END" + " SOLUTION"     # split: this file is no solution
-
-
-@pytest.fixture(scope="module")
-def student(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("student")
-    make_student_version(folder)
-    return folder
 
 
 # -- the markers ------------------------------------------------------------------------------
@@ -117,8 +110,8 @@ def _python_files(folder, packages):
     return sorted(path for package in packages for path in (folder / package).rglob("*.py"))
 
 
-def test_no_solution_is_left_in_the_student_code(student):
-    files = _python_files(student, STUDENT_PACKAGES)
+def test_no_solution_is_left_in_the_student_code(empty_student):
+    files = _python_files(empty_student, STUDENT_PACKAGES)
     assert files
     for path in files:
         text = path.read_text(encoding="utf-8")
@@ -126,17 +119,17 @@ def test_no_solution_is_left_in_the_student_code(student):
         compile(text, str(path), "exec")
 
 
-def test_every_solution_block_of_the_project_became_one_named_stub(student):
+def test_every_solution_block_of_the_project_became_one_named_stub(empty_student):
     stubbed = 0
     for path in _python_files(REPOSITORY, STUDENT_PACKAGES):
         blocks = sum(line.strip() == BEGIN for line in path.read_text(encoding="utf-8").splitlines())
         if blocks:
-            student_file = (student / path.relative_to(REPOSITORY)).read_text(encoding="utf-8")
+            student_file = (empty_student / path.relative_to(REPOSITORY)).read_text(encoding="utf-8")
             assert student_file.count("implement it (see the docstring)") == blocks, path
             stubbed += blocks
     assert stubbed >= 40         # layers, loss, optimizers, regularizers, initializers, network
     assert 'raise NotImplementedError("Sgd._descent_step: implement it (see the docstring)")' in \
-        (student / "optimizers" / "sgd.py").read_text(encoding="utf-8")
+        (empty_student / "optimizers" / "sgd.py").read_text(encoding="utf-8")
 
 
 def test_every_part_has_solution_blocks_and_every_block_belongs_to_a_part():
@@ -146,9 +139,9 @@ def test_every_part_has_solution_blocks_and_every_block_belongs_to_a_part():
     assert with_blocks == sources
 
 
-def test_docstrings_and_signatures_stay(student):
+def test_docstrings_and_signatures_stay(empty_student):
     for relative in ("layers/fully_connected.py", "framework/neural_network.py", "regularizers/norm_loss.py"):
-        solution, stub = (ast.parse((root / relative).read_text(encoding="utf-8")) for root in (REPOSITORY, student))
+        solution, stub = (ast.parse((root / relative).read_text(encoding="utf-8")) for root in (REPOSITORY, empty_student))
         assert _signatures(stub) == _signatures(solution), relative
 
 
@@ -158,22 +151,22 @@ def _signatures(tree):
             for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
 
 
-def test_what_students_do_not_write_is_copied_unchanged(student):
+def test_what_students_do_not_write_is_copied_unchanged(empty_student):
     unchanged = [path for package in ("data", "exercise") for path in (REPOSITORY / package).rglob("*.py")
                  if "__pycache__" not in path.parts]
     assert unchanged
     for path in unchanged:
-        assert (student / path.relative_to(REPOSITORY)).read_bytes() == path.read_bytes(), path
+        assert (empty_student / path.relative_to(REPOSITORY)).read_bytes() == path.read_bytes(), path
     for name in ("pyproject.toml", "framework/cli.py"):
-        assert (student / name).read_bytes() == (REPOSITORY / name).read_bytes()
+        assert (empty_student / name).read_bytes() == (REPOSITORY / name).read_bytes()
 
 
-def test_the_fast_layers_are_the_students_own_and_pytest_selects_the_students_tests(student):
+def test_the_fast_layers_are_the_students_own_and_pytest_selects_the_students_tests(empty_student):
     # No working twin of a graded layer ships: layers.fast hands out the teaching layers.
-    assert [path.name for path in (student / "layers" / "fast").iterdir()] == ["__init__.py"]
-    setup = (student / "setup.cfg").read_text(encoding="utf-8")
+    assert [path.name for path in (empty_student / "layers" / "fast").iterdir()] == ["__init__.py"]
+    setup = (empty_student / "setup.cfg").read_text(encoding="utf-8")
     assert 'addopts = -ra -m "not fast and not textbook"' in setup
-    assert ".venv/" in (student / ".gitignore").read_text(encoding="utf-8")
+    assert ".venv/" in (empty_student / ".gitignore").read_text(encoding="utf-8")
 
 
 def test_files_git_does_not_track_never_ship(tmp_path):
@@ -189,19 +182,19 @@ def test_files_git_does_not_track_never_ship(tmp_path):
     assert "relu.py" in shipped
 
 
-def test_the_tests_are_the_exercise_tests_and_their_helpers(student):
-    copied = {path.name for path in (student / "tests").iterdir() if path.is_file()}
+def test_the_tests_are_the_exercise_tests_and_their_helpers(empty_student):
+    copied = {path.name for path in (empty_student / "tests").iterdir() if path.is_file()}
     exercise_tests = {Path(name).name for part in PARTS for name in part.tests if (REPOSITORY / name).is_file()}
     assert exercise_tests <= copied
     assert {"conftest.py", "helpers.py"} <= copied
-    assert not (student / "tests" / "hidden").exists() and not (student / "tests" / "fast").exists()
+    assert not (empty_student / "tests" / "hidden").exists() and not (empty_student / "tests" / "fast").exists()
     assert all(not name.startswith("test_") or name in exercise_tests for name in copied), copied - exercise_tests
     for name in exercise_tests:         # the same files, not edited copies
-        assert (student / "tests" / name).read_bytes() == (REPOSITORY / "tests" / name).read_bytes()
+        assert (empty_student / "tests" / name).read_bytes() == (REPOSITORY / "tests" / name).read_bytes()
 
 
-def test_the_notebooks_come_without_outputs_or_solutions(student):
-    notebooks = sorted((student / "notebooks").glob("*.ipynb"))
+def test_the_notebooks_come_without_outputs_or_solutions(empty_student):
+    notebooks = sorted((empty_student / "notebooks").glob("*.ipynb"))
     assert [path.name for path in notebooks] == sorted(path.name for path in (REPOSITORY / "notebooks").glob("*.ipynb"))
     for path in notebooks:
         notebook = json.loads(path.read_text(encoding="utf-8"))
@@ -211,23 +204,23 @@ def test_the_notebooks_come_without_outputs_or_solutions(student):
             if cell["cell_type"] == "code":
                 assert cell["outputs"] == [] and cell["execution_count"] is None
     helpers = sorted(path.name for path in (REPOSITORY / "notebooks").glob("*.py"))
-    assert sorted(path.name for path in (student / "notebooks").glob("*.py")) == helpers
+    assert sorted(path.name for path in (empty_student / "notebooks").glob("*.py")) == helpers
 
 
-def test_student_instructions_list_every_part_and_the_total(student):
-    text = (student / "STUDENT.md").read_text(encoding="utf-8")
+def test_student_instructions_list_every_part_and_the_total(empty_student):
+    text = (empty_student / "STUDENT.md").read_text(encoding="utf-8")
     assert f"({TOTAL_POINTS} points in all)" in text
     for part in PARTS:
         assert f"| {part.name} | {part.points} |" in text
     assert "$" not in text.replace("$ ", "")        # every template field was filled in
 
 
-def test_the_student_tree_imports_its_own_code(student):
+def test_the_student_tree_imports_its_own_code(empty_student):
     probe = ("import sys; sys.path.insert(0, sys.argv[1]); import layers, framework, optimizers, regularizers; "
              "from layers import Conv; import layers.conv; print(layers.__file__); print(layers.conv.__file__)")
-    output = subprocess.run([sys.executable, "-c", probe, str(student)], check=True, capture_output=True,
-                            text=True, cwd=student).stdout.split()
-    assert all(Path(path).resolve().is_relative_to(student.resolve()) for path in output), output
+    output = subprocess.run([sys.executable, "-c", probe, str(empty_student)], check=True, capture_output=True,
+                            text=True, cwd=empty_student).stdout.split()
+    assert all(Path(path).resolve().is_relative_to(empty_student.resolve()) for path in output), output
 
 
 # -- refusals -----------------------------------------------------------------------------
@@ -248,10 +241,9 @@ def test_the_project_itself_is_refused(capsys):
     assert "holds the solution itself" in capsys.readouterr().err
 
 
-def test_the_lenet_builder_of_the_student_version_uses_the_students_layers(student, tmp_path):
-    filled = Path(shutil.copytree(student, tmp_path / "filled"))
-    for source in {source for part in PARTS for source in part.sources}:      # a student who is done
-        shutil.copyfile(REPOSITORY / source, filled / source)
+def test_the_lenet_builder_of_the_student_version_uses_the_students_layers(empty_student, tmp_path):
+    filled = Path(shutil.copytree(empty_student, tmp_path / "filled"))
+    fill_in(filled, *PARTS)          # a student who is done
     script = ("import sys; sys.path.insert(0, sys.argv[1]); from framework.models import build_lenet\n"
               "network = build_lenet()\n"
               "print(sorted({type(layer).__module__ for layer in network.layers}))")

@@ -21,9 +21,8 @@ from exercise.grading import grade
 from exercise.points import find_part
 from exercise.student_version import make_student_version
 from tests.mutants import MUTANTS, Mutant
+from tests.student_trees import NO_HIDDEN_TESTS, REPOSITORY, fill_in
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-NO_HIDDEN_TESTS = REPOSITORY / "tests" / "no-such-folder"
 EQUIVALENT = Mutant("relu_equivalent_rewrite", "ReLU", "layers/relu.py",
                     "return np.maximum(input_tensor, 0)", "return np.maximum(0, input_tensor)",
                     "not a mistake: the same maximum with its arguments swapped")
@@ -42,8 +41,7 @@ def graded(tree, mutant):
     """The PartResult of ``mutant``'s part in the student version ``tree``: the part's
     solution files copied in, ``mutant`` applied to its own."""
     part = find_part(mutant.part)
-    for source in part.sources:
-        shutil.copyfile(REPOSITORY / source, tree / source)
+    fill_in(tree, part)
     text = (REPOSITORY / mutant.source).read_text(encoding="utf-8")
     (tree / mutant.source).write_text(mutant.apply(text), encoding="utf-8")
     [result] = grade(tree, parts=[part], hidden=NO_HIDDEN_TESTS, jobs=1)
