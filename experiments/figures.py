@@ -47,12 +47,19 @@ def _save(figure, path):
 
 
 def _plain_log_y(axis):
-    """Plain numbers (12, 15, 20) on a logarithmic y axis instead of powers of ten."""
-    from matplotlib.ticker import FormatStrFormatter
+    """Plain numbers (0.01, 12, 20) on a logarithmic y axis instead of powers of ten; the ticks
+    between powers of ten are labelled too while the axis spans less than about 1.5 decades
+    (error rates), not when it spans many (losses), where their labels would overlap."""
+    from matplotlib.ticker import FormatStrFormatter, Formatter
+
+    class MinorLabels(Formatter):
+        def __call__(self, value, position=None):
+            low, high = self.axis.get_view_interval()
+            return f"{value:g}" if high < 30 * low else ""
 
     axis.set_yscale("log")
     axis.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    axis.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    axis.yaxis.set_minor_formatter(MinorLabels())
     axis.tick_params(axis="y", which="minor", labelsize=7)
 
 
@@ -62,6 +69,7 @@ def figure_selection(results, norm_rows, timing_rows, path):
     the second study the effective strength (that × the steps); a row per network with a selection."""
     from experiments.inference import effective_strength
     from experiments.preregistered import MODELS, steps_of
+    from matplotlib.ticker import LogLocator
 
     settings = results.settings
     models = [model for model in ("lenet", "allconv") if (model == "lenet" or settings.allconv_selection_seeds)
@@ -96,6 +104,8 @@ def figure_selection(results, norm_rows, timing_rows, path):
                 axis.axhline(100 * none, color=COLORS["none"], linestyle=":", label="none")
             axis.set_xscale("log")
             _plain_log_y(axis)
+            # the chosen alphas sit near the bottom of a decade (12 %): ticks between 10 and 20 too
+            axis.yaxis.set_minor_locator(LogLocator(subs=(1.2, 1.4, 1.6, 1.8, 2, 2.5, 3, 4, 5, 6, 7, 8, 9)))
             axis.set_ylabel("validation error (%), selection seeds (log)")
             axis.grid(alpha=0.3, which="both")
             axis.legend(fontsize=8)
