@@ -100,16 +100,19 @@ def trained(error):
     return math.isfinite(error) and error < NEVER_TRAINED
 
 
-def batch_interaction(normloss_at_b, normloss_at_64, l2_at_b, l2_at_64):
-    """(Interval of (Norm Loss at b − at 64) − (L2 at b − at 64) over the seeds where all four runs
-    trained, the sorted seeds left out because one of their runs never trained). Arguments: seed →
-    final validation (or test) error; a seed missing from any of them is in neither list."""
-    seeds = sorted(set(normloss_at_b) & set(normloss_at_64) & set(l2_at_b) & set(l2_at_64))
-    runs = (normloss_at_b, normloss_at_64, l2_at_b, l2_at_64)
-    kept = [seed for seed in seeds if all(trained(errors[seed]) for errors in runs)]
-    return (interval([(normloss_at_b[seed] - normloss_at_64[seed]) - (l2_at_b[seed] - l2_at_64[seed])
-                      for seed in kept]),
-            [seed for seed in seeds if seed not in kept])
+def untrained_seeds(*final_validation_errors):
+    """The sorted seeds, among those in every mapping (seed → final validation error), where at least
+    one of the runs never trained: the seeds the batch-size analysis sets apart."""
+    seeds = set.intersection(*(set(errors) for errors in final_validation_errors))
+    return sorted(seed for seed in seeds if not all(trained(errors[seed]) for errors in final_validation_errors))
+
+
+def batch_interaction(normloss_at_b, normloss_at_64, l2_at_b, l2_at_64, set_apart=()):
+    """Interval of (Norm Loss at b − at 64) − (L2 at b − at 64) over the seeds in all four mappings
+    (seed → final test error) but not in ``set_apart`` (see untrained_seeds)."""
+    seeds = sorted((set(normloss_at_b) & set(normloss_at_64) & set(l2_at_b) & set(l2_at_64)) - set(set_apart))
+    return interval([(normloss_at_b[seed] - normloss_at_64[seed]) - (l2_at_b[seed] - l2_at_64[seed])
+                     for seed in seeds])
 
 
 def plateau_width(points, tolerance=0.005):

@@ -14,7 +14,8 @@ import math
 from experiments.grid import (MOMENTUM, allconv_selection_specs, allconv_specs, batch_specs, confirmation_specs,
                               selection_specs)
 from experiments.inference import (NEVER_TRAINED, batch_interaction, cosine_mean_learning_rate, effective_strength,
-                                   equilibrium_steps, equivalence, paired_curve_areas, plateau_widths, superiority)
+                                   equilibrium_steps, equivalence, paired_curve_areas, plateau_widths, superiority,
+                                   untrained_seeds)
 from experiments.paired import holm, interval, paired_difference
 from experiments.summary import (LABELS, ci_cell, claim_cost, failed_runs_section, pct, selection_rows,
                                  selection_runs, summary_head, table, unit_norms_section)
@@ -234,13 +235,18 @@ def batch_analysis(results):
     seeds = settings.batch_seeds
     analyses = []
     for size in settings.batch_sizes:
-        errors = {(arm, batch): results.by_seed("test_error", seeds, arm=arm, alpha=chosen[arm],
-                                                 **results.lenet(batch_size=batch))
-                  for arm in (L2, NORMLOSS) for batch in (size, settings.batch_size)}
+        def final(measure):
+            return {(arm, batch): results.by_seed(measure, seeds, arm=arm, alpha=chosen[arm],
+                                                  **results.lenet(batch_size=batch))
+                    for arm in (L2, NORMLOSS) for batch in (size, settings.batch_size)}
+
+        errors = final("test_error")
         if not all(errors.values()):
             continue
-        interaction, apart = batch_interaction(errors[NORMLOSS, size], errors[NORMLOSS, settings.batch_size],
-                                               errors[L2, size], errors[L2, settings.batch_size])
+        # a run that never trained is read from its validation error, as pre-registered
+        apart = untrained_seeds(*final("validation_error").values())
+        interaction = batch_interaction(errors[NORMLOSS, size], errors[NORMLOSS, settings.batch_size],
+                                        errors[L2, size], errors[L2, settings.batch_size], set_apart=apart)
         kept = [seed for seed in errors[L2, size] if seed not in apart]
         change = paired_difference({seed: errors[L2, size][seed] for seed in kept},
                                    errors[L2, settings.batch_size])

@@ -86,6 +86,18 @@ def test_the_batch_stage_sets_untrained_seeds_apart_and_finds_norm_loss_less_sen
     assert "| 3 | supported |" in text
 
 
+def test_the_batch_stage_reads_never_trained_from_the_validation_error():
+    # Seed 3's Norm Loss run at batch 256 ends at chance on validation but not on test: by the
+    # pre-registered rule (final validation error >= 85 %) the seed is set apart all the same.
+    rows = selection_rows() + confirmation_rows()
+    for seed, (l2_loss, normloss_loss) in enumerate([(0.020, 0.010), (0.022, 0.011), (0.018, 0.009), (0.021, 0.010)]):
+        rows.append(row("l2_coupled", ALPHA, seed, batch_size=256, test=L2_TEST[seed] + l2_loss))
+        rows.append(row("normloss_coupled", ALPHA, seed, batch_size=256, validation=0.9 if seed == 3 else 0.12,
+                        test=NORMLOSS_TEST[seed] + normloss_loss))
+    text = "\n".join(batch_stage(Results(rows, SETTINGS)))
+    assert "| 3 | supported |" in text
+
+
 def test_a_stage_with_runs_missing_says_its_verdicts_do_not_count_yet():
     from experiments.preregistered import summary_markdown
 

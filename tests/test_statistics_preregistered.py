@@ -10,7 +10,7 @@ import pytest
 
 from experiments.inference import (batch_interaction, cosine_mean_learning_rate, curve_area, effective_strength,
                                    equilibrium_steps, equivalence, paired_curve_areas, plateau_width, plateau_widths,
-                                   superiority, trained)
+                                   superiority, trained, untrained_seeds)
 from experiments.grid import MOMENTUM
 
 T95_4, T975_3, T975_2 = 2.131846786326649, 3.182446305284263, 4.302652729749464
@@ -81,9 +81,12 @@ def test_the_batch_interaction_is_per_seed_and_sets_untrained_runs_apart():
     normloss_at_64 = {0: 0.10, 1: 0.11, 2: 0.10, 3: 0.10}
     l2_at_b = {0: 0.13, 1: 0.12, 2: 0.12, 3: 0.12}
     l2_at_64 = {0: 0.10, 1: 0.10, 2: 0.11, 3: 0.10, 4: 0.10}
-    result, never_trained = batch_interaction(normloss_at_b, normloss_at_64, l2_at_b, l2_at_64)
-    # Seed 2's Norm Loss run at b sits at chance (0.90 >= 0.85): set apart, not a zero. Seed 4 is not in all four.
+    # Whether a run trained is read from its validation error: seed 2's Norm Loss run at b sits at
+    # chance there (0.90 >= 0.85) and is set apart, not averaged in as a zero; seed 4 is not in all four.
+    validation = [{0: 0.1, 1: 0.1, 2: 0.90, 3: 0.1}, normloss_at_64, l2_at_b, l2_at_64]
+    never_trained = untrained_seeds(*validation)
     assert never_trained == [2]
+    result = batch_interaction(normloss_at_b, normloss_at_64, l2_at_b, l2_at_64, set_apart=never_trained)
     # Seed 0: (0.12 − 0.10) − (0.13 − 0.10) = −0.01; seed 1: 0.02 − 0.02 = 0; seed 3: 0.01 − 0.02 = −0.01.
     # Mean −0.006667; deviations −0.003333, 0.006667, −0.003333; squares 6.6667e-5 / 2 → sd 0.005774;
     # interval −0.006667 ± 4.302653 · 0.005774 / √3 = −0.006667 ± 0.014343.
@@ -135,3 +138,12 @@ def test_the_mean_of_the_cosine_schedule_and_the_steps_to_weight_decays_equilibr
     # η̄ = 0.025, α = 1e-3, μ = 0.9: shrinkage 0.025 · 1e-3 / 0.1 = 2.5e-4 per step; ‖w‖² shrinks at
     # twice that, so its time constant is 1 / 5e-4 = 2000 steps.
     assert equilibrium_steps(0.025, 1e-3, 0.9) == pytest.approx(2000)
+
+
+def test_a_seed_is_set_apart_by_its_validation_error_not_its_test_error():
+    # The pre-registered rule reads "never trained" from the final validation error: a test error at
+    # chance beside a validation error that trained keeps the seed, and the other way round sets it apart.
+    trained_everywhere = {0: 0.12, 1: 0.12}
+    assert untrained_seeds(trained_everywhere, {0: 0.12, 1: 0.12}) == []
+    assert untrained_seeds(trained_everywhere, {0: 0.86, 1: 0.12}) == [0]
+    assert untrained_seeds({0: math.nan, 1: 0.12}, trained_everywhere) == [0]
