@@ -60,11 +60,12 @@ def table(header, rows):
 def settings_titles(results):
     """(title, conditions, seeds) of each confirmation setting that has runs."""
     settings = results.settings
+    allconv_alphas_from = "its own selection" if settings.allconv_alphas else "LeNet"
     candidates = [(f"Fashion-MNIST, LeNet ({settings.epochs} epochs)", results.lenet(), settings.confirmation_seeds),
                   (f"MNIST, LeNet ({settings.epochs} epochs, alphas chosen on Fashion-MNIST)",
                    results.lenet(settings.second_dataset), settings.mnist_seeds),
-                  (f"Fashion-MNIST, all-conv + BN ({settings.allconv_epochs} epochs, alphas chosen on LeNet)",
-                   results.allconv(), settings.allconv_seeds)]
+                  (f"Fashion-MNIST, all-conv + BN ({settings.allconv_epochs} epochs, alphas chosen on "
+                   f"{allconv_alphas_from})", results.allconv(), settings.allconv_seeds)]
     return [(title, conditions, seeds) for title, conditions, seeds in candidates
             if results.final(seeds, **conditions)]
 

@@ -162,4 +162,7 @@ def test_compare_quick_of_the_second_study_runs_every_stage_and_reports_the_prer
                     "## S2: confirmation at the chosen α", "## S3: sensitivity to the batch size"):
         assert heading in summary
     assert "## 1. Accuracy" not in summary and "nan" not in summary.lower()
+    # The all-conv network's alphas come from its own selection, and its titles say so.
+    assert "all-conv + BN (" in summary and "alphas chosen on LeNet" not in summary
+    assert "alphas chosen on its own selection" in summary
     assert (output_dir / "control_curves.png").read_bytes().startswith(PNG_SIGNATURE)
