@@ -11,7 +11,7 @@ exist yet is not drawn.
     paired_differences.png          claim 1: paired differences with 95 % intervals, per setting (second study:
                                     the interval deciding each claim, a panel per claim)
     convergence.png                 claim 2: data loss and test error (second study: validation
-                                    error) per epoch, 95 % bands
+                                    error) per epoch, 95 % bands, a row per confirmed network
     error_vs_batch_size.png         claim 3: test error against the batch size
     timing.png                      claim 4: seconds per step relative to no regularizer, per model
     unit_norms_per_layer.png        mean unit norm of each layer during training, per arm
@@ -258,35 +258,42 @@ def figure_paired_differences(results, norm_rows, timing_rows, path):
 
 
 def figure_convergence(results, norm_rows, timing_rows, path):
-    """Data loss and test error per epoch at the chosen alphas (confirmation seeds), 95 % bands."""
+    """Data loss and error per epoch at the chosen alphas (confirmation seeds), 95 % bands: a row
+    for LeNet and, where the study confirms the all-conv network at its own alphas, a row for it."""
     settings = results.settings
-    conditions = results.lenet()
-    seeds = settings.confirmation_seeds
-    present = arms_present(results, conditions, seeds, results.chosen_alphas())
-    if not present:
-        return
     # Claim 2 is decided on the validation curves in the second study, on test error in the first.
     error_column = "validation_error" if settings.preregistered else "test_error"
+    networks = [("LeNet", results.lenet(), settings.confirmation_seeds, results.chosen_alphas(), settings.epochs)]
+    if settings.allconv_selection_seeds:
+        networks.append(("all-conv + BN", results.allconv(), settings.allconv_seeds,
+                         results.chosen_alphas("allconv"), settings.allconv_epochs))
+    rows = [(name, conditions, seeds, arms_present(results, conditions, seeds, chosen), epochs)
+            for name, conditions, seeds, chosen, epochs in networks]
+    rows = [row for row in rows if row[3]]
+    if not rows:
+        return
     plt = _pyplot()
-    figure, (loss_axis, error_axis) = plt.subplots(1, 2, figsize=(11, 4.3))
-    epochs = list(range(1, settings.epochs + 1))
-    for arm, alpha in present.items():
-        for axis, column, scale in ((loss_axis, "data_loss", 1), (error_axis, error_column, 100)):
-            stats = [interval(results.by_seed(column, seeds, epoch, arm=arm, alpha=alpha, **conditions).values())
-                     for epoch in epochs]
-            means = [scale * entry.mean for entry in stats]
-            axis.plot(epochs, means, "o-", color=COLORS[arm], label=LABELS[arm], markersize=4)
-            axis.fill_between(epochs, [scale * entry.low for entry in stats], [scale * entry.high for entry in stats],
-                              color=COLORS[arm], alpha=0.15)
-    loss_axis.set_ylabel("training data loss (cross-entropy, no penalty)")
-    error_axis.set_ylabel(error_column.replace("_", " ") + " (%)")
-    for axis in (loss_axis, error_axis):
-        axis.set_xlabel("epoch")
-        _plain_log_y(axis)
-        axis.xaxis.get_major_locator().set_params(integer=True)
-        axis.grid(alpha=0.3, which="both")
-        axis.legend(fontsize=8)
-    figure.suptitle("Fashion-MNIST, LeNet, chosen alphas: mean and 95 % CI over the confirmation seeds", fontsize=10)
+    figure, axes = plt.subplots(len(rows), 2, figsize=(11, 4.3 * len(rows)), squeeze=False)
+    for (name, conditions, seeds, present, epoch_count), (loss_axis, error_axis) in zip(rows, axes):
+        epochs = list(range(1, epoch_count + 1))
+        for arm, alpha in present.items():
+            for axis, column, scale in ((loss_axis, "data_loss", 1), (error_axis, error_column, 100)):
+                stats = [interval(results.by_seed(column, seeds, epoch, arm=arm, alpha=alpha, **conditions).values())
+                         for epoch in epochs]
+                axis.plot(epochs, [scale * entry.mean for entry in stats], "o-", color=COLORS[arm], label=LABELS[arm],
+                          markersize=4)
+                axis.fill_between(epochs, [scale * entry.low for entry in stats],
+                                  [scale * entry.high for entry in stats], color=COLORS[arm], alpha=0.15)
+        loss_axis.set_ylabel("training data loss (cross-entropy, no penalty)")
+        error_axis.set_ylabel(error_column.replace("_", " ") + " (%)")
+        for axis in (loss_axis, error_axis):
+            axis.set_title(f"Fashion-MNIST, {name}, chosen alphas", fontsize=10)
+            axis.set_xlabel("epoch")
+            _plain_log_y(axis)
+            axis.xaxis.get_major_locator().set_params(integer=True)
+            axis.grid(alpha=0.3, which="both")
+            axis.legend(fontsize=8)
+    figure.suptitle("Mean and 95 % CI over the confirmation seeds", fontsize=10)
     _save(figure, path)
 
 
