@@ -260,22 +260,24 @@ def figure_paired_differences(results, norm_rows, timing_rows, path):
 def figure_convergence(results, norm_rows, timing_rows, path):
     """Data loss and error per epoch at the chosen alphas (confirmation seeds), 95 % bands: a row
     for LeNet and, where the study confirms the all-conv network at its own alphas, a row for it."""
+    from experiments.preregistered import MODELS
+
     settings = results.settings
     # Claim 2 is decided on the validation curves in the second study, on test error in the first.
     error_column = "validation_error" if settings.preregistered else "test_error"
-    networks = [("LeNet", results.lenet(), settings.confirmation_seeds, results.chosen_alphas(), settings.epochs)]
-    if settings.allconv_selection_seeds:
-        networks.append(("all-conv + BN", results.allconv(), settings.allconv_seeds,
-                         results.chosen_alphas("allconv"), settings.allconv_epochs))
-    rows = [(name, conditions, seeds, arms_present(results, conditions, seeds, chosen), epochs)
-            for name, conditions, seeds, chosen, epochs in networks]
-    rows = [row for row in rows if row[3]]
+    confirmed = [model for model in MODELS if model == "lenet" or settings.allconv_selection_seeds]
+    rows = []
+    for model in confirmed:
+        conditions, seeds = results.confirmation_of(model)
+        present = arms_present(results, conditions, seeds, results.chosen_alphas(model))
+        if present:
+            rows.append((MODELS[model], conditions, seeds, present))
     if not rows:
         return
     plt = _pyplot()
     figure, axes = plt.subplots(len(rows), 2, figsize=(11, 4.3 * len(rows)), squeeze=False)
-    for (name, conditions, seeds, present, epoch_count), (loss_axis, error_axis) in zip(rows, axes):
-        epochs = list(range(1, epoch_count + 1))
+    for (name, conditions, seeds, present), (loss_axis, error_axis) in zip(rows, axes):
+        epochs = list(range(1, conditions["epochs"] + 1))
         for arm, alpha in present.items():
             for axis, column, scale in ((loss_axis, "data_loss", 1), (error_axis, error_column, 100)):
                 stats = [interval(results.by_seed(column, seeds, epoch, arm=arm, alpha=alpha, **conditions).values())

@@ -17,7 +17,7 @@ from experiments.inference import (NEVER_TRAINED, batch_interaction, cosine_mean
                                    equilibrium_steps, equivalence, paired_curve_areas, plateau_widths, superiority,
                                    untrained_seeds)
 from experiments.paired import holm, interval, paired_difference
-from experiments.summary import (LABELS, ci_cell, claim_cost, failed_runs_section, pct, selection_rows,
+from experiments.summary import (LABELS, arms_present, ci_cell, claim_cost, failed_runs_section, pct, selection_rows,
                                  selection_runs, summary_head, table, unit_norms_section)
 
 # Stated in advance (docs/norm_loss_preregistration.md).
@@ -117,11 +117,10 @@ class Confirmation:
 def confirmation_analysis(results, model="lenet"):
     """Claims 1 and 2 by the pre-registered rules; None before the stage has runs."""
     settings = results.settings
-    conditions, seeds, epochs = ((results.lenet(), settings.confirmation_seeds, settings.epochs) if model == "lenet"
-                                 else (results.allconv(), settings.allconv_seeds, settings.allconv_epochs))
+    conditions, seeds = results.confirmation_of(model)
+    epochs = conditions["epochs"]
     chosen = results.chosen_alphas(model if settings.allconv_selection_seeds else "lenet")
-    arms = {arm: chosen[arm] for arm in settings.arms if arm in chosen
-            and results.final(seeds, arm=arm, alpha=chosen[arm], **conditions)}
+    arms = arms_present(results, conditions, seeds, chosen)
     if not arms:
         return None
     rows = [[LABELS[arm], f"{alpha:.3g}" if arm != "none" else "—",

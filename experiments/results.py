@@ -112,6 +112,12 @@ class Results:
             return self.allconv(), self.settings.allconv_selection_seeds
         return self.lenet(), self.settings.selection_seeds
 
+    def confirmation_of(self, model="lenet"):
+        """(conditions, seeds) of the confirmation runs of ``model`` at the main batch size."""
+        if model == "allconv":
+            return self.allconv(), self.settings.allconv_seeds
+        return self.lenet(), self.settings.confirmation_seeds
+
     def selection_alphas(self, arm, model="lenet"):
         """The alphas of ``arm`` with a finished selection run of ``model``, ascending."""
         conditions, seeds = self.selection_of(model)

@@ -60,7 +60,7 @@ def table(header, rows):
 def settings_titles(results):
     """(title, conditions, seeds) of each confirmation setting that has runs."""
     settings = results.settings
-    allconv_alphas_from = "its own selection" if settings.allconv_alphas else "LeNet"
+    allconv_alphas_from = "its own selection" if settings.allconv_selection_seeds else "LeNet"
     candidates = [(f"Fashion-MNIST, LeNet ({settings.epochs} epochs)", results.lenet(), settings.confirmation_seeds),
                   (f"MNIST, LeNet ({settings.epochs} epochs, alphas chosen on Fashion-MNIST)",
                    results.lenet(settings.second_dataset), settings.mnist_seeds),
